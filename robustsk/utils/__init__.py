@@ -1,0 +1,24 @@
+"""Shared helpers: random state, devices and input validation."""
+
+from ._device import resolve_device
+from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
+from ._validation import (
+    check_batch,
+    check_clip,
+    check_number,
+    check_options,
+    check_per_sample,
+)
+
+__all__ = [
+    "check_batch",
+    "check_clip",
+    "check_number",
+    "check_options",
+    "check_per_sample",
+    "check_random_state_param",
+    "draw_seed",
+    "numpy_generator",
+    "resolve_device",
+    "torch_generator",
+]

@@ -1,0 +1,106 @@
+"""Input validation shared across robustsk.
+
+Every check raises before any work is done, with a message that names the
+parameter, the offending value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+
+def check_clip(clip, name: str = "clip"):
+    """Validate a valid-range pair ``(low, high)`` or ``None``; return a tuple or None."""
+    if clip is None:
+        return None
+    try:
+        low, high = clip
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be None or a pair (low, high), got {clip!r}.") from None
+    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
+        raise ValueError(f"{name} must be a finite pair with low < high, got {clip!r}.")
+    return low, high
+
+
+def check_number(value, name: str, *, low=None, high=None, integer=False,
+                 include_low=True, include_high=True):
+    """Validate a real (or integer) scalar in an interval; return it.
+
+    Raises :class:`TypeError` for a non-number and :class:`ValueError` for a
+    number outside ``[low, high]`` (ends open or closed as requested).
+    """
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an int" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__}).")
+    if not integer and not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}.")
+    bad_low = low is not None and (value < low if include_low else value <= low)
+    bad_high = high is not None and (value > high if include_high else value >= high)
+    if bad_low or bad_high:
+        lo = "-inf" if low is None else repr(low)
+        hi = "inf" if high is None else repr(high)
+        interval = ("[" if include_low else "(") + f"{lo}, {hi}" + ("]" if include_high else ")")
+        raise ValueError(f"{name} must be in {interval}, got {value!r}.")
+    return value
+
+
+def check_options(value, name: str, options):
+    """Validate that ``value`` is one of ``options``; return it."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)!r}, got {value!r}.")
+    return value
+
+
+def check_batch(X, name: str = "X", *, min_ndim: int = 2):
+    """Validate a batch (numpy array or tensor): numeric, finite, at least ``min_ndim`` dims."""
+    if isinstance(X, torch.Tensor):
+        if not torch.is_floating_point(X):
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {X.dtype}.")
+        finite = bool(torch.isfinite(X).all())
+    else:
+        X = np.asarray(X)
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}.")
+        finite = bool(np.isfinite(X).all())
+    if X.ndim < min_ndim:
+        raise ValueError(
+            f"{name} must have at least {min_ndim} dimensions (n_samples, ...), got shape "
+            f"{tuple(X.shape)}."
+        )
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinity.")
+    return X
+
+
+def check_per_sample(values, n_samples: int, name: str, *, low=0.0, high=None):
+    """Validate a scalar or a 1-d array with one finite value per sample in ``[low, high]``.
+
+    Returns a float scalar or a float32 numpy array of shape ``(n_samples,)``.
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    if np.ndim(values) == 0:
+        check_number(float(values) if isinstance(values, np.generic) else values, name,
+                     low=low, high=high)
+        return float(values)
+    arr = np.asarray(values)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    arr = arr.astype(np.float32)
+    if arr.ndim != 1 or arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} must be a scalar or have shape ({n_samples},) (one value per sample), "
+            f"got shape {arr.shape}."
+        )
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if low is not None and (arr < low).any():
+        raise ValueError(f"{name} must be >= {low}, got a minimum of {arr.min()!r}.")
+    if high is not None and (arr > high).any():
+        raise ValueError(f"{name} must be <= {high}, got a maximum of {arr.max()!r}.")
+    return arr
