@@ -19,7 +19,18 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 
 
 def read_idx(path) -> np.ndarray:
-    """Read one idx file (optionally gzip-compressed) into a numpy array."""
+    """Read one idx file (optionally gzip-compressed) into a numpy array.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file; a ``.gz`` suffix means gzip-compressed.
+
+    Returns
+    -------
+    array : ndarray
+        With the shape and dtype the file's header declares.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 from skorch import NeuralNetClassifier
 from skorch.utils import to_tensor
+from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
 
 from ..nets import MLP
 from ..utils import check_clip, check_random_state_param, draw_seed, resolve_device, torch_generator
@@ -154,29 +156,14 @@ class RobustNetClassifier(NeuralNetClassifier):
         """Validate and cast ``X``; returns a float32 array of shape (n, *input_shape_)."""
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu().numpy()
-        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-            raise TypeError(f"{type(self).__name__} does not accept sparse X; pass a dense array.")
-        X = np.asarray(X)
-        if X.dtype == object or not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-            try:
-                X = X.astype(np.float32)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"X must hold real numbers, got dtype {X.dtype}; could not convert to float."
-                ) from None
-        if np.issubdtype(X.dtype, np.complexfloating):
-            raise ValueError("X must hold real numbers, got complex data.")
+        X = check_array(X, dtype=np.float32, allow_nd=True, ensure_all_finite=True,
+                        input_name="X")
         if X.ndim not in (2, 4):
             raise ValueError(
                 f"X must have shape (n_samples, n_features) or (n_samples, channels, height, "
                 f"width), got an array of shape {X.shape}. Reshape your data, e.g. "
                 "X.reshape(-1, 1) for a single feature."
             )
-        if X.shape[0] < 1 or math.prod(X.shape[1:]) < 1:
-            raise ValueError(f"X has shape {X.shape}: at least 1 sample and 1 feature are required.")
-        X = X.astype(np.float32, copy=False)
-        if not np.isfinite(X).all():
-            raise ValueError("Input X contains NaN or infinity; robustsk estimators need finite X.")
         if reset:
             self.input_shape_ = tuple(X.shape[1:])
             self.n_features_in_ = int(math.prod(self.input_shape_))
@@ -194,12 +181,9 @@ class RobustNetClassifier(NeuralNetClassifier):
     def _check_y(self, y, n_samples: int, *, reset: bool):
         """Validate ``y``; sets ``classes_`` on reset and returns int64 codes."""
         if y is None:
-            raise ValueError(f"{type(self).__name__} requires y; got y=None.")
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-d with one label per sample, got shape {y.shape}.")
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None.")
+        y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
         if y.shape[0] != n_samples:
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {n_samples} and {y.shape[0]}."
@@ -340,7 +324,9 @@ class RobustNetClassifier(NeuralNetClassifier):
         """
         self.check_is_fitted()
         X = self._check_X(X, reset=False)
-        return super().predict_proba(X)
+        # DataLoader draws a seed from torch's global generator; keep the caller's stream.
+        with torch.random.fork_rng(devices=[]):
+            return super().predict_proba(X)
 
     def predict(self, X):
         """Predicted class labels (from ``classes_``).
@@ -353,7 +339,8 @@ class RobustNetClassifier(NeuralNetClassifier):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -20,6 +20,13 @@ class Perturbation:
     own stream, created from the ``random_state`` given at construction, so
     successive calls differ but the whole sequence is reproducible. A call
     with an explicit ``random_state`` uses that instead.
+
+    Parameters
+    ----------
+    clip : tuple (low, high) or None, default=(0.0, 1.0)
+        Valid range of the inputs; outputs are clipped to it.
+    random_state : None, int, numpy or torch Generator, default=None
+        Seed of the perturbation's random stream.
     """
 
     def __init__(self, *, clip=(0.0, 1.0), random_state=None):

@@ -15,6 +15,19 @@ def make_sigma_ladder(sigma_min: float = 0.0, sigma_max: float = 0.9,
     The defaults are the AQPL paper's annotation protocol (0 to 0.9 in steps
     of 0.01, 91 levels). Levels are rounded to 10 decimals so that they can be
     compared exactly.
+
+    Parameters
+    ----------
+    sigma_min : float, default=0.0
+        First level, >= 0.
+    sigma_max : float, default=0.9
+        Last level (included when it lies on the grid), >= ``sigma_min``.
+    step : float, default=0.01
+        Spacing, > 0.
+
+    Returns
+    -------
+    sigmas : ndarray of shape (n_levels,)
     """
     check_number(sigma_min, "sigma_min", low=0.0)
     check_number(sigma_max, "sigma_max", low=sigma_min)

@@ -1,0 +1,25 @@
+"""Every public object is documented, and every constructor parameter appears in its docstring."""
+
+import inspect
+
+import pytest
+
+import robustsk.datasets
+import robustsk.estimators
+import robustsk.nets
+import robustsk.perturb
+
+MODULES = [robustsk.datasets, robustsk.estimators, robustsk.nets, robustsk.perturb]
+PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
+          if callable(getattr(m, name))]
+
+
+@pytest.mark.parametrize("module, name, obj", PUBLIC, ids=[f"{m}.{n}" for m, n, _ in PUBLIC])
+def test_public_object_documents_its_parameters(module, name, obj):
+    doc = inspect.getdoc(obj)
+    assert doc, f"{module}.{name} has no docstring"
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    params = [p for p in inspect.signature(target).parameters.values()
+              if p.name not in ("self", "args", "kwargs")]
+    missing = [p.name for p in params if f"{p.name} :" not in doc and f"{p.name}:" not in doc]
+    assert not missing, f"{module}.{name} does not document {missing}"
