@@ -89,8 +89,8 @@ def _plot(rows, path, gaussian_sigma, severity):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = [("clean", "clean"), ("gaussian", f"Gaussian noise ({gaussian_sigma})"),
-            ("corruptions_mean", f"mean of 15 corruptions (severity {severity})")]
+    cols = [("clean", "clean"), ("gaussian", f"Gaussian noise\n(sigma {gaussian_sigma})"),
+            ("corruptions_mean", f"mean of 15 corruptions\n(severity {severity})")]
     width = 0.8 / len(rows)
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, r in enumerate(rows):
@@ -99,9 +99,9 @@ def _plot(rows, path, gaussian_sigma, severity):
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
     ax.set_xticks(np.arange(len(cols)), [label for _, label in cols])
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 118)
     ax.set_title("Noise training on digits (robustsk demo)")
-    ax.legend(loc="lower left")
+    ax.legend(loc="upper center", ncol=len(rows), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

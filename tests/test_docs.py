@@ -23,3 +23,15 @@ def test_public_object_documents_its_parameters(module, name, obj):
               if p.name not in ("self", "args", "kwargs")]
     missing = [p.name for p in params if f"{p.name} :" not in doc and f"{p.name}:" not in doc]
     assert not missing, f"{module}.{name} does not document {missing}"
+
+
+def test_ci_runs_the_readme_test_command():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    ci = (root / ".ci" / "run").read_text()
+    blocks = [b.split("```")[0].strip() for b in readme.split("```bash\n")[1:]]
+    test_commands = [b for b in blocks if "pytest" in b]
+    assert len(test_commands) == 1 and test_commands[0] in ci
+    assert any(b.endswith("robustsk demo") for b in blocks)
