@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
@@ -63,5 +62,5 @@ def make_corrupted(X, corruptions="all", *, severity: int = 3, clip=(0.0, 1.0),
     out = {}
     for name, res in zip(names, tqdm(results, total=len(names), desc="corrupting",
                                      disable=not verbose)):
-        out[name] = np.asarray(res, dtype=np.asarray(X).dtype) if not hasattr(res, "device") else res
+        out[name] = res  # same type, shape and dtype as X
     return out
