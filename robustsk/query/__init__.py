@@ -1,0 +1,65 @@
+"""Acquisition strategies, modAL-compatible.
+
+Every strategy has one signature::
+
+    strategy(classifier, X_pool, n_instances=1, *, random_state=None, **kw) -> (indices, scores)
+
+and works with robustsk estimators, skorch nets, scikit-learn classifiers and
+active learners (modAL's ``ActiveLearner`` or :class:`robustsk.active.ActiveLearner`)
+wrapping them. Strategies that need a torch network (``bald``,
+``dropout_entropy``, ``egl``, ``dfal``) raise a ``TypeError`` for other
+classifiers. Per-example score functions on probability arrays are exported
+too (``entropy_scores`` ...).
+"""
+
+from ._bias import CHARACTERISTICS, jensen_shannon, selection_bias
+from ._coreset import coreset, greedy_k_center
+from ._dfal import dfal
+from ._dre import dre, dre_select
+from ._egl import egl, egl_scores
+from ._embeddings import penultimate_embeddings
+from ._mc_dropout import bald, dropout_entropy, with_mc_dropout
+from ._mcp import mcp
+from ._noise import noise_entropy, noise_uncertainty, noisy_predictions
+from ._scores import (
+    bald_scores,
+    entropy_scores,
+    gini_scores,
+    label_entropy_scores,
+    least_confidence_scores,
+    margin_scores,
+)
+from ._uncertainty import (
+    clean_uncertainty,
+    deepgini,
+    least_confidence,
+    margin,
+    max_entropy,
+    random_sampling,
+)
+
+#: Short name used as ``from robustsk.query import random``.
+random = random_sampling
+
+#: The robust-AL paper's 11 acquisition functions plus DRE, by name.
+ROBUST_AL_STRATEGIES = {
+    "random": random_sampling, "max_entropy": max_entropy, "least_confidence": least_confidence,
+    "margin": margin, "deepgini": deepgini, "bald": bald, "dropout_entropy": dropout_entropy,
+    "egl": egl, "dfal": dfal, "mcp": mcp, "coreset": coreset, "dre": dre,
+}
+
+#: AQPL's selection strategies, by name.
+AQPL_STRATEGIES = {
+    "random": random_sampling, "clean_uncertainty": clean_uncertainty,
+    "noise_uncertainty": noise_uncertainty, "noise_entropy": noise_entropy,
+}
+
+__all__ = [
+    "AQPL_STRATEGIES", "CHARACTERISTICS", "ROBUST_AL_STRATEGIES",
+    "bald", "bald_scores", "clean_uncertainty", "coreset", "deepgini", "dfal", "dre",
+    "dre_select", "dropout_entropy", "egl", "egl_scores", "entropy_scores", "gini_scores",
+    "greedy_k_center", "jensen_shannon", "label_entropy_scores", "least_confidence",
+    "least_confidence_scores", "margin", "margin_scores", "max_entropy", "mcp",
+    "noise_entropy", "noise_uncertainty", "noisy_predictions", "penultimate_embeddings",
+    "random", "random_sampling", "selection_bias", "with_mc_dropout",
+]

@@ -1,0 +1,88 @@
+"""The contract every acquisition strategy shares, and the helpers that enforce it.
+
+A strategy is ``strategy(classifier, X_pool, n_instances=1, *, random_state=None,
+**kw) -> (indices, scores)``: ``indices`` are unique positions in ``X_pool``
+(int64), ``scores`` the strategy's score of each selected example. The
+classifier may be a robustsk estimator, a skorch net, any scikit-learn
+classifier with ``predict_proba``, or an active learner (modAL's or
+robustsk's) wrapping one of these.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+from ..utils import check_random_state_param, numpy_generator
+
+#: Rows per forward pass when strategies stream the pool through a model.
+DEFAULT_BATCH_SIZE = 1024
+
+
+def unwrap_classifier(classifier):
+    """Return the estimator inside an active learner, or the classifier itself."""
+    if hasattr(classifier, "query") and hasattr(classifier, "teach") and hasattr(
+            classifier, "estimator"):
+        return classifier.estimator
+    return classifier
+
+
+def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
+    """Validate a strategy's common arguments; return ``(estimator, X_pool, rng)``."""
+    if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
+        raise TypeError(f"n_instances must be an int, got {n_instances!r} "
+                        f"({type(n_instances).__name__}).")
+    if isinstance(X_pool, torch.Tensor):
+        X_pool = X_pool.detach().cpu().numpy()
+    X_pool = np.asarray(X_pool)
+    if X_pool.ndim < 2:
+        raise ValueError(f"X_pool must have shape (n_samples, ...), got shape {X_pool.shape}.")
+    n_pool = X_pool.shape[0]
+    if not 1 <= n_instances <= n_pool:
+        raise ValueError(
+            f"n_instances must be in [1, {n_pool}] (the pool size), got {n_instances}.")
+    check_random_state_param(random_state)
+    estimator = unwrap_classifier(classifier)
+    if estimator is None:
+        raise TypeError(f"{name} needs a fitted classifier, got None.")
+    return estimator, X_pool, numpy_generator(random_state)
+
+
+def select_top(scores: np.ndarray, n_instances: int, rng: np.random.Generator, *,
+               largest: bool = True):
+    """Indices of the ``n_instances`` highest (or lowest) scores, ties broken at random.
+
+    Runs in O(n) with :func:`numpy.argpartition` on scores jittered only
+    within ties (a random permutation decides the order of equal scores).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    key = scores if largest else -scores
+    perm = rng.permutation(scores.shape[0])
+    shuffled = key[perm]
+    if n_instances < shuffled.shape[0]:
+        part = np.argpartition(-shuffled, n_instances - 1)[:n_instances]
+    else:
+        part = np.arange(shuffled.shape[0])
+    part = part[np.argsort(-shuffled[part], kind="stable")]
+    idx = perm[part].astype(np.int64)
+    return idx, scores[idx]
+
+
+def batches(n: int, batch_size: int):
+    """Slices covering ``range(n)`` in order."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def predict_proba_batched(estimator, X, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    """``estimator.predict_proba`` over ``X`` in batches (bounded memory)."""
+    if not hasattr(estimator, "predict_proba"):
+        raise TypeError(
+            f"{type(estimator).__name__} has no predict_proba; probability-based strategies "
+            "need a classifier with predict_proba.")
+    if X.shape[0] <= batch_size:
+        return np.asarray(estimator.predict_proba(X))
+    return np.concatenate([np.asarray(estimator.predict_proba(X[s]))
+                           for s in batches(X.shape[0], batch_size)])

@@ -1,0 +1,89 @@
+"""Core-set selection: greedy k-center on penultimate embeddings (Sener & Savarese 2018)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._base import check_query, predict_proba_batched
+from ._embeddings import penultimate_embeddings
+
+
+def greedy_k_center(pool: torch.Tensor, centers: torch.Tensor | None, n: int,
+                    rng: np.random.Generator, *, chunk: int = 2048):
+    """Greedy k-center: repeatedly take the pool point farthest from all centres.
+
+    Distances to the labelled centres are computed once, in chunks (memory
+    ``chunk x n_centres``); each greedy step then updates every point's
+    distance to its nearest centre in one vectorized operation.
+
+    Returns the chosen indices (in selection order) and each one's distance to
+    the nearest centre at the moment it was chosen.
+    """
+    n_pool = pool.shape[0]
+    min_dist = torch.full((n_pool,), float("inf"), dtype=pool.dtype, device=pool.device)
+    if centers is not None and centers.shape[0]:
+        for start in range(0, centers.shape[0], chunk):
+            d = torch.cdist(pool, centers[start:start + chunk])  # (n_pool, chunk)
+            min_dist = torch.minimum(min_dist, d.min(dim=1).values)
+    chosen = np.empty(n, dtype=np.int64)
+    gaps = np.empty(n)
+    for k in range(n):
+        if torch.isinf(min_dist).all():  # no centre yet: start from a random point
+            i = int(rng.integers(n_pool))
+            gaps[k] = np.inf
+        else:
+            i = int(torch.argmax(min_dist))
+            gaps[k] = float(min_dist[i])
+        chosen[k] = i
+        min_dist = torch.minimum(min_dist, (pool - pool[i]).norm(dim=1))
+        min_dist[i] = -1.0  # never chosen twice
+    return chosen, gaps
+
+
+def coreset(classifier, X_pool, n_instances=1, *, random_state=None, X_labeled=None,
+            batch_size=1024):
+    """Select a core set: greedy k-center on the network's penultimate embeddings.
+
+    Every labelled example is a centre; each step takes the pool example
+    farthest from its nearest centre and makes it a centre. Embeddings are the
+    input of the last linear layer for robustsk estimators and skorch nets, and
+    the predicted probabilities for other classifiers.
+
+    Parameters
+    ----------
+    classifier : fitted classifier, or an active learner wrapping one
+        An active learner supplies its ``X_training`` as ``X_labeled``.
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Picks the first centre when there is no labelled data.
+    X_labeled : array-like of shape (n_labeled, ...) or None, default=None
+        The labelled set (the initial centres).
+    batch_size : int, default=1024
+        Rows per forward pass.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        In selection order.
+    scores : ndarray of shape (n_instances,)
+        Distance of each selected example to its nearest centre when chosen.
+    """
+    if X_labeled is None and hasattr(classifier, "teach"):
+        X_labeled = getattr(classifier, "X_training", None)
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                         name="coreset")
+    pool = torch.from_numpy(_embed(estimator, X_pool, batch_size))
+    centers = None
+    if X_labeled is not None and len(X_labeled):
+        centers = torch.from_numpy(_embed(estimator, np.asarray(X_labeled), batch_size))
+    return greedy_k_center(pool, centers, n_instances, rng)
+
+
+def _embed(estimator, X, batch_size):
+    if hasattr(estimator, "module_"):
+        return penultimate_embeddings(estimator, X, batch_size=batch_size)
+    return predict_proba_batched(estimator, X, batch_size).astype(np.float32)

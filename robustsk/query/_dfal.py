@@ -1,0 +1,70 @@
+"""DFAL: DeepFool active learning (Ducoffe & Precioso 2018)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..attacks import deepfool
+from ..utils import check_number
+from ._base import batches, check_query, select_top
+from ._torch_access import TorchClassifier
+
+
+def dfal(classifier, X_pool, n_instances=1, *, random_state=None, candidates_factor=10,
+         max_iter=50, overshoot=0.02, batch_size=256):
+    """Select the examples closest to the decision boundary by DeepFool's L2 distance.
+
+    As in the paper's setting, DeepFool runs on a random subset of
+    ``candidates_factor * n_instances`` candidates (the whole pool if smaller),
+    and the candidates with the smallest perturbation norm are selected; the
+    adversarial examples themselves are discarded.
+
+    Parameters
+    ----------
+    classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the candidate subset and tie breaking.
+    candidates_factor : int, default=10
+        Size of the random subset, as a multiple of ``n_instances``.
+    max_iter : int, default=50
+        DeepFool iterations.
+    overshoot : float, default=0.02
+        DeepFool overshoot.
+    batch_size : int, default=256
+        Examples attacked together.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+        DeepFool L2 distances (``inf`` where the decision never flipped).
+    """
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                         name="dfal")
+    check_number(candidates_factor, "candidates_factor", low=1, integer=True)
+    net = TorchClassifier(estimator, "dfal")
+    n_cand = min(X_pool.shape[0], candidates_factor * n_instances)
+    cand = np.sort(rng.choice(X_pool.shape[0], size=n_cand, replace=False))
+    clip = getattr(estimator, "clip", (0.0, 1.0))
+    was_training = net.module.training
+    net.module.eval()
+
+    def model(x):
+        return net.log_proba(net.module(x))
+
+    dist = np.empty(n_cand)
+    try:
+        for s in batches(n_cand, batch_size):
+            _, d, fooled = deepfool(model, net.tensor(X_pool[cand[s]]), overshoot=overshoot,
+                                    max_iter=max_iter, clip=clip)
+            d = d.double().cpu().numpy()
+            d[~fooled.cpu().numpy()] = np.inf
+            dist[s] = d
+    finally:
+        net.module.train(was_training)
+    pick, scores = select_top(dist, n_instances, rng, largest=False)
+    return cand[pick], scores

@@ -1,0 +1,38 @@
+"""Penultimate-layer embeddings of a torch classifier, streamed in batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._base import batches
+from ._torch_access import TorchClassifier
+
+
+def last_linear(module: nn.Module) -> nn.Linear:
+    """The last ``nn.Linear`` of ``module`` in registration order (the output layer)."""
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(module).__name__} has no Linear layer to take embeddings from.")
+    return linears[-1]
+
+
+def penultimate_embeddings(estimator, X, *, batch_size: int = 1024) -> np.ndarray:
+    """The input of the network's last linear layer for each row of ``X``, shape (n, d)."""
+    net = TorchClassifier(estimator, "penultimate_embeddings")
+    captured = []
+    hook = last_linear(net.module).register_forward_hook(
+        lambda mod, inputs, output: captured.append(inputs[0].detach().flatten(1)))
+    was_training = net.module.training
+    net.module.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            for s in batches(X.shape[0], batch_size):
+                net.module(net.tensor(X[s]))
+                out.append(captured.pop().float().cpu().numpy())
+    finally:
+        hook.remove()
+        net.module.train(was_training)
+    return np.concatenate(out)

@@ -1,0 +1,102 @@
+"""Monte Carlo dropout: BALD and DropOut-Entropy."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..utils import check_number, draw_seed
+from ._base import batches, check_query, select_top
+from ._scores import bald_scores, entropy_scores
+from ._torch_access import TorchClassifier
+
+
+def with_mc_dropout(module: nn.Module, p: float = 0.1) -> nn.Module:
+    """A copy of ``module`` in eval mode with its dropout layers active.
+
+    A module without dropout gets a ``Dropout(p)`` in front of each ``Linear``
+    layer (of the copy; the original is untouched).
+    """
+    module = copy.deepcopy(module)
+    if not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in module.modules()):
+        _insert_dropout(module, p)
+    module.eval()
+    for m in module.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.train()
+    return module
+
+
+def _insert_dropout(module: nn.Module, p: float):
+    for name, child in module.named_children():
+        if isinstance(child, nn.Linear):
+            setattr(module, name, nn.Sequential(nn.Dropout(p), child))
+        else:
+            _insert_dropout(child, p)
+
+
+def mc_dropout_scores(classifier, X_pool, *, n_samples=10, p=0.1, random_state=None,
+                      batch_size=1024, strategy="bald"):
+    """Per-example BALD or DropOut-Entropy scores, streamed in batches."""
+    net = TorchClassifier(classifier, strategy)
+    mc_module = with_mc_dropout(net.module, p)
+    scores = np.empty(X_pool.shape[0])
+    devices = [net.device.index or 0] if net.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(draw_seed(random_state))
+        for s in batches(X_pool.shape[0], batch_size):
+            x = net.tensor(X_pool[s])
+            mc = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_samples)])
+            mc = mc.double().cpu().numpy()  # (T, b, C)
+            scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
+    return scores
+
+
+def _mc_strategy(name, doc):
+    def strategy(classifier, X_pool, n_instances=1, *, random_state=None, n_samples=10, p=0.1,
+                 batch_size=1024):
+        estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                             name=name)
+        check_number(n_samples, "n_samples", low=1, integer=True)
+        check_number(p, "p", low=0.0, high=1.0, include_high=False)
+        scores = mc_dropout_scores(estimator, X_pool, n_samples=n_samples, p=p,
+                                   random_state=rng, batch_size=batch_size, strategy=name)
+        return select_top(scores, n_instances, rng)
+
+    strategy.__name__ = strategy.__qualname__ = name
+    strategy.__doc__ = doc + """
+    Needs a torch network (robustsk estimator or skorch net): dropout is run at
+    prediction time on a copy of its module, ``n_samples`` passes per batch.
+    A module without dropout gets ``Dropout(p)`` before each linear layer.
+
+    Parameters
+    ----------
+    classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the dropout masks and tie breaking.
+    n_samples : int, default=10
+        Monte Carlo passes T.
+    p : float, default=0.1
+        Dropout probability of inserted layers.
+    batch_size : int, default=1024
+        Rows per forward pass.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+    """
+    return strategy
+
+
+bald = _mc_strategy("bald", "Select by BALD, the mutual information between prediction and "
+                            "weights under MC dropout (Houlsby et al. 2011).\n")
+dropout_entropy = _mc_strategy("dropout_entropy", "Select by the entropy of the mean MC-dropout "
+                                                  "prediction (Gal et al. 2017).\n")

@@ -1,0 +1,155 @@
+"""AQPL's conformity query (classification entropy under noise) and the Noise-uncertainty baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..perturb import add_gaussian_noise
+from ..utils import check_clip, check_number, check_per_sample, torch_generator
+from ._base import batches, check_query, select_top
+from ._scores import entropy_scores, label_entropy_scores
+from ._torch_access import TorchClassifier
+
+
+def _pool_sigma(estimator, n_pool, sample_sigma):
+    if sample_sigma is not None:
+        sigma = check_per_sample(sample_sigma, n_pool, "sample_sigma", low=0.0)
+    elif getattr(estimator, "sigma_", None) is not None and len(estimator.sigma_) == n_pool:
+        sigma = np.asarray(estimator.sigma_, dtype=np.float32)
+    elif isinstance(getattr(estimator, "sigma", None), (int, float)):
+        sigma = float(estimator.sigma)
+    else:
+        raise ValueError(
+            "noise strategies need each example's noise level: pass sample_sigma (a scalar "
+            "or one value per pool example), or use a NoiseTrainedClassifier whose sigma_ "
+            "matches the pool.")
+    return np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n_pool,))
+
+
+def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None,
+                      batch_size=4096, clip=(0.0, 1.0), output="labels"):
+    """Predict ``n_noise`` Gaussian-noise copies of every pool example at its own level.
+
+    Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
+    the hard labels, shape ``(n_pool, n_noise)``; ``output="entropy"`` gives
+    the mean softmax entropy over the copies, shape ``(n_pool,)``. Torch nets
+    run on their device; any other classifier is called through ``predict`` /
+    ``predict_proba`` on numpy copies.
+    """
+    n_pool = X_pool.shape[0]
+    per_chunk = max(1, batch_size // n_noise)
+    torch_net = TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") \
+        else None
+    device = torch_net.device if torch_net is not None else torch.device("cpu")
+    gen = torch_generator(random_state, device)
+    result = np.empty((n_pool, n_noise), dtype=np.int64) if output == "labels" else np.empty(n_pool)
+    was_training = torch_net.module.training if torch_net is not None else False
+    if torch_net is not None:
+        torch_net.module.eval()
+    try:
+        for s in batches(n_pool, per_chunk):
+            x = torch.as_tensor(np.asarray(X_pool[s], dtype=np.float32), device=device)
+            b = x.shape[0]
+            copies = x.repeat_interleave(n_noise, dim=0)  # (b * M, ...)
+            sig = torch.as_tensor(np.ascontiguousarray(sigma[s]), device=device)
+            noisy = add_gaussian_noise(copies, sig.repeat_interleave(n_noise), clip=clip,
+                                       generator=gen)
+            if torch_net is not None:
+                with torch.no_grad():
+                    proba = torch_net.log_proba(torch_net.module(torch_net.tensor(noisy))).exp()
+                proba = proba.double().cpu().numpy()
+            else:
+                proba = np.asarray(estimator.predict_proba(noisy.numpy()), dtype=np.float64)
+            proba = proba.reshape(b, n_noise, -1)  # (b, M, C)
+            if output == "labels":
+                result[s] = proba.argmax(axis=2)
+            else:
+                result[s] = entropy_scores(proba).mean(axis=1)
+    finally:
+        if torch_net is not None:
+            torch_net.module.train(was_training)
+    return result
+
+
+def _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip):
+    check_number(n_noise, "n_noise", low=1, integer=True)
+    clip = getattr(estimator, "clip", (0.0, 1.0)) if clip == "auto" else clip
+    return _pool_sigma(estimator, X_pool.shape[0], sample_sigma), check_clip(clip)
+
+
+_PARAMS = """
+    Parameters
+    ----------
+    classifier : fitted classifier with ``predict_proba``, or a learner wrapping one
+        Torch nets run on their device; other classifiers get numpy copies.
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates (AQPL: the training examples whose levels may be corrected).
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the noise and tie breaking.
+    sample_sigma : float or array-like of shape (n_pool,), default=None
+        Each example's current noise level; by default the estimator's
+        ``sigma_`` (when it matches the pool) or its ``sigma``.
+    n_noise : int, default=50
+        Noisy copies per example (M).
+    batch_size : int, default=4096
+        Noisy copies per forward pass.
+    clip : "auto", tuple or None, default="auto"
+        Valid range of the noisy copies; "auto" takes the estimator's ``clip``.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+"""
+
+
+def noise_entropy(classifier, X_pool, n_instances=1, *, random_state=None, sample_sigma=None,
+                  n_noise=50, batch_size=4096, clip="auto"):
+    """AQPL's conformity query: half at maximum, half at minimum classification entropy.
+
+    For each example, ``n_noise`` copies with noise ``N(0, sigma_i^2 I)`` at
+    the example's own level are classified; the entropy of the predicted
+    labels (AQPL Eq. 5) estimates how ill-suited ``sigma_i`` is. High entropy
+    suggests excessive noise, low entropy deficient noise, so ``ceil(n/2)``
+    examples of highest and ``floor(n/2)`` of lowest entropy are selected.
+    Scores are the entropies.
+    """
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                         name="noise_entropy")
+    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
+    labels = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise, random_state=rng,
+                               batch_size=batch_size, clip=clip, output="labels")
+    n_classes = int(labels.max()) + 1
+    entropy = label_entropy_scores(labels, n_classes)
+    n_high = (n_instances + 1) // 2
+    high, _ = select_top(entropy, n_high, rng, largest=True)
+    idx = high
+    if n_instances - n_high:
+        rest = np.setdiff1d(np.arange(X_pool.shape[0]), high)
+        low, _ = select_top(entropy[rest], n_instances - n_high, rng, largest=False)
+        idx = np.concatenate([high, rest[low]])
+    return idx, entropy[idx]
+
+
+noise_entropy.__doc__ += _PARAMS
+
+
+def noise_uncertainty(classifier, X_pool, n_instances=1, *, random_state=None,
+                      sample_sigma=None, n_noise=50, batch_size=4096, clip="auto"):
+    """AQPL's Noise-uncertainty baseline: largest mean prediction entropy over noisy copies.
+
+    Scores are the mean softmax entropies of ``n_noise`` copies at each
+    example's own level.
+    """
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                         name="noise_uncertainty")
+    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
+    scores = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise, random_state=rng,
+                               batch_size=batch_size, clip=clip, output="entropy")
+    return select_top(scores, n_instances, rng)
+
+
+noise_uncertainty.__doc__ += _PARAMS

@@ -1,0 +1,46 @@
+"""Reaching inside a torch classifier: its module, device, input shape and log-probabilities.
+
+Strategies that need more than ``predict_proba`` (MC dropout, gradients,
+DeepFool, embeddings) use these helpers; they raise a clear ``TypeError`` for a
+classifier that is not a fitted robustsk estimator or skorch net.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+class TorchClassifier:
+    """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation."""
+
+    def __init__(self, estimator, strategy: str):
+        module = getattr(estimator, "module_", None)
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"{strategy} needs a fitted torch network (a robustsk estimator or a skorch "
+                f"net with module_), got {type(estimator).__name__}. Use a probability-based "
+                "strategy (max_entropy, margin, dre, ...) for other classifiers.")
+        self.estimator = estimator
+        self.module = module
+        self.device = torch.device(getattr(estimator, "device", None) or "cpu")
+        self.input_shape = getattr(estimator, "input_shape_", None)
+        criterion = getattr(estimator, "criterion_", None)
+        # A module trained with NLLLoss returns probabilities; otherwise logits.
+        self.outputs_proba = isinstance(criterion, nn.NLLLoss)
+
+    def tensor(self, X) -> torch.Tensor:
+        """Float32 tensor on the net's device, shaped as the net was trained."""
+        x = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device)
+        if self.input_shape is not None and tuple(x.shape[1:]) != tuple(self.input_shape):
+            x = x.reshape((x.shape[0],) + tuple(self.input_shape))
+        return x
+
+    def log_proba(self, output: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities from the module's output (logits or probabilities)."""
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        if self.outputs_proba:
+            return torch.log(output.clamp_min(1e-12))
+        return torch.log_softmax(output, dim=-1)

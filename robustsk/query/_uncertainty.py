@@ -1,0 +1,90 @@
+"""Random sampling and the probability-only uncertainty strategies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import check_query, predict_proba_batched, select_top
+from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
+
+_DOC = """
+    Parameters
+    ----------
+    classifier : fitted classifier with ``predict_proba``
+        A robustsk estimator, a skorch net, any scikit-learn classifier, or an
+        active learner wrapping one.
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Breaks ties between equal scores.
+    batch_size : int, default=1024
+        Rows per ``predict_proba`` call (bounded memory).
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Positions in ``X_pool``, best first.
+    scores : ndarray of shape (n_instances,)
+        The selected examples' scores.
+"""
+
+
+def _probability_strategy(score_fn, name, largest=True):
+    def strategy(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024):
+        estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
+                                             name=name)
+        scores = score_fn(predict_proba_batched(estimator, X_pool, batch_size))
+        return select_top(scores, n_instances, rng, largest=largest)
+
+    strategy.__name__ = strategy.__qualname__ = name
+    return strategy
+
+
+max_entropy = _probability_strategy(entropy_scores, "max_entropy")
+max_entropy.__doc__ = "Select the examples of highest predictive entropy (MaxEntropy).\n" + _DOC
+
+least_confidence = _probability_strategy(least_confidence_scores, "least_confidence")
+least_confidence.__doc__ = ("Select the examples whose top probability is lowest (LC), "
+                            "scored by ``1 - max p``.\n" + _DOC)
+
+margin = _probability_strategy(margin_scores, "margin", largest=False)
+margin.__doc__ = ("Select the examples with the smallest gap between the two most probable "
+                  "classes (Margin); scores are the gaps.\n" + _DOC)
+
+deepgini = _probability_strategy(gini_scores, "deepgini")
+deepgini.__doc__ = "Select the examples of highest Gini impurity (DeepGini).\n" + _DOC
+
+clean_uncertainty = _probability_strategy(entropy_scores, "clean_uncertainty")
+clean_uncertainty.__doc__ = (
+    "AQPL's Clean-uncertainty baseline: the examples whose clean prediction is most "
+    "uncertain (entropy).\n" + _DOC)
+
+
+def random_sampling(classifier, X_pool, n_instances=1, *, random_state=None):
+    """Select uniformly at random, without replacement (the Random baseline).
+
+    The classifier is not used; it may be anything, ``None`` included.
+
+    Parameters
+    ----------
+    classifier : any
+        Ignored.
+    X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.
+    random_state : None, int or numpy Generator, default=None
+        Seed.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+        Uniform random keys in [0, 1).
+    """
+    _, X_pool, rng = check_query(classifier if classifier is not None else object(), X_pool,
+                                 n_instances, random_state, name="random")
+    idx = rng.choice(X_pool.shape[0], size=n_instances, replace=False).astype(np.int64)
+    return idx, rng.random(n_instances)
