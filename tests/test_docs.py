@@ -4,12 +4,16 @@ import inspect
 
 import pytest
 
+import robustsk.active
+import robustsk.attacks
 import robustsk.datasets
 import robustsk.estimators
 import robustsk.nets
 import robustsk.perturb
+import robustsk.query
 
-MODULES = [robustsk.datasets, robustsk.estimators, robustsk.nets, robustsk.perturb]
+MODULES = [robustsk.active, robustsk.attacks, robustsk.datasets, robustsk.estimators,
+           robustsk.nets, robustsk.perturb, robustsk.query]
 PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
           if callable(getattr(m, name))]
 
@@ -20,7 +24,7 @@ def test_public_object_documents_its_parameters(module, name, obj):
     assert doc, f"{module}.{name} has no docstring"
     target = obj.__init__ if inspect.isclass(obj) else obj
     params = [p for p in inspect.signature(target).parameters.values()
-              if p.name not in ("self", "args", "kwargs")]
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     missing = [p.name for p in params if f"{p.name} :" not in doc and f"{p.name}:" not in doc]
     assert not missing, f"{module}.{name} does not document {missing}"
 

@@ -17,7 +17,19 @@ CHARACTERISTICS = {
 
 
 def jensen_shannon(p, q) -> float:
-    """Jensen-Shannon divergence (base 2, in [0, 1]) between two histograms."""
+    """Jensen-Shannon divergence (base 2, in [0, 1]) between two histograms.
+
+    Parameters
+    ----------
+    p : array-like of shape (n_bins,)
+        Counts or probabilities of the first distribution (normalized here).
+    q : array-like of shape (n_bins,)
+        The second distribution, on the same bins.
+
+    Returns
+    -------
+    jsd : float
+    """
     p = np.asarray(p, dtype=np.float64)
     q = np.asarray(q, dtype=np.float64)
     p, q = p / p.sum(), q / q.sum()

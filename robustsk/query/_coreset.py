@@ -17,8 +17,25 @@ def greedy_k_center(pool: torch.Tensor, centers: torch.Tensor | None, n: int,
     ``chunk x n_centres``); each greedy step then updates every point's
     distance to its nearest centre in one vectorized operation.
 
-    Returns the chosen indices (in selection order) and each one's distance to
-    the nearest centre at the moment it was chosen.
+    Parameters
+    ----------
+    pool : torch.Tensor of shape (n_pool, d)
+        Embeddings of the candidates.
+    centers : torch.Tensor of shape (n_centers, d) or None
+        Embeddings of the labelled examples.
+    n : int
+        How many to choose.
+    rng : numpy.random.Generator
+        Picks the first point when there are no centres.
+    chunk : int, default=2048
+        Centres per distance block.
+
+    Returns
+    -------
+    indices : ndarray of shape (n,)
+        In selection order.
+    gaps : ndarray of shape (n,)
+        Each chosen point's distance to its nearest centre when chosen.
     """
     n_pool = pool.shape[0]
     min_dist = torch.full((n_pool,), float("inf"), dtype=pool.dtype, device=pool.device)

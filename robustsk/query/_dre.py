@@ -78,7 +78,23 @@ def dre(classifier, X_pool, n_instances=1, *, random_state=None, n_bins=50, batc
 
 
 def dre_select(entropy, n_instances: int, rng: np.random.Generator, *, n_bins: int = 50):
-    """DRE's selection on precomputed entropies; returns indices."""
+    """DRE's selection on precomputed entropies.
+
+    Parameters
+    ----------
+    entropy : ndarray of shape (n_pool,)
+        Predictive entropy of each pool example.
+    n_instances : int
+        How many to select.
+    rng : numpy.random.Generator
+        Source of the within-bin sampling.
+    n_bins : int, default=50
+        Histogram bins.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    """
     counts, edges = np.histogram(entropy, bins=n_bins)
     # np.histogram's bins are [e_i, e_i+1) except the last, which is closed.
     bin_of = np.clip(np.searchsorted(edges, entropy, side="right") - 1, 0, n_bins - 1)

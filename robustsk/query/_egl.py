@@ -18,6 +18,18 @@ def egl_scores(classifier, X_pool, *, batch_size=64) -> np.ndarray:
     of ``log p_c``, so one Jacobian of the log-probabilities with respect to
     all parameters (``C`` vector-Jacobian products per example, vectorized
     with :func:`torch.func.vmap`) gives the gradients for every label at once.
+
+    Parameters
+    ----------
+    classifier : fitted robustsk estimator or skorch net
+    X_pool : array-like of shape (n_pool, ...)
+        Examples to score.
+    batch_size : int, default=64
+        Examples per vectorized Jacobian.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_pool,)
     """
     net = TorchClassifier(classifier, "egl")
     module = net.module

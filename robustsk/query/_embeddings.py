@@ -19,7 +19,20 @@ def last_linear(module: nn.Module) -> nn.Linear:
 
 
 def penultimate_embeddings(estimator, X, *, batch_size: int = 1024) -> np.ndarray:
-    """The input of the network's last linear layer for each row of ``X``, shape (n, d)."""
+    """The input of the network's last linear layer for each row of ``X``.
+
+    Parameters
+    ----------
+    estimator : fitted robustsk estimator or skorch net
+    X : ndarray of shape (n, ...)
+        Inputs.
+    batch_size : int, default=1024
+        Rows per forward pass.
+
+    Returns
+    -------
+    embeddings : ndarray of shape (n, d)
+    """
     net = TorchClassifier(estimator, "penultimate_embeddings")
     captured = []
     hook = last_linear(net.module).register_forward_hook(

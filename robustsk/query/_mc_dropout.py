@@ -19,6 +19,18 @@ def with_mc_dropout(module: nn.Module, p: float = 0.1) -> nn.Module:
 
     A module without dropout gets a ``Dropout(p)`` in front of each ``Linear``
     layer (of the copy; the original is untouched).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The trained network.
+    p : float, default=0.1
+        Probability of the inserted dropout layers.
+
+    Returns
+    -------
+    module : torch.nn.Module
+        The copy.
     """
     module = copy.deepcopy(module)
     if not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in module.modules()):

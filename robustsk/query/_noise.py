@@ -34,8 +34,30 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
     the hard labels, shape ``(n_pool, n_noise)``; ``output="entropy"`` gives
     the mean softmax entropy over the copies, shape ``(n_pool,)``. Torch nets
-    run on their device; any other classifier is called through ``predict`` /
+    run on their device; any other classifier is called through
     ``predict_proba`` on numpy copies.
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba``
+    X_pool : ndarray of shape (n_pool, ...)
+        Clean examples.
+    sigma : ndarray of shape (n_pool,)
+        Noise level of each example.
+    n_noise : int, default=50
+        Copies per example (M).
+    random_state : None, int, numpy or torch Generator, default=None
+        Seeds the noise.
+    batch_size : int, default=4096
+        Copies per forward pass.
+    clip : tuple (low, high) or None, default=(0.0, 1.0)
+        Valid range of the copies.
+    output : {"labels", "entropy"}, default="labels"
+        What to return.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_pool, n_noise), or mean entropies of shape (n_pool,)
     """
     n_pool = X_pool.shape[0]
     per_chunk = max(1, batch_size // n_noise)

@@ -1,0 +1,206 @@
+"""A maintained, modAL-compatible active learner with a durable answer journal."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from ..query import max_entropy
+from ..utils import check_random_state_param, numpy_generator
+from ._journal import AnswerJournal, row_keys
+
+
+class ActiveLearner:
+    """Pool-based active learner with modAL's interface.
+
+    ``ActiveLearner(estimator, query_strategy, X_training, y_training)`` then
+    ``query(X_pool, n_instances)`` / ``teach(X, y)``, as in modAL, plus:
+
+    * the strategy is called exactly once per query (no silent second call),
+      and must return ``(indices, scores)``;
+    * ``warm_start=True`` continues training through ``partial_fit`` instead
+      of refitting from scratch;
+    * ``journal=path`` writes every taught ``(x, label)`` to disk before
+      training on it. A learner created on an existing journal trains on the
+      recorded answers at once, and its queries never return a pool row that
+      was already answered -- an interrupted loop resumes without asking anyone
+      again.
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier
+        A robustsk estimator, skorch net or any classifier; used in place.
+    query_strategy : callable, default=robustsk.query.max_entropy
+        ``strategy(learner, X_pool, n_instances, *, random_state, **kw) -> (indices, scores)``.
+    X_training : array-like, default=None
+        Initial labelled inputs.
+    y_training : array-like, default=None
+        Their labels.
+    warm_start : bool, default=False
+        Update with ``estimator.partial_fit`` (on all labelled data, or only the
+        new batch with ``teach(..., only_new=True)``) instead of ``fit``.
+    journal : str, path-like or None, default=None
+        Where answers are recorded.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the strategies (each query draws a fresh seed from it).
+    **fit_kwargs
+        Passed to every ``fit`` / ``partial_fit`` call.
+
+    Attributes
+    ----------
+    X_training, y_training : ndarray
+        All labelled data so far (modAL's names).
+    last_query_idx_ : ndarray
+        Pool positions returned by the last query.
+    last_query_scores_ : ndarray
+        Their scores.
+    """
+
+    def __init__(self, estimator, query_strategy=max_entropy, X_training=None, y_training=None,
+                 *, warm_start=False, journal=None, random_state=None, **fit_kwargs):
+        if not callable(query_strategy):
+            raise TypeError(f"query_strategy must be callable, got {query_strategy!r}.")
+        if (X_training is None) != (y_training is None):
+            raise ValueError("X_training and y_training must be given together.")
+        check_random_state_param(random_state)
+        self.estimator = estimator
+        self.query_strategy = query_strategy
+        self.warm_start = warm_start
+        self.journal = journal
+        self.random_state = random_state
+        self.fit_kwargs = fit_kwargs
+        self._rng = numpy_generator(random_state)
+        self._journal = AnswerJournal(journal) if journal is not None else None
+        self._answered = set()
+        self.X_training = None if X_training is None else np.asarray(X_training)
+        self.y_training = None if y_training is None else np.asarray(y_training)
+        if self.X_training is not None and len(self.X_training) != len(self.y_training):
+            raise ValueError(f"X_training and y_training have {len(self.X_training)} and "
+                             f"{len(self.y_training)} rows.")
+        if self._journal is not None:
+            X_j, y_j, keys, _ = self._journal.load()
+            if X_j is not None:
+                self._answered.update(keys.tolist())
+                self._add_training(X_j.reshape((len(X_j),) + self._row_shape(X_j)), y_j)
+        if self.X_training is not None and len(self.X_training):
+            self._fit(self.X_training, self.y_training, first=True)
+
+    # ------------------------------------------------------------------ query
+    def query(self, X_pool, n_instances=1, **query_kwargs):
+        """Ask the strategy for the most useful pool examples.
+
+        Parameters
+        ----------
+        X_pool : array-like of shape (n_pool, ...)
+            Candidates. Rows already answered in the journal are never returned.
+        n_instances : int, default=1
+            How many to select.
+        **query_kwargs
+            Passed to the strategy.
+
+        Returns
+        -------
+        query_idx : ndarray of shape (n_instances,)
+            Positions in ``X_pool``.
+        query_instances : ndarray
+            ``X_pool[query_idx]``.
+        """
+        X_pool = np.asarray(X_pool)
+        candidates = None
+        if self._answered:
+            fresh = ~np.isin(row_keys(X_pool), list(self._answered))
+            if not fresh.all():
+                candidates = np.flatnonzero(fresh)
+                if candidates.size == 0:
+                    raise ValueError("every row of X_pool has already been answered.")
+        pool = X_pool if candidates is None else X_pool[candidates]
+        kwargs = dict(query_kwargs)
+        if _accepts(self.query_strategy, "random_state") and "random_state" not in kwargs:
+            kwargs["random_state"] = int(self._rng.integers(2**31 - 1))
+        result = self.query_strategy(self, pool, n_instances, **kwargs)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(
+                f"query_strategy must return (indices, scores), got {type(result).__name__}.")
+        idx, scores = np.asarray(result[0], dtype=np.int64), np.asarray(result[1])
+        if candidates is not None:
+            idx = candidates[idx]
+        self.last_query_idx_, self.last_query_scores_ = idx, scores
+        return idx, X_pool[idx]
+
+    # ------------------------------------------------------------------ teach
+    def teach(self, X, y, only_new=False, **fit_kwargs):
+        """Add labelled examples (journaled first) and update the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, ...)
+            New labelled inputs.
+        y : array-like of shape (n,)
+            Their labels.
+        only_new : bool, default=False
+            Train on the new examples only (with ``warm_start``), as in modAL.
+        **fit_kwargs
+            Passed to this update's ``fit`` / ``partial_fit``.
+
+        Returns
+        -------
+        self
+        """
+        X, y = np.asarray(X), np.asarray(y)
+        if len(X) != len(y):
+            raise ValueError(f"X and y have {len(X)} and {len(y)} rows.")
+        if len(X) == 0:
+            raise ValueError("teach needs at least one example.")
+        if self._journal is not None:
+            last = getattr(self, "last_query_idx_", None)
+            indices = last if last is not None and len(last) == len(X) else None
+            self._journal.append(X, y, indices)  # durable before anything can fail
+            self._answered.update(row_keys(X).tolist())
+        self._add_training(X, y)
+        if only_new and self.warm_start:
+            self._fit(X, y, first=False, **fit_kwargs)
+        else:
+            self._fit(self.X_training, self.y_training, first=False, **fit_kwargs)
+        return self
+
+    # ---------------------------------------------------------------- predict
+    def predict(self, X):
+        """The estimator's ``predict``."""
+        return self.estimator.predict(X)
+
+    def predict_proba(self, X):
+        """The estimator's ``predict_proba``."""
+        return self.estimator.predict_proba(X)
+
+    def score(self, X, y):
+        """The estimator's ``score``."""
+        return self.estimator.score(X, y)
+
+    # ---------------------------------------------------------------- helpers
+    def _row_shape(self, X_j):
+        if self.X_training is not None:
+            return tuple(self.X_training.shape[1:])
+        return tuple(X_j.shape[1:])
+
+    def _add_training(self, X, y):
+        if self.X_training is None or len(self.X_training) == 0:
+            self.X_training, self.y_training = np.array(X), np.array(y)
+        else:
+            self.X_training = np.concatenate([self.X_training, X.astype(self.X_training.dtype)])
+            self.y_training = np.concatenate([self.y_training, y])
+
+    def _fit(self, X, y, *, first, **fit_kwargs):
+        kwargs = {**self.fit_kwargs, **fit_kwargs}
+        if self.warm_start and not first and hasattr(self.estimator, "partial_fit"):
+            self.estimator.partial_fit(X, y, **kwargs)
+        else:
+            self.estimator.fit(X, y, **kwargs)
+
+
+def _accepts(func, name) -> bool:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())

@@ -1,0 +1,142 @@
+"""One template that every acquisition strategy goes through: contract, errors, reproducibility."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from robustsk import query as Q
+from robustsk.active import ActiveLearner
+from robustsk.estimators import NoiseTrainedClassifier
+from robustsk.nets import LeNet5
+
+
+@pytest.fixture(scope="module")
+def setting(digits):
+    X_train, X_test, y_train, _ = digits
+    net = NoiseTrainedClassifier(LeNet5, max_epochs=2, lr=1e-2, batch_size=32, verbose=0,
+                                 random_state=0).fit(X_train[:300], y_train[:300])
+    flat = LogisticRegression(max_iter=300).fit(X_train[:300].reshape(300, -1), y_train[:300])
+    return dict(net=net, flat=flat, pool=X_test[:120], X_labeled=X_train[:300],
+                y_labeled=y_train[:300])
+
+
+class StrategyTemplate:
+    """Subclasses set ``strategy`` (and ``needs_torch`` / ``kwargs``)."""
+
+    strategy = None
+    needs_torch = False
+    kwargs = {}
+
+    def call(self, classifier, pool, n, **extra):
+        return type(self).strategy(classifier, pool, n, **{**self.kwargs, **extra})
+
+    def test_contract(self, setting):
+        idx, scores = self.call(setting["net"], setting["pool"], 7, random_state=0)
+        assert isinstance(idx, np.ndarray) and idx.dtype == np.int64 and idx.shape == (7,)
+        assert len(np.unique(idx)) == 7
+        assert idx.min() >= 0 and idx.max() < len(setting["pool"])
+        assert np.asarray(scores).shape == (7,)
+
+    def test_reproducible_under_random_state(self, setting):
+        a = self.call(setting["net"], setting["pool"], 9, random_state=3)
+        b = self.call(setting["net"], setting["pool"], 9, random_state=3)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+    def test_whole_pool(self, setting):
+        pool = setting["pool"][:30]
+        idx, _ = self.call(setting["net"], pool, 30, random_state=0)
+        np.testing.assert_array_equal(np.sort(idx), np.arange(30))
+
+    @pytest.mark.parametrize("n, err", [(0, ValueError), (-2, ValueError), (121, ValueError),
+                                        (2.5, TypeError), (True, TypeError)])
+    def test_bad_n_instances(self, setting, n, err):
+        with pytest.raises(err, match="n_instances"):
+            self.call(setting["net"], setting["pool"], n)
+
+    def test_inside_an_active_learner(self, setting):
+        learner = ActiveLearner(setting["net"], type(self).strategy, random_state=0)
+        idx, inst = learner.query(setting["pool"], n_instances=5, **self.kwargs)
+        assert idx.shape == (5,) and inst.shape == (5, 1, 8, 8)
+
+    def test_sklearn_classifier(self, setting):
+        pool = setting["pool"].reshape(len(setting["pool"]), -1)
+        if self.needs_torch:
+            with pytest.raises(TypeError, match="torch network"):
+                self.call(setting["flat"], pool, 3)
+        else:
+            idx, _ = self.call(setting["flat"], pool, 3, random_state=0)
+            assert len(np.unique(idx)) == 3
+
+
+class TestRandom(StrategyTemplate):
+    strategy = Q.random
+
+
+class TestMaxEntropy(StrategyTemplate):
+    strategy = Q.max_entropy
+
+
+class TestLeastConfidence(StrategyTemplate):
+    strategy = Q.least_confidence
+
+
+class TestMargin(StrategyTemplate):
+    strategy = Q.margin
+
+
+class TestDeepGini(StrategyTemplate):
+    strategy = Q.deepgini
+
+
+class TestBald(StrategyTemplate):
+    strategy = Q.bald
+    needs_torch = True
+
+
+class TestDropoutEntropy(StrategyTemplate):
+    strategy = Q.dropout_entropy
+    needs_torch = True
+
+
+class TestEgl(StrategyTemplate):
+    strategy = Q.egl
+    needs_torch = True
+
+
+class TestDfal(StrategyTemplate):
+    strategy = Q.dfal
+    needs_torch = True
+    kwargs = {"max_iter": 10}
+
+
+class TestMcp(StrategyTemplate):
+    strategy = Q.mcp
+
+
+class TestCoreset(StrategyTemplate):
+    strategy = Q.coreset
+
+
+class TestDre(StrategyTemplate):
+    strategy = Q.dre
+
+
+class TestNoiseEntropy(StrategyTemplate):
+    strategy = Q.noise_entropy
+    kwargs = {"sample_sigma": 0.3, "n_noise": 10}
+
+
+class TestCleanUncertainty(StrategyTemplate):
+    strategy = Q.clean_uncertainty
+
+
+class TestNoiseUncertainty(StrategyTemplate):
+    strategy = Q.noise_uncertainty
+    kwargs = {"sample_sigma": 0.3, "n_noise": 10}
+
+
+def test_every_exported_strategy_is_covered():
+    covered = {cls.strategy.__name__ for cls in StrategyTemplate.__subclasses__()}
+    named = {f.__name__ for f in {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES}.values()}
+    assert named <= covered and len(Q.ROBUST_AL_STRATEGIES) == 12
