@@ -10,7 +10,8 @@ Three measurements, each printed as a table in one run:
    and extrapolated.
 3. Model-heavy strategies (bald, egl, dfal, noise_entropy) on a LeNet5: total
    time against the raw forward/backward passes they need, timed alone on the
-   same batches (target ratio <= 1.3), and the process's peak resident memory.
+   same batches (best of 2 runs each; target ratio <= 1.3), and the process's
+   peak resident memory.
 
 Usage::
 
@@ -135,14 +136,13 @@ def section_heavy(X_train, y_train, X_pool):
     n = len(X_pool)
     rows = []
 
-    t, _ = timed(lambda: Q.bald(net, X_pool, 200, random_state=0, batch_size=1024), 1)
-    raw, _ = timed(lambda: raw_forward(module, X_pool, 1024, repeats=10), 1)
+    t, _ = timed(lambda: Q.bald(net, X_pool, 200, random_state=0, batch_size=1024), 2)
+    raw, _ = timed(lambda: raw_forward(module, X_pool, 1024, repeats=10), 2)
     rows.append(("bald (T=10)", t, raw, f"10 forward passes over {n:,}"))
 
-    sub = X_pool[:2000]
-    t, _ = timed(lambda: Q.egl(net, sub, 200, random_state=0, batch_size=64), 1)
-    raw, _ = timed(lambda: raw_forward_backward(module, sub, 64, 10), 1)
-    rows.append(("egl", t, raw, "1 forward + 10 backward per batch, 2,000 rows"))
+    t, _ = timed(lambda: Q.egl(net, X_pool, 200, random_state=0, batch_size=256), 2)
+    raw, _ = timed(lambda: raw_forward_backward(module, X_pool, 256, 10), 2)
+    rows.append(("egl", t, raw, f"1 forward + 10 weight-gradient backward per batch, {n:,}"))
 
     start = time.perf_counter()
     idx, _ = Q.dfal(net, X_pool, 200, random_state=0, max_iter=50)
@@ -166,7 +166,7 @@ def section_heavy(X_train, y_train, X_pool):
     t, _ = timed(lambda: Q.noise_entropy(net, X_pool, 200, sample_sigma=0.3, n_noise=50,
                                          random_state=0), 1)
     copies = np.repeat(X_pool[:4096 // 50 * 10], 50, axis=0)
-    raw_part, _ = timed(lambda: raw_forward(module, copies, 4096), 1)
+    raw_part, _ = timed(lambda: raw_forward(module, copies, 4096), 2)
     raw = raw_part * n / (4096 // 50 * 10)
     rows.append(("noise_entropy (M=50)", t, raw, f"forward of {n * 50:,} copies"))
 

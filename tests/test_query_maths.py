@@ -205,3 +205,32 @@ def test_selection_bias_extremes_and_errors(trained):
         Q.selection_bias(net, pool, ones, characteristics=["nonsense"])
     with pytest.raises(ValueError, match="indices"):
         Q.selection_bias(net, pool, [len(pool)])
+
+
+@pytest.mark.parametrize("module", [
+    torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1, stride=2), torch.nn.ReLU(),
+                        torch.nn.Flatten(), torch.nn.Linear(48, 4)),
+    torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.BatchNorm1d(8),
+                        torch.nn.ReLU(), torch.nn.Linear(8, 4)),
+], ids=["conv-linear (layer factorization)", "batchnorm (jacobian path)"])
+def test_egl_both_computation_paths_agree_with_autograd(module):
+    from robustsk.query._egl import _factorizable, _grad_sq_norms_hooks, \
+        _grad_sq_norms_jacobian
+    from robustsk.query._torch_access import TorchClassifier
+
+    class Fitted:
+        module_ = module.eval()
+        device = "cpu"
+        input_shape_ = (1, 8, 8)
+
+    net = TorchClassifier(Fitted(), "egl")
+    x = torch.rand(5, 1, 8, 8)
+    ref = torch.stack([
+        torch.stack([sum(g.pow(2).sum() for g in torch.autograd.grad(
+            torch.log_softmax(module(xi[None]), 1)[0, c], list(module.parameters())))
+            for c in range(4)]) for xi in x])
+    jac_sq, _ = _grad_sq_norms_jacobian(net, x)
+    torch.testing.assert_close(jac_sq, ref, rtol=1e-4, atol=1e-6)
+    if _factorizable(module):
+        hook_sq, _ = _grad_sq_norms_hooks(net, x)
+        torch.testing.assert_close(hook_sq, ref, rtol=1e-4, atol=1e-6)

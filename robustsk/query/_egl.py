@@ -1,9 +1,11 @@
-"""EGL: expected gradient length, with per-example gradients computed in one vectorized pass."""
+"""EGL: expected gradient length, from per-example gradient norms computed in batch."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from ..utils import check_number
@@ -11,53 +13,140 @@ from ._base import batches, check_query, select_top
 from ._torch_access import TorchClassifier
 
 
-def egl_scores(classifier, X_pool, *, batch_size=64) -> np.ndarray:
+def _factorizable(module: nn.Module) -> bool:
+    """Whether every parameter sits in a Linear or (ungrouped) Conv2d layer."""
+    for m in module.modules():
+        own = list(m.parameters(recurse=False))
+        if not own:
+            continue
+        if isinstance(m, nn.Linear):
+            continue
+        if isinstance(m, nn.Conv2d) and m.groups == 1 and m.padding_mode == "zeros":
+            continue
+        return False
+    return True
+
+
+def _layer_input(layer, a):
+    """What a layer's weight gradient multiplies: the input, unfolded for a convolution."""
+    if isinstance(layer, nn.Conv2d):
+        return F.unfold(a, layer.kernel_size, dilation=layer.dilation, padding=layer.padding,
+                        stride=layer.stride).transpose(1, 2)  # (batch, L, K)
+    return a
+
+
+def _layer_sq_norms(layer, a, delta):
+    """Per-example, per-class squared norm of one layer's parameter gradient.
+
+    ``a`` is the layer's (unfolded) input and ``delta`` the gradients of its
+    output for every class, shape (batch, C, ...). Returns (batch, C).
+    """
+    b, n_classes = delta.shape[:2]
+    if isinstance(layer, nn.Linear):
+        a2 = a.reshape(b, -1, a.shape[-1])  # (batch, T, in)
+        d2 = delta.reshape(b, n_classes, -1, delta.shape[-1])  # (batch, C, T, out)
+        if a2.shape[1] == 1:  # the gradient is the outer product delta a^T
+            sq = d2[:, :, 0].pow(2).sum(2) * a2[:, 0].pow(2).sum(1, keepdim=True)
+        else:
+            g = torch.matmul(d2.transpose(2, 3), a2.unsqueeze(1))  # (batch, C, out, in)
+            sq = g.pow(2).flatten(2).sum(2)
+        if layer.bias is not None:
+            sq = sq + d2.sum(2).pow(2).sum(2)
+        return sq
+    # Conv2d: the gradient is delta (O x L) times the unfolded input (L x K),
+    # for all classes in one batched product.
+    d = delta.flatten(3)  # (batch, C, O, L)
+    g = torch.bmm(d.flatten(1, 2), a)  # (batch, C*O, K)
+    sq = g.reshape(b, n_classes, -1).pow(2).sum(2)
+    if layer.bias is not None:
+        sq = sq + d.sum(3).pow(2).sum(2)
+    return sq
+
+
+def _grad_sq_norms_hooks(net, x):
+    """(batch, C) squared gradient norms of log p_c, via layer inputs and output gradients."""
+    layers = [m for m in net.module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    inputs, outputs = {}, {}
+
+    def keep(mod, args, out):
+        inputs[mod] = _layer_input(mod, args[0].detach())
+        outputs[mod] = out
+
+    handles = [m.register_forward_hook(keep) for m in layers]
+    try:
+        with torch.enable_grad():
+            log_p = net.log_proba(net.module(x))  # (batch, C)
+            outs = [outputs[m] for m in layers]
+            n_classes = log_p.shape[1]
+            per_class = [torch.autograd.grad(log_p[:, c].sum(), outs,
+                                             retain_graph=c < n_classes - 1)
+                         for c in range(n_classes)]  # C backward passes to the layer outputs
+            sq = torch.zeros(x.shape[0], n_classes, device=x.device)
+            for i, layer in enumerate(layers):
+                delta = torch.stack([d[i] for d in per_class], dim=1)  # (batch, C, ...)
+                sq += _layer_sq_norms(layer, inputs[layer], delta)
+    finally:
+        for h in handles:
+            h.remove()
+    return sq, log_p.detach().exp()
+
+
+def _grad_sq_norms_jacobian(net, x):
+    """The same through a per-example Jacobian (any architecture, more memory)."""
+    module = net.module
+    params = {k: v.detach() for k, v in module.named_parameters() if v.requires_grad}
+    buffers = {k: v.detach() for k, v in module.named_buffers()}
+
+    def log_proba_one(p, xi):
+        return net.log_proba(functional_call(module, (p, buffers), (xi.unsqueeze(0),)))[0]
+
+    jac = vmap(jacrev(log_proba_one), in_dims=(None, 0))(params, x)  # (batch, C, *param)
+    sq = sum(j.flatten(2).pow(2).sum(dim=2) for j in jac.values())
+    with torch.no_grad():
+        proba = net.log_proba(module(x)).exp()
+    return sq, proba
+
+
+def egl_scores(classifier, X_pool, *, batch_size=256) -> np.ndarray:
     """``sum_c p_c ||grad_theta L(x, c)||`` for every pool example (Eq. 11).
 
-    The gradient of the cross-entropy for label ``c`` is minus the gradient
-    of ``log p_c``, so one Jacobian of the log-probabilities with respect to
-    all parameters (``C`` vector-Jacobian products per example, vectorized
-    with :func:`torch.func.vmap`) gives the gradients for every label at once.
+    The cross-entropy gradient for label ``c`` is minus the gradient of
+    ``log p_c``. For networks whose parameters all sit in ``Linear`` and
+    ``Conv2d`` layers, each label costs one batched backward pass to the layer
+    outputs, and the per-example parameter-gradient norms follow from each
+    layer's input and output gradient (an outer product for a linear layer, an
+    unfolded product for a convolution) without materializing per-example
+    gradients. Other architectures use a per-example Jacobian
+    (:func:`torch.func.vmap` of :func:`torch.func.jacrev`).
 
     Parameters
     ----------
     classifier : fitted robustsk estimator or skorch net
     X_pool : array-like of shape (n_pool, ...)
         Examples to score.
-    batch_size : int, default=64
-        Examples per vectorized Jacobian.
+    batch_size : int, default=256
+        Examples per batch.
 
     Returns
     -------
     scores : ndarray of shape (n_pool,)
     """
     net = TorchClassifier(classifier, "egl")
-    module = net.module
-    was_training = module.training
-    module.eval()
-    params = {k: v.detach() for k, v in module.named_parameters() if v.requires_grad}
-    buffers = {k: v.detach() for k, v in module.named_buffers()}
-
-    def log_proba_one(p, x):  # x: one example -> (C,)
-        out = functional_call(module, (p, buffers), (x.unsqueeze(0),))
-        return net.log_proba(out)[0]
-
-    jac_fn = vmap(jacrev(log_proba_one), in_dims=(None, 0))
+    was_training = net.module.training
+    net.module.eval()
+    fast = _factorizable(net.module)
     scores = np.empty(X_pool.shape[0])
     try:
-        for s in batches(X_pool.shape[0], batch_size):
+        for s in batches(X_pool.shape[0], batch_size if fast else min(batch_size, 64)):
             x = net.tensor(X_pool[s])
-            jac = jac_fn(params, x)  # {name: (b, C, *param_shape)}
-            sq = sum(j.flatten(2).pow(2).sum(dim=2) for j in jac.values())  # (b, C)
-            with torch.no_grad():
-                proba = net.log_proba(module(x)).exp()  # (b, C)
-            scores[s] = (proba * sq.sqrt()).sum(dim=1).double().cpu().numpy()
+            sq, proba = (_grad_sq_norms_hooks if fast else _grad_sq_norms_jacobian)(net, x)
+            scores[s] = (proba * sq.clamp_min(0).sqrt()).sum(dim=1).double().cpu().numpy()
     finally:
-        module.train(was_training)
+        net.module.train(was_training)
     return scores
 
 
-def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=64):
+def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=256):
     """Select the examples whose expected gradient length is largest (EGL).
 
     Parameters
@@ -69,9 +158,8 @@ def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=64):
         How many to select, in ``[1, n_pool]``.
     random_state : None, int or numpy Generator, default=None
         Breaks ties.
-    batch_size : int, default=64
-        Examples per vectorized Jacobian (memory grows with batch x classes x
-        parameters).
+    batch_size : int, default=256
+        Examples per batch.
 
     Returns
     -------
