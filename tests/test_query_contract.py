@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+import torch
+from skorch import NeuralNetClassifier
 from sklearn.linear_model import LogisticRegression
 
 from robustsk import query as Q
@@ -16,8 +18,21 @@ def setting(digits):
     net = NoiseTrainedClassifier(LeNet5, max_epochs=2, lr=1e-2, batch_size=32, verbose=0,
                                  random_state=0).fit(X_train[:300], y_train[:300])
     flat = LogisticRegression(max_iter=300).fit(X_train[:300].reshape(300, -1), y_train[:300])
-    return dict(net=net, flat=flat, pool=X_test[:120], X_labeled=X_train[:300],
-                y_labeled=y_train[:300])
+    # a plain skorch net with skorch's defaults: NLLLoss, a module that outputs probabilities
+    skorch_net = NeuralNetClassifier(SoftmaxCNN, max_epochs=2, lr=0.1, train_split=None,
+                                     verbose=0).fit(X_train[:300], y_train[:300])
+    return dict(net=net, flat=flat, skorch_net=skorch_net, pool=X_test[:120],
+                X_labeled=X_train[:300], y_labeled=y_train[:300])
+
+
+class SoftmaxCNN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.out = torch.nn.Linear(4 * 64, 10)
+
+    def forward(self, x):
+        return torch.softmax(self.out(torch.relu(self.conv(x)).flatten(1)), dim=1)
 
 
 class StrategyTemplate:
@@ -58,6 +73,10 @@ class StrategyTemplate:
         learner = ActiveLearner(setting["net"], type(self).strategy, random_state=0)
         idx, inst = learner.query(setting["pool"], n_instances=5, **self.kwargs)
         assert idx.shape == (5,) and inst.shape == (5, 1, 8, 8)
+
+    def test_plain_skorch_net(self, setting):
+        idx, scores = self.call(setting["skorch_net"], setting["pool"], 6, random_state=0)
+        assert len(np.unique(idx)) == 6 and np.isfinite(np.asarray(scores, float)).any()
 
     def test_sklearn_classifier(self, setting):
         pool = setting["pool"].reshape(len(setting["pool"]), -1)
