@@ -8,12 +8,13 @@ import robustsk.active
 import robustsk.attacks
 import robustsk.datasets
 import robustsk.estimators
+import robustsk.metrics
 import robustsk.nets
 import robustsk.perturb
 import robustsk.query
 
 MODULES = [robustsk.active, robustsk.attacks, robustsk.datasets, robustsk.estimators,
-           robustsk.nets, robustsk.perturb, robustsk.query]
+           robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query]
 PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
           if callable(getattr(m, name))]
 

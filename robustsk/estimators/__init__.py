@@ -1,7 +1,8 @@
 """scikit-learn estimators for robust training, each a skorch ``NeuralNetClassifier``
 subclass that changes one training hook."""
 
+from ._adversarial import AdversarialClassifier
 from ._base import RobustNetClassifier
 from ._noise import NoiseTrainedClassifier
 
-__all__ = ["NoiseTrainedClassifier", "RobustNetClassifier"]
+__all__ = ["AdversarialClassifier", "NoiseTrainedClassifier", "RobustNetClassifier"]

@@ -7,6 +7,7 @@ import torch
 
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample
+from ._adaptive import adapt_levels, choose_rows
 from ._base import RobustNetClassifier
 
 
@@ -157,11 +158,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         self._set_training(True)
         x, y, index = self.unpack_training_batch(batch)  # x: (B, ...), y: (B,), index: (B,)
         gen = self._train_generator
-        n = x.shape[0]
-        # Exactly (1 - clean_fraction) * n noisy examples in expectation, even for tiny batches.
-        share = (1.0 - self.clean_fraction) * n
-        n_noisy = int(share) + int(torch.rand((), generator=gen, device=x.device) < share % 1)
-        noisy = torch.randperm(n, generator=gen, device=x.device)[:n_noisy].cpu()
+        noisy = choose_rows(x.shape[0], 1.0 - self.clean_fraction, gen)
         sigma = torch.from_numpy(self.sigma_[index[noisy].numpy()])  # (n_noisy,)
         keep = sigma > 0  # a level of 0 means: never perturbed
         noisy, sigma = noisy[keep], sigma[keep]
@@ -178,8 +175,6 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         if self.sigma_mode == "adaptive" and noisy.numel():
             rows = noisy.to(x.device)
             correct = (y_pred[rows].argmax(dim=1) == y[rows]).cpu().numpy()  # (n_noisy,)
-            step = np.where(correct, self.sigma_step, -self.sigma_step).astype(np.float32)
-            low, high = self.sigma_bounds
-            ids = index[noisy].numpy()
-            self.sigma_[ids] = np.clip(self.sigma_[ids] + step, low, high)
+            adapt_levels(self.sigma_, index[noisy].numpy(), correct, self.sigma_step,
+                         self.sigma_bounds)
         return {"loss": loss, "y_pred": y_pred}
