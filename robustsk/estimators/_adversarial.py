@@ -145,6 +145,10 @@ class AdversarialClassifier(RobustNetClassifier):
         """Adversarial examples of ``x`` (labels ``y``, radii ``eps``) against the module."""
         was_training = self.module_.training
         self.module_.eval()
+        # Only input gradients are needed: freezing the weights saves autograd bookkeeping.
+        frozen = [p for p in self.module_.parameters() if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
         try:
             if self.attack == "fgsm":
                 return fgsm(self.infer, x, y, eps=eps, random_init=True,
@@ -153,6 +157,8 @@ class AdversarialClassifier(RobustNetClassifier):
                        norm=self.norm, random_init=True, clip=check_clip(self.clip),
                        random_state=self._train_generator)
         finally:
+            for p in frozen:
+                p.requires_grad_(True)
             self.module_.train(was_training)
 
     def train_step_single(self, batch, **fit_params):
