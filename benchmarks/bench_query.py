@@ -140,8 +140,8 @@ def section_heavy(X_train, y_train, X_pool):
     raw, _ = timed(lambda: raw_forward(module, X_pool, 1024, repeats=10), 2)
     rows.append(("bald (T=10)", t, raw, f"10 forward passes over {n:,}"))
 
-    t, _ = timed(lambda: Q.egl(net, X_pool, 200, random_state=0, batch_size=256), 2)
-    raw, _ = timed(lambda: raw_forward_backward(module, X_pool, 256, 10), 2)
+    t, _ = timed(lambda: Q.egl(net, X_pool, 200, random_state=0, batch_size=128), 2)
+    raw, _ = timed(lambda: raw_forward_backward(module, X_pool, 128, 10), 2)
     rows.append(("egl", t, raw, f"1 forward + 10 weight-gradient backward per batch, {n:,}"))
 
     start = time.perf_counter()

@@ -12,9 +12,11 @@ import robustsk.metrics
 import robustsk.nets
 import robustsk.perturb
 import robustsk.query
+import robustsk.selection
 
 MODULES = [robustsk.active, robustsk.attacks, robustsk.datasets, robustsk.estimators,
-           robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query]
+           robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query,
+           robustsk.selection]
 PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
           if callable(getattr(m, name))]
 

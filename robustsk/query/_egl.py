@@ -107,7 +107,7 @@ def _grad_sq_norms_jacobian(net, x):
     return sq, proba
 
 
-def egl_scores(classifier, X_pool, *, batch_size=256) -> np.ndarray:
+def egl_scores(classifier, X_pool, *, batch_size=128) -> np.ndarray:
     """``sum_c p_c ||grad_theta L(x, c)||`` for every pool example (Eq. 11).
 
     The cross-entropy gradient for label ``c`` is minus the gradient of
@@ -124,7 +124,7 @@ def egl_scores(classifier, X_pool, *, batch_size=256) -> np.ndarray:
     classifier : fitted robustsk estimator or skorch net
     X_pool : array-like of shape (n_pool, ...)
         Examples to score.
-    batch_size : int, default=256
+    batch_size : int, default=128
         Examples per batch.
 
     Returns
@@ -146,7 +146,7 @@ def egl_scores(classifier, X_pool, *, batch_size=256) -> np.ndarray:
     return scores
 
 
-def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=256):
+def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=128):
     """Select the examples whose expected gradient length is largest (EGL).
 
     Parameters
@@ -158,7 +158,7 @@ def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=256)
         How many to select, in ``[1, n_pool]``.
     random_state : None, int or numpy Generator, default=None
         Breaks ties.
-    batch_size : int, default=256
+    batch_size : int, default=128
         Examples per batch.
 
     Returns
