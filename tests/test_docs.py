@@ -12,11 +12,12 @@ import robustsk.metrics
 import robustsk.nets
 import robustsk.perturb
 import robustsk.query
+import robustsk.reproduce
 import robustsk.selection
 
 MODULES = [robustsk.active, robustsk.attacks, robustsk.datasets, robustsk.estimators,
            robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query,
-           robustsk.selection]
+           robustsk.reproduce, robustsk.selection]
 PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
           if callable(getattr(m, name))]
 

@@ -32,7 +32,10 @@ class TorchClassifier:
 
     def tensor(self, X) -> torch.Tensor:
         """Float32 tensor on the net's device, shaped as the net was trained."""
-        x = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device)
+        if isinstance(X, torch.Tensor):
+            x = X.to(device=self.device, dtype=torch.float32)
+        else:
+            x = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device)
         if self.input_shape is not None and tuple(x.shape[1:]) != tuple(self.input_shape):
             x = x.reshape((x.shape[0],) + tuple(self.input_shape))
         return x
