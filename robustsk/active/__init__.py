@@ -1,6 +1,10 @@
-"""Active learning: a modAL-compatible learner and a durable journal of answers."""
+"""Active learning: a modAL-compatible learner, AQPL's perturbation-level learner, oracles,
+and a durable journal of answers."""
 
 from ._journal import AnswerJournal, row_keys
 from ._learner import ActiveLearner
+from ._level_learner import AQPLLearner, PerturbationLevelLearner
+from ._oracles import CallableOracle, LevelQuery, SimulatedOracle, make_queries
 
-__all__ = ["ActiveLearner", "AnswerJournal", "row_keys"]
+__all__ = ["AQPLLearner", "ActiveLearner", "AnswerJournal", "CallableOracle", "LevelQuery",
+           "PerturbationLevelLearner", "SimulatedOracle", "make_queries", "row_keys"]

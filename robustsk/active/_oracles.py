@@ -1,0 +1,186 @@
+"""Oracles that answer perturbation-level queries (AQPL's query type)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..perturb import make_sigma_ladder, noise_ladder
+from ..query._base import batches
+from ..query._torch_access import TorchClassifier
+from ..utils import check_number, torch_generator
+
+
+@dataclass
+class LevelQuery:
+    """One perturbation-level query: which noise level is the threshold of recognisability?
+
+    Attributes
+    ----------
+    query_id : int
+        Position of the example in the learner's triplet set.
+    x : ndarray
+        The clean example.
+    y : object
+        Its label.
+    sigmas : ndarray of shape (n_levels,)
+        The ladder (AQPL: 0 to 0.9 in steps of 0.01).
+    current_sigma : float
+        The example's current level, marked on the ladder.
+    seed : int
+        Seed of the ladder's noise pattern, so that every viewer sees the same images.
+    """
+
+    query_id: int
+    x: np.ndarray
+    y: object
+    sigmas: np.ndarray
+    current_sigma: float
+    seed: int = 0
+    _images: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def images(self, clip=(0.0, 1.0)) -> np.ndarray:
+        """The ladder of noisy copies, shape ``(n_levels, *x.shape)``."""
+        if self._images is None:
+            self._images = noise_ladder(self.x, self.sigmas, clip=clip, random_state=self.seed)
+        return self._images
+
+    def check_answer(self, sigma) -> float:
+        """Return ``sigma`` as a ladder level, or raise ``ValueError`` if it is not one."""
+        try:
+            value = float(sigma)
+        except (TypeError, ValueError):
+            raise ValueError(f"answer must be a number on the ladder, got {sigma!r}.") from None
+        hit = np.flatnonzero(np.isclose(self.sigmas, value, atol=1e-9))
+        if hit.size == 0:
+            raise ValueError(
+                f"answer {value!r} is not on the ladder ({self.sigmas[0]:g} to "
+                f"{self.sigmas[-1]:g}, {len(self.sigmas)} levels).")
+        return float(self.sigmas[hit[0]])
+
+
+class CallableOracle:
+    """An oracle backed by any function ``f(query) -> sigma`` (checked against the ladder).
+
+    Parameters
+    ----------
+    func : callable
+        Called with one :class:`LevelQuery`; returns a level on its ladder.
+    """
+
+    def __init__(self, func):
+        if not callable(func):
+            raise TypeError(f"func must be callable, got {func!r}.")
+        self.func = func
+
+    def answer(self, queries) -> np.ndarray:
+        """The level chosen for each query, shape ``(n_queries,)``."""
+        return np.array([q.check_answer(self.func(q)) for q in queries], dtype=np.float64)
+
+
+class SimulatedOracle:
+    """A stronger reference model stands in for the person.
+
+    For each query, ``n_draws`` noisy copies of the example are classified by
+    ``reference`` at every ladder level; the answer is the largest level up to
+    which the reference is right with probability >= ``tau`` at every level
+    (the threshold of recognisability: a level above the first failing one
+    does not count, since under heavy noise a model can be right by chance).
+    If even the lowest level fails, the lowest level is returned.
+
+    Parameters
+    ----------
+    reference : fitted robustsk estimator or skorch net
+        The reference classifier (trained on more data, or with noise).
+    tau : float, default=0.9
+        Required probability of a correct decision (AQPL's tau; the paper
+        suggests a large value such as 0.9973, which needs many draws).
+    n_draws : int, default=20
+        Noisy copies per level (with tau 0.9: at least 18 of 20 correct).
+    clip : tuple (low, high), default=(0.0, 1.0)
+        Valid range.
+    batch_size : int, default=4096
+        Copies per forward pass.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the noise.
+    """
+
+    def __init__(self, reference, *, tau=0.9, n_draws=20, clip=(0.0, 1.0), batch_size=4096,
+                 random_state=None):
+        self.reference = reference
+        self.tau = tau
+        self.n_draws = n_draws
+        self.clip = clip
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def answer(self, queries) -> np.ndarray:
+        """The threshold level of each query, shape ``(n_queries,)``."""
+        check_number(self.tau, "tau", low=0.0, high=1.0, include_low=False)
+        check_number(self.n_draws, "n_draws", low=1, integer=True)
+        if not queries:
+            return np.empty(0)
+        net = TorchClassifier(self.reference, "SimulatedOracle")
+        classes = np.asarray(self.reference.classes_)
+        gen = torch_generator(self.random_state, net.device)
+        sigmas = torch.as_tensor(queries[0].sigmas, dtype=torch.float32, device=net.device)
+        n_levels = len(sigmas)
+        answers = np.empty(len(queries))
+        was_training = net.module.training
+        net.module.eval()
+        try:
+            for q_i, q in enumerate(queries):
+                x = torch.as_tensor(np.asarray(q.x, dtype=np.float32), device=net.device)
+                target = int(np.searchsorted(classes, q.y))
+                z = torch.randn((self.n_draws,) + tuple(x.shape), generator=gen,
+                                device=net.device)  # (D, ...)
+                # every level x every draw: (L * D, ...) copies
+                copies = x.unsqueeze(0) + sigmas.reshape((-1,) + (1,) * x.ndim).repeat_interleave(
+                    self.n_draws, 0) * z.repeat((n_levels,) + (1,) * x.ndim)
+                if self.clip is not None:
+                    copies.clamp_(*self.clip)
+                correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
+                with torch.no_grad():
+                    for s in batches(len(copies), self.batch_size):
+                        correct[s] = net.module(net.tensor(copies[s])).argmax(1) == target
+                rate = correct.reshape(n_levels, self.n_draws).float().mean(1)  # (L,)
+                ok = (rate >= self.tau).cpu().numpy()
+                first_fail = np.flatnonzero(~ok)
+                top = (first_fail[0] - 1) if first_fail.size else n_levels - 1
+                answers[q_i] = q.sigmas[max(top, 0)]
+        finally:
+            net.module.train(was_training)
+        return answers
+
+
+def make_queries(X, y, sigma, ids, *, sigma_min=0.0, sigma_max=0.9, step=0.01, seed=0):
+    """Level queries for the examples ``ids`` of a triplet set ``(X, y, sigma)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, ...)
+        Examples.
+    y : ndarray of shape (n,)
+        Labels.
+    sigma : ndarray of shape (n,)
+        Current levels.
+    ids : array-like of int
+        Which examples to ask about.
+    sigma_min : float, default=0.0
+        First ladder level.
+    sigma_max : float, default=0.9
+        Last ladder level.
+    step : float, default=0.01
+        Ladder spacing (alpha in the paper).
+    seed : int, default=0
+        Base seed of the ladders' noise patterns.
+
+    Returns
+    -------
+    queries : list of LevelQuery
+    """
+    sigmas = make_sigma_ladder(sigma_min, sigma_max, step)
+    return [LevelQuery(int(i), np.asarray(X[i]), y[i], sigmas, float(sigma[i]), seed + int(i))
+            for i in ids]
