@@ -31,6 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    annotate = sub.add_parser(
+        "annotate", help="Serve the annotation app (perturbation-level queries).",
+        description="Serve the page where a person picks, for each queried example, the "
+                    "noise level at the threshold of recognisability. Queries come from a "
+                    "learner's HumanOracle; answers are stored in SQLite before they are "
+                    "acknowledged.")
+    annotate.add_argument("--db", default="annotations.sqlite", help="SQLite file")
+    annotate.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
+    annotate.add_argument("--port", type=int, default=8765, help="port (default: %(default)s)")
+    annotate.add_argument("--token", default=None,
+                          help="access token (required off loopback; generated if omitted)")
+
     reproduce = sub.add_parser("reproduce", help="Reproduce a paper's experiment.")
     which = reproduce.add_subparsers(dest="name", required=True)
     ral = which.add_parser(
@@ -62,6 +74,12 @@ def main(argv=None) -> int:
                  random_state=args.seed, verbose=0 if args.quiet else 1)
     elif args.command == "reproduce":
         _reproduce(args)
+    elif args.command == "annotate":
+        from .annotate import AnnotationServer
+
+        server = AnnotationServer(args.db, host=args.host, port=args.port, token=args.token)
+        print(f"robustsk annotate: open {server.url}")
+        server.serve_forever()
     return 0
 
 

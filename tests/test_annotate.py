@@ -1,0 +1,112 @@
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from robustsk.active import make_queries
+from robustsk.annotate import AnnotationServer, HumanOracle, QueryStore, create_app, is_loopback
+
+fastapi_testclient = pytest.importorskip("fastapi.testclient")
+
+
+def _post_query(client, example=0, sigmas=(0.0, 0.1, 0.2), headers=None):
+    body = {"example": example, "x": [0.5] * 4, "shape": [1, 2, 2], "label": 3,
+            "sigmas": list(sigmas), "current_sigma": 0.1, "seed": 7}
+    return client.post("/api/queries", json=body, headers=headers or {})
+
+
+def test_store_is_durable_and_resumes(tmp_path):
+    db = tmp_path / "a.sqlite"
+    store = QueryStore(db)
+    q1 = store.add(5, np.zeros((1, 2, 2)), 3, [0.0, 0.1], 0.1, 1)
+    q2 = store.add(6, np.ones((1, 2, 2)), 4, [0.0, 0.1], 0.0, 2)
+    store.answer(q1, 0.1)
+    store.close()
+    again = QueryStore(db)  # a restart
+    assert again.get(q1)["answer"] == 0.1 and again.next_open() == q2
+    assert again.add(5, np.zeros((1, 2, 2)), 3, [0.0, 0.1], 0.1, 1) == q1  # same query
+    assert again.progress() == {"answered": 1, "total": 2}
+    with pytest.raises(RuntimeError, match="already answered"):
+        again.answer(q1, 0.0)
+    with pytest.raises(ValueError, match="not on query"):
+        again.answer(q2, 0.05)
+    with pytest.raises(KeyError):
+        again.answer(999, 0.0)
+
+
+def test_http_api_and_bad_requests(tmp_path):
+    client = fastapi_testclient.TestClient(create_app(QueryStore(tmp_path / "b.sqlite")))
+    assert client.get("/api/next").status_code == 204
+    qid = _post_query(client).json()["id"]
+    nxt = client.get("/api/next").json()
+    assert nxt["id"] == qid and nxt["current_index"] == 1 and nxt["sigmas"] == [0.0, 0.1, 0.2]
+    img = client.get(f"/api/queries/{qid}/image/2.png")
+    assert img.status_code == 200 and img.content[:4] == b"\x89PNG"
+    assert client.get(f"/api/queries/{qid}/image/3.png").status_code == 404
+    bad = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.15})
+    assert bad.status_code == 422 and "not on query" in bad.json()["detail"]
+    assert client.post(f"/api/queries/{qid}/answer", json={"sigma": "x"}).status_code == 422
+    assert client.post(f"/api/queries/{qid}/answer", content=b"{oops").status_code == 422
+    assert client.post("/api/queries/999/answer", json={"sigma": 0.1}).status_code == 404
+    ok = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.2})
+    assert ok.status_code == 200 and ok.json()["progress"] == {"answered": 1, "total": 1}
+    again = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.1})
+    assert again.status_code == 409 and "already answered" in again.json()["detail"]
+    assert client.get(f"/api/queries/{qid}").json()["answer"] == 0.2
+    wrong = client.post("/api/queries", json={"example": 0, "x": [0.1], "shape": [2, 2],
+                                              "sigmas": [0.0], "current_sigma": 0.0})
+    assert wrong.status_code == 422 and "needs 4" in wrong.json()["detail"]
+    assert "Pick the last image" in client.get("/").text
+
+
+def test_token_required_off_loopback(tmp_path):
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    server = AnnotationServer(tmp_path / "c.sqlite", host="0.0.0.0", port=0)
+    assert server.token and f"token={server.token}" in server.url
+    server.store.close()
+    client = fastapi_testclient.TestClient(create_app(QueryStore(tmp_path / "d.sqlite"),
+                                                      token="s3cret"))
+    assert client.get("/api/next").status_code == 401
+    assert _post_query(client).status_code == 401
+    assert _post_query(client, headers={"X-Token": "s3cret"}).status_code == 200
+    assert client.get("/?token=s3cret").status_code == 200
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (installed by .ci/run)")
+def test_end_to_end_in_headless_chromium(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    X = np.random.default_rng(0).random((3, 1, 8, 8)).astype(np.float32)
+    queries = make_queries(X, np.array([1, 2, 3]), np.array([0.3, 0.3, 0.5]), [0, 2])
+    oracle = HumanOracle(db=tmp_path / "e2e.sqlite", poll_interval=0.05, timeout=60, verbose=0)
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(answers=oracle.answer(queries)))
+    thread.start()
+    try:
+        while oracle.server_ is None or oracle.server_.store.progress()["total"] < 2:
+            thread.join(0.05)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=_chromium(), args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = browser.new_page()
+            page.goto(oracle.server_.url)
+            page.wait_for_selector(".rung >> nth=90")
+            assert "Query 1 of 2" in page.text_content("#status")
+            page.click(".rung[data-sigma='0.25']")  # a click on the threshold image
+            page.wait_for_function("document.querySelector('#status').textContent"
+                                   ".includes('Query 2 of 2')")
+            page.wait_for_selector(".rung >> nth=90")
+            page.keyboard.press("ArrowRight")  # from the current level 0.5 to 0.51
+            page.keyboard.press("Enter")
+            page.wait_for_function("document.querySelector('#status').textContent"
+                                   ".includes('No open queries')")
+            browser.close()
+        thread.join(30)
+        np.testing.assert_allclose(result["answers"], [0.25, 0.51])
+    finally:
+        oracle.close()
