@@ -24,7 +24,7 @@ def _pool_sigma(estimator, n_pool, sample_sigma):
             "noise strategies need each example's noise level: pass sample_sigma (a scalar "
             "or one value per pool example), or use a NoiseTrainedClassifier whose sigma_ "
             "matches the pool.")
-    return np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n_pool,))
+    return np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n_pool,)).copy()
 
 
 def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None,
