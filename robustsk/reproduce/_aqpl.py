@@ -138,12 +138,15 @@ def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None =
             random_state=cfg.random_state)
 
     table, curves = [], []
+    # The baselines train as many epochs as the learners do in total, so that a difference
+    # comes from the corrected levels, not from longer training.
+    total = cfg.epochs + cfg.n_rounds * cfg.epochs_per_round
     baselines = {
-        "Standard": RobustNetClassifier(cfg.module, max_epochs=cfg.epochs, **common),
-        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=cfg.epochs,
+        "Standard": RobustNetClassifier(cfg.module, max_epochs=total, **common),
+        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=total,
                                       **common),
         "CAT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, sigma_mode="adaptive",
-                                      max_epochs=cfg.epochs, **common),
+                                      max_epochs=total, **common),
     }
     steps = list(baselines) + [f"curve:{s}" for s in AQPL_STRATEGIES] + ["AQPL-CAT"]
     for step in tqdm(steps, desc="aqpl", disable=not verbose):
