@@ -11,7 +11,8 @@ PGD-k training epoch against natural epochs, each measured side by side in one r
 
 Usage::
 
-    python benchmarks/bench_adversarial.py [--mnist PATH] [--n-attack 1000] [--n-train 5000] [--k 10]
+    python benchmarks/bench_adversarial.py [--mnist PATH] [--n-attack 1000] [--n-train 5000]
+                                           [--k 10]
 """
 
 from __future__ import annotations

@@ -76,8 +76,8 @@ def section_probability(n_pool, n_select):
     for name in ["random", "max_entropy", "least_confidence", "margin", "deepgini", "mcp",
                  "dre", "clean_uncertainty"]:
         fn = getattr(Q, name)
-        sec, _ = timed(lambda: fn(clf, X_pool, n_select, random_state=0))
-        mb = peak_python_mb(lambda: fn(clf, X_pool, n_select, random_state=0))
+        sec, _ = timed(lambda fn=fn: fn(clf, X_pool, n_select, random_state=0))
+        mb = peak_python_mb(lambda fn=fn: fn(clf, X_pool, n_select, random_state=0))
         print(f"{name:<18}{sec:>10.4f}{mb:>14.1f}{'met' if sec <= 0.5 else 'NOT met':>8}")
 
 

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "stage, adversarial training at each stage; accuracy and PGD robustness "
                     "per stage to CSV, curves PNG and a Table 5-like summary. The default is "
                     "a CPU run of a few minutes (pool 5,000, test 500, 200 + 4 x 200 labels, "
-                    "PGD-10 training with a 10-epoch eps ramp); --full runs the paper's protocol (for a GPU).")
+                    "PGD-10 training with a 10-epoch eps ramp); --full runs the paper's "
+                    "protocol (for a GPU).")
     ral.add_argument("--mnist", required=True, help="folder with MNIST's idx files")
     ral.add_argument("--out", default="robustsk-robust-al", help="output folder")
     ral.add_argument("--strategies", default=None,

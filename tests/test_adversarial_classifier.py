@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 from robustsk.estimators import AdversarialClassifier, RobustNetClassifier

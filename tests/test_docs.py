@@ -16,7 +16,8 @@ import robustsk.query
 import robustsk.reproduce
 import robustsk.selection
 
-MODULES = [robustsk.active, robustsk.annotate, robustsk.attacks, robustsk.datasets, robustsk.estimators,
+MODULES = [robustsk.active, robustsk.annotate, robustsk.attacks, robustsk.datasets,
+           robustsk.estimators,
            robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query,
            robustsk.reproduce, robustsk.selection]
 PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__

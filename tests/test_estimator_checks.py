@@ -4,8 +4,6 @@ Small, fast constructor arguments for the checks live in ``INIT_PARAMS``; every
 check expected to fail is listed with the reason.
 """
 
-import numpy as np
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from robustsk.estimators import AdversarialClassifier, NoiseTrainedClassifier, RobustNetClassifier

@@ -51,7 +51,8 @@ async function load() {
     const d = document.createElement("div");
     d.className = "rung" + (k === query.current_index ? " current" : "");
     d.dataset.sigma = s;
-    d.innerHTML = `<img alt="sigma ${s}" src="/api/queries/${query.id}/image/${k}.png?token=${token}"><span>${s.toFixed(2)}</span>`;
+    const src = `/api/queries/${query.id}/image/${k}.png?token=${token}`;
+    d.innerHTML = `<img alt="sigma ${s}" src="${src}"><span>${s.toFixed(2)}</span>`;
     d.onclick = () => answer(k);
     strip.appendChild(d);
   });

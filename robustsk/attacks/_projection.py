@@ -43,7 +43,10 @@ def steepest_step(grad: torch.Tensor, norm: str) -> torch.Tensor:
 
 
 def random_start(x: torch.Tensor, eps: torch.Tensor, norm: str, generator) -> torch.Tensor:
-    """A uniform random point of the ball (Linf: per coordinate; L2: random direction and radius)."""
+    """A uniform random point of the ball.
+
+    Linf: uniform per coordinate; L2: a random direction and a uniform radius.
+    """
     if norm == "inf":
         u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return (2 * u - 1) * eps

@@ -41,12 +41,14 @@ def read_idx(path) -> np.ndarray:
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
     data = np.frombuffer(raw, dtype=_DTYPES[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated: header says {dims.tolist()}, found {data.size} values.")
+        raise ValueError(f"{path} is truncated: header says {dims.tolist()}, found "
+                         f"{data.size} values.")
     return data.reshape(dims)
 
 
 def _find(folder: Path, stem: str):
-    for name in (stem, stem + ".gz", stem.replace("-idx", ".idx"), stem.replace("-idx", ".idx") + ".gz"):
+    dotted = stem.replace("-idx", ".idx")  # some copies name them train-images.idx3-ubyte
+    for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
         if (folder / name).is_file():
             return folder / name
     return None
@@ -88,7 +90,8 @@ def load_mnist(path, *, subset: str = "train", n_samples: int | None = None,
         check_number(n_samples, "n_samples", low=1, integer=True)
     folder = Path(os.fspath(path))
     if not folder.is_dir():
-        raise FileNotFoundError(f"path {str(folder)!r} is not a folder; it should hold MNIST's idx files.")
+        raise FileNotFoundError(
+            f"path {str(folder)!r} is not a folder; it should hold MNIST's idx files.")
     found = {stem: _find(folder, stem) for stem in _FILES[subset]}
     missing = [stem for stem, file in found.items() if file is None]
     if missing:

@@ -132,7 +132,8 @@ class RobustNetClassifier(NeuralNetClassifier):
         """Build the module, filling ``input_shape``/``n_classes`` from the data."""
         kwargs = self.get_params_for("module")
         module = MLP if self.module is None else self.module
-        if isinstance(module, type) or (callable(module) and not isinstance(module, torch.nn.Module)):
+        is_factory = callable(module) and not isinstance(module, torch.nn.Module)
+        if isinstance(module, type) or is_factory:
             kwargs = {**self._data_module_kwargs(module), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
         return self

@@ -1,4 +1,5 @@
-"""AQPL's conformity query (classification entropy under noise) and the Noise-uncertainty baseline."""
+"""AQPL's conformity query (classification entropy under noise) and the Noise-uncertainty
+baseline."""
 
 from __future__ import annotations
 

@@ -251,7 +251,7 @@ def format_summary(summary, cfg) -> str:
     rob = "autoattack" if cfg.autoattack else "pgd"
     lines = [f"Robust active learning, {cfg.module.__name__}: accuracy / {rob.upper()} robustness "
              f"(%), eps {cfg.eps}",
-             "", f"| strategy | training | 1/3 stage acc | 1/3 stage rob | last acc | last rob |",
+             "", "| strategy | training | 1/3 stage acc | 1/3 stage rob | last acc | last rob |",
              "|---|---|---|---|---|---|"]
     for r in summary:
         lines.append(f"| {r['strategy']} | {r['training']} | {100 * r['third_accuracy']:.2f} | "
