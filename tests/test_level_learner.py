@@ -153,3 +153,16 @@ def test_bad_parameters(digits, params, err, match):
         learner.fit(X_train[:50], y_train[:50])
     with pytest.raises(TypeError, match="answer"):
         PerturbationLevelLearner(object()).fit(X_train[:50], y_train[:50])
+
+
+def test_initial_levels_per_example(digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:100], y_train[:100]
+    levels = np.linspace(0.0, 0.9, 100)
+    learner = PerturbationLevelLearner(CallableOracle(lambda q: 0.3),
+                                       NoiseTrainedClassifier(**FAST), n_per_side=2,
+                                       random_state=0).fit(X, y, sample_sigma=levels)
+    np.testing.assert_allclose(learner.sigma_, levels, atol=1e-6)
+    np.testing.assert_allclose(learner.estimator_.sigma_, levels, atol=1e-6)
+    with pytest.raises(ValueError, match=r"sample_sigma must .* shape \(100,\)"):
+        learner.fit(X, y, sample_sigma=levels[:50])

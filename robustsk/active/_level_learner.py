@@ -12,7 +12,7 @@ import numpy as np
 from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
 from ..query import noise_entropy
-from ..utils import check_number, check_options, numpy_generator
+from ..utils import check_number, check_options, check_per_sample, numpy_generator
 from ._oracles import make_queries
 
 
@@ -118,7 +118,7 @@ class PerturbationLevelLearner:
         if len(self.ladder) != 3:
             raise ValueError(f"ladder must be (sigma_min, sigma_max, step), got {self.ladder!r}.")
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_sigma=None):
         """Set up the triplets and train the initial model (GNT or adaptive).
 
         Parameters
@@ -127,6 +127,9 @@ class PerturbationLevelLearner:
             Training inputs in [0, 1].
         y : array-like of shape (n_samples,)
             Labels.
+        sample_sigma : array-like of shape (n_samples,) or None, default=None
+            Initial level of each example (prior knowledge); None gives every
+            example ``sigma_init``.
 
         Returns
         -------
@@ -136,7 +139,12 @@ class PerturbationLevelLearner:
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y)
         n = len(self.X_)
-        self.sigma_ = np.full(n, self.sigma_init, dtype=np.float32)
+        if sample_sigma is None:
+            self.sigma_ = np.full(n, self.sigma_init, dtype=np.float32)
+        else:
+            self.sigma_ = np.broadcast_to(np.asarray(
+                check_per_sample(sample_sigma, n, "sample_sigma", low=0.0), np.float32),
+                (n,)).copy()
         self.answered_ = np.zeros(n, dtype=bool)
         self.answers_ = {}
         self.history_ = []
