@@ -128,9 +128,7 @@ class SimulatedOracle:
         sigmas = torch.as_tensor(queries[0].sigmas, dtype=torch.float32, device=net.device)
         n_levels = len(sigmas)
         answers = np.empty(len(queries))
-        was_training = net.module.training
-        net.module.eval()
-        try:
+        with net.evaluating():
             for q_i, q in enumerate(queries):
                 x = torch.as_tensor(np.asarray(q.x, dtype=np.float32), device=net.device)
                 target = int(np.searchsorted(classes, q.y))
@@ -150,8 +148,6 @@ class SimulatedOracle:
                 first_fail = np.flatnonzero(~ok)
                 top = (first_fail[0] - 1) if first_fail.size else n_levels - 1
                 answers[q_i] = q.sigmas[max(top, 0)]
-        finally:
-            net.module.train(was_training)
         return answers
 
 

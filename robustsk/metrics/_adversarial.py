@@ -81,6 +81,59 @@ def adversarial_accuracy(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, 
     ImportError
         For "autoattack" or "square" without torchattacks, with the install line.
     """
+    correct = 0
+    for x_adv, t, model in _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm,
+                                           batch_size, random_state, verbose,
+                                           "adversarial_accuracy"):
+        with torch.no_grad():
+            correct += int((model(x_adv).argmax(1) == t).sum())
+    return correct / len(np.asarray(X))
+
+
+def adversarial_examples(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, steps=50,
+                         norm="inf", batch_size=256, random_state=None, verbose=0):
+    """Adversarial examples of ``X`` against ``estimator``, crafted batch by batch.
+
+    Parameters are those of :func:`adversarial_accuracy`.
+
+    Parameters
+    ----------
+    estimator : fitted robustsk estimator or skorch net
+    X : array-like of shape (n_samples, ...)
+        Clean inputs.
+    y : array-like of shape (n_samples,)
+        True labels.
+    attack : {"pgd", "fgsm", "autoattack", "square"}, default="pgd"
+        The attack.
+    eps : float, default=0.3
+        Radius.
+    alpha : float, default=0.01
+        PGD step size.
+    steps : int, default=50
+        PGD steps.
+    norm : {"inf", "2"}, default="inf"
+        Threat-model norm.
+    batch_size : int, default=256
+        Examples attacked together.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the random starts.
+    verbose : int, default=0
+        Show a progress bar over batches.
+
+    Returns
+    -------
+    X_adv : ndarray of X's shape, float32
+    """
+    X = np.asarray(X, dtype=np.float32)
+    parts = [x_adv.cpu().numpy() for x_adv, _, _ in _attack_batches(
+        estimator, X, y, attack, eps, alpha, steps, norm, batch_size, random_state, verbose,
+        "adversarial_examples")]
+    return np.concatenate(parts).reshape(X.shape)
+
+
+def _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm, batch_size,
+                    random_state, verbose, caller):
+    """Validate, then yield ``(x_adv, labels, model)`` batch by batch, the module in eval mode."""
     check_options(attack, "attack", set(BUILTIN_ATTACKS + TORCHATTACKS_ATTACKS))
     check_options(norm, "norm", {"inf", "2"})
     check_number(eps, "eps", low=0.0)
@@ -90,17 +143,14 @@ def adversarial_accuracy(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, 
     codes = encode_labels(estimator, y)
     if len(X) != len(codes):
         raise ValueError(f"X and y have {len(X)} and {len(codes)} rows.")
-    net = TorchClassifier(estimator, "adversarial_accuracy")
+    net = TorchClassifier(estimator, caller)
     model = _LogitModule(net)
-    was_training = net.module.training
-    model.eval()
     seed = draw_seed(random_state)
     runner = _torchattacks_runner(attack, model, eps, norm, seed, net) \
         if attack in TORCHATTACKS_ATTACKS else None
     clip = getattr(estimator, "clip", (0.0, 1.0))
-    correct = 0
     gen = torch.Generator(device=net.device).manual_seed(seed)
-    try:
+    with net.evaluating():
         for s in tqdm(list(batches(len(X), batch_size)), desc=attack, disable=not verbose):
             x = torch.as_tensor(X[s], device=net.device)
             t = torch.as_tensor(codes[s], device=net.device)
@@ -111,11 +161,7 @@ def adversarial_accuracy(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, 
                             clip=clip, random_state=gen)
             else:
                 x_adv = fgsm(model, x, t, eps=eps, clip=clip)
-            with torch.no_grad():
-                correct += int((model(x_adv).argmax(1) == t).sum())
-    finally:
-        net.module.train(was_training)
-    return correct / len(X)
+            yield x_adv, t, model
 
 
 def _torchattacks_runner(attack, model, eps, norm, seed, net):

@@ -50,21 +50,17 @@ def dfal(classifier, X_pool, n_instances=1, *, random_state=None, candidates_fac
     n_cand = min(X_pool.shape[0], candidates_factor * n_instances)
     cand = np.sort(rng.choice(X_pool.shape[0], size=n_cand, replace=False))
     clip = getattr(estimator, "clip", (0.0, 1.0))
-    was_training = net.module.training
-    net.module.eval()
 
     def model(x):
         return net.log_proba(net.module(x))
 
     dist = np.empty(n_cand)
-    try:
+    with net.evaluating():
         for s in batches(n_cand, batch_size):
             _, d, fooled = deepfool(model, net.tensor(X_pool[cand[s]]), overshoot=overshoot,
                                     max_iter=max_iter, clip=clip)
             d = d.double().cpu().numpy()
             d[~fooled.cpu().numpy()] = np.inf
             dist[s] = d
-    finally:
-        net.module.train(was_training)
     pick, scores = select_top(dist, n_instances, rng, largest=False)
     return cand[pick], scores

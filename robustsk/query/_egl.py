@@ -132,17 +132,13 @@ def egl_scores(classifier, X_pool, *, batch_size=128) -> np.ndarray:
     scores : ndarray of shape (n_pool,)
     """
     net = TorchClassifier(classifier, "egl")
-    was_training = net.module.training
-    net.module.eval()
     fast = _factorizable(net.module)
     scores = np.empty(X_pool.shape[0])
-    try:
+    with net.evaluating():
         for s in batches(X_pool.shape[0], batch_size if fast else min(batch_size, 64)):
             x = net.tensor(X_pool[s])
             sq, proba = (_grad_sq_norms_hooks if fast else _grad_sq_norms_jacobian)(net, x)
             scores[s] = (proba * sq.clamp_min(0).sqrt()).sum(dim=1).double().cpu().numpy()
-    finally:
-        net.module.train(was_training)
     return scores
 
 

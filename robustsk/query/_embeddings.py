@@ -37,15 +37,12 @@ def penultimate_embeddings(estimator, X, *, batch_size: int = 1024) -> np.ndarra
     captured = []
     hook = last_linear(net.module).register_forward_hook(
         lambda mod, inputs, output: captured.append(inputs[0].detach().flatten(1)))
-    was_training = net.module.training
-    net.module.eval()
     out = []
     try:
-        with torch.no_grad():
+        with net.evaluating(), torch.no_grad():
             for s in batches(X.shape[0], batch_size):
                 net.module(net.tensor(X[s]))
                 out.append(captured.pop().float().cpu().numpy())
     finally:
         hook.remove()
-        net.module.train(was_training)
     return np.concatenate(out)

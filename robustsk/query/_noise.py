@@ -3,6 +3,8 @@ baseline."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 
@@ -67,10 +69,7 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
     device = torch_net.device if torch_net is not None else torch.device("cpu")
     gen = torch_generator(random_state, device)
     result = np.empty((n_pool, n_noise), dtype=np.int64) if output == "labels" else np.empty(n_pool)
-    was_training = torch_net.module.training if torch_net is not None else False
-    if torch_net is not None:
-        torch_net.module.eval()
-    try:
+    with torch_net.evaluating() if torch_net is not None else contextlib.nullcontext():
         for s in batches(n_pool, per_chunk):
             x = torch.as_tensor(np.asarray(X_pool[s], dtype=np.float32), device=device)
             b = x.shape[0]
@@ -89,9 +88,6 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
                 result[s] = proba.argmax(axis=2)
             else:
                 result[s] = entropy_scores(proba).mean(axis=1)
-    finally:
-        if torch_net is not None:
-            torch_net.module.train(was_training)
     return result
 
 

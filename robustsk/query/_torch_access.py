@@ -7,6 +7,8 @@ classifier that is not a fitted robustsk estimator or skorch net.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -29,6 +31,16 @@ class TorchClassifier:
         criterion = getattr(estimator, "criterion_", None)
         # A module trained with NLLLoss returns probabilities; otherwise logits.
         self.outputs_proba = isinstance(criterion, nn.NLLLoss)
+
+    @contextlib.contextmanager
+    def evaluating(self):
+        """Put the module in eval mode for the block, then restore its previous mode."""
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            yield self.module
+        finally:
+            self.module.train(was_training)
 
     def tensor(self, X) -> torch.Tensor:
         """Float32 tensor on the net's device, shaped as the net was trained."""

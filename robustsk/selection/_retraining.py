@@ -5,15 +5,11 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
-from ..attacks import pgd
-from ..metrics._adversarial import _LogitModule, encode_labels
+from ..metrics import adversarial_examples
 from ..query import dre
-from ..query._base import batches
-from ..query._torch_access import TorchClassifier
 from ..utils import check_number, check_options, draw_seed
 
 
@@ -77,24 +73,10 @@ def select_for_retraining(estimator, X_candidates, y_candidates, n_instances, *,
     y_candidates = np.asarray(y_candidates)
     indices, scores = strategy(estimator, X_candidates, n_instances, random_state=seed,
                                **strategy_params)
-    net = TorchClassifier(estimator, "select_for_retraining")
-    model = _LogitModule(net).eval()
     X_sel = X_candidates[indices]
-    codes = encode_labels(estimator, y_candidates[indices])
-    gen = torch.Generator(device=net.device).manual_seed(seed)
-    clip = getattr(estimator, "clip", (0.0, 1.0))
-    was_training = net.module.training
-    net.module.eval()
-    parts = []
-    try:
-        for s in batches(len(X_sel), batch_size):
-            x = torch.as_tensor(X_sel[s], device=net.device)
-            t = torch.as_tensor(codes[s], device=net.device)
-            parts.append(pgd(model, x, t, eps=eps, alpha=alpha, steps=steps, clip=clip,
-                             random_state=gen).cpu().numpy())
-    finally:
-        net.module.train(was_training)
-    X_adv = np.concatenate(parts).reshape(X_sel.shape)
+    X_adv = adversarial_examples(estimator, X_sel, y_candidates[indices], eps=eps,
+                                 alpha=alpha, steps=steps, batch_size=batch_size,
+                                 random_state=seed)
     X_fit, y_fit = X_adv, y_candidates[indices]
     if X_train is not None:
         X_fit = np.concatenate([np.asarray(X_train, dtype=np.float32).reshape(
