@@ -7,7 +7,6 @@ baselines, prints it, and writes it to CSV and a bar chart PNG.
 
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sklearn.model_selection import train_test_split
 from .datasets import load_digits_images, make_corrupted
 from .estimators import NoiseTrainedClassifier, RobustNetClassifier
 from .perturb import GaussianNoise
+from .utils import write_csv
 
 
 def demo_models(*, max_epochs: int, random_state: int, verbose: int) -> dict:
@@ -62,10 +62,7 @@ def run_demo(out_dir="robustsk-demo", *, max_epochs: int = 40, severity: int = 3
             **{f"c_{c}": acc for c, acc in per_corruption.items()},
         })
 
-    with open(out / "table.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, out / "table.csv")
     _plot(rows, out / "accuracy.png", gaussian_sigma, severity)
     print(format_table(rows, gaussian_sigma, severity))
     print(f"\nwrote {out / 'table.csv'} and {out / 'accuracy.png'}")

@@ -198,9 +198,12 @@ class ActiveLearner:
             self.estimator.fit(X, y, **kwargs)
 
 
-def _accepts(func, name) -> bool:
+def _accepts(func, name, *, var_keyword=True) -> bool:
+    """Whether ``func`` takes a keyword ``name`` (by name, or through ``**kwargs`` unless
+    ``var_keyword=False``)."""
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+    return name in params or (var_keyword and any(p.kind == p.VAR_KEYWORD
+                                                  for p in params.values()))

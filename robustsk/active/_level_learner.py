@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
 from ..query import noise_entropy
 from ..utils import check_number, check_options, check_per_sample, numpy_generator
+from ._learner import _accepts
 from ._oracles import make_queries
 
 
@@ -231,12 +231,11 @@ class PerturbationLevelLearner:
     # ------------------------------------------------------------------ helpers
     def _select(self, candidates, n_ask):
         kwargs = {}
-        params = inspect.signature(self.query_strategy).parameters
-        if "sample_sigma" in params:
+        if _accepts(self.query_strategy, "sample_sigma", var_keyword=False):
             kwargs["sample_sigma"] = self.sigma_[candidates]
-        if "n_noise" in params:
+        if _accepts(self.query_strategy, "n_noise", var_keyword=False):
             kwargs["n_noise"] = self.n_noise
-        if "random_state" in params:
+        if _accepts(self.query_strategy, "random_state", var_keyword=False):
             kwargs["random_state"] = int(self._rng.integers(2**31 - 1))
         idx, _ = self.query_strategy(self.estimator_, self.X_[candidates], n_ask, **kwargs)
         return candidates[np.asarray(idx)]

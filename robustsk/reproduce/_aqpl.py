@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ..datasets import make_corrupted
 from ..estimators import NoiseTrainedClassifier, RobustNetClassifier
 from ..nets import LeNet5
 from ..query import AQPL_STRATEGIES
+from ..utils import write_csv
 
 
 @dataclass
@@ -172,8 +172,8 @@ def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None =
         elif step == "AQPL-CAT":
             table.append({"method": "AQPL-CAT", **_evaluate(lrn.estimator_, X_test, y_test,
                                                             corrupted)})
-    _write(table, out / "table1.csv")
-    _write(curves, out / "curves.csv")
+    write_csv(table, out / "table1.csv")
+    write_csv(curves, out / "curves.csv")
     _plot_table(table, out / "table1.png", cfg)
     _plot_curves(curves, out / "curves.png")
     if verbose:
@@ -188,13 +188,6 @@ def format_table(table) -> str:
     lines += [f"| {r['method']} | {100 * r['clean']:.2f} | {100 * r['gaussian']:.2f} | "
               f"{100 * r['corruptions_mean']:.2f} |" for r in table]
     return "\n".join(lines)
-
-
-def _write(rows, path):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _plot_table(table, path, cfg):

@@ -3,7 +3,6 @@ Figure 2-like curves and a Table 5-like summary."""
 
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from ..estimators import AdversarialClassifier, RobustNetClassifier
 from ..metrics import adversarial_accuracy
 from ..nets import LeNet5
 from ..query import ROBUST_AL_STRATEGIES
+from ..utils import write_csv
 
 
 @dataclass
@@ -216,9 +216,9 @@ def run_robust_al(X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig |
     for name, adversarial in tqdm(runs, desc="robust-al", disable=not verbose):
         records += run_stage_loop(name, X_pool, y_pool, X_test, y_test, cfg,
                                   adversarial=adversarial, verbose=verbose)
-        _write_csv(records, out / "stages.csv")  # progress is on disk after every run
+        write_csv(records, out / "stages.csv")  # progress is on disk after every run
     summary = summarize(records, cfg.n_stages)
-    _write_csv(summary, out / "summary.csv")
+    write_csv(summary, out / "summary.csv")
     (out / "summary.md").write_text(format_summary(summary, cfg))
     plot_curves(records, out / "curves.png", cfg)
     if verbose:
@@ -285,11 +285,3 @@ def plot_curves(records, path, cfg):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def _write_csv(rows, path):
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -1,6 +1,7 @@
 """Shared helpers: random state, devices and input validation."""
 
 from ._device import resolve_device
+from ._io import write_csv
 from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
 from ._validation import (
     check_batch,
@@ -21,4 +22,5 @@ __all__ = [
     "numpy_generator",
     "resolve_device",
     "torch_generator",
+    "write_csv",
 ]
