@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..perturb import add_gaussian_noise
-from ..utils import check_clip, check_number, check_per_sample, torch_generator
+from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
 from ._base import batches, check_query, select_top
 from ._scores import entropy_scores, label_entropy_scores
 from ._torch_access import TorchClassifier
@@ -36,7 +36,8 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
 
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
     the hard labels, shape ``(n_pool, n_noise)``; ``output="entropy"`` gives
-    the mean softmax entropy over the copies, shape ``(n_pool,)``. Torch nets
+    the mean softmax entropy over the copies, shape ``(n_pool,)``;
+    ``output="both"`` gives ``(labels, entropies)`` from the same copies. Torch nets
     run on their device; any other classifier is called through
     ``predict_proba`` on numpy copies.
 
@@ -55,20 +56,23 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
         Copies per forward pass.
     clip : tuple (low, high) or None, default=(0.0, 1.0)
         Valid range of the copies.
-    output : {"labels", "entropy"}, default="labels"
+    output : {"labels", "entropy", "both"}, default="labels"
         What to return.
 
     Returns
     -------
     labels : ndarray of shape (n_pool, n_noise), or mean entropies of shape (n_pool,)
+        Or the tuple ``(labels, entropies)`` for ``output="both"``.
     """
+    check_options(output, "output", {"labels", "entropy", "both"})
     n_pool = X_pool.shape[0]
     per_chunk = max(1, batch_size // n_noise)
     torch_net = TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") \
         else None
     device = torch_net.device if torch_net is not None else torch.device("cpu")
     gen = torch_generator(random_state, device)
-    result = np.empty((n_pool, n_noise), dtype=np.int64) if output == "labels" else np.empty(n_pool)
+    labels = np.empty((n_pool, n_noise), dtype=np.int64) if output != "entropy" else None
+    entropy = np.empty(n_pool) if output != "labels" else None
     with torch_net.evaluating() if torch_net is not None else contextlib.nullcontext():
         for s in batches(n_pool, per_chunk):
             x = torch.as_tensor(np.asarray(X_pool[s], dtype=np.float32), device=device)
@@ -84,11 +88,11 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
             else:
                 proba = np.asarray(estimator.predict_proba(noisy.numpy()), dtype=np.float64)
             proba = proba.reshape(b, n_noise, -1)  # (b, M, C)
-            if output == "labels":
-                result[s] = proba.argmax(axis=2)
-            else:
-                result[s] = entropy_scores(proba).mean(axis=1)
-    return result
+            if labels is not None:
+                labels[s] = proba.argmax(axis=2)
+            if entropy is not None:
+                entropy[s] = entropy_scores(proba).mean(axis=1)
+    return {"labels": labels, "entropy": entropy, "both": (labels, entropy)}[output]
 
 
 def _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip):
@@ -135,21 +139,24 @@ def noise_entropy(classifier, X_pool, n_instances=1, *, random_state=None, sampl
     suggests excessive noise, low entropy deficient noise, so ``ceil(n/2)``
     examples of highest and ``floor(n/2)`` of lowest entropy are selected.
     Scores are the entropies.
+
+    With a finite ``M`` many examples share a label entropy (every copy gets
+    the same label: entropy 0); such ties are broken by the mean softmax
+    entropy of the same copies, so among unanimous examples the most
+    confident ones (the most deficient noise) come first on the low side.
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
                                          name="noise_entropy")
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
-    labels = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise, random_state=rng,
-                               batch_size=batch_size, clip=clip, output="labels")
+    labels, soft = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise,
+                                     random_state=rng, batch_size=batch_size, clip=clip,
+                                     output="both")
     n_classes = int(labels.max()) + 1
     entropy = label_entropy_scores(labels, n_classes)
+    # rank by (label entropy, mean softmax entropy), remaining ties at random
+    order = np.lexsort((rng.permutation(len(entropy)), soft, entropy))
     n_high = (n_instances + 1) // 2
-    high, _ = select_top(entropy, n_high, rng, largest=True)
-    idx = high
-    if n_instances - n_high:
-        rest = np.setdiff1d(np.arange(X_pool.shape[0]), high)
-        low, _ = select_top(entropy[rest], n_instances - n_high, rng, largest=False)
-        idx = np.concatenate([high, rest[low]])
+    idx = np.concatenate([order[::-1][:n_high], order[:n_instances - n_high]])
     return idx, entropy[idx]
 
 
