@@ -1,0 +1,170 @@
+"""Watermarked MNIST: a faint 0 or 1 in the margin doubles the classes (Xu et al., Sec. 4.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.utils import Bunch
+
+from ..utils import check_number, check_random_state_param, numpy_generator
+from ._checks import check_images01, check_labels
+
+_SIZE = 28  # MNIST images are 28 x 28
+_SMALL = 12  # the watermark image is scaled down to 12 x 12 ...
+_CROP = 2  # ... and loses 2 pixels on each side, leaving 8 x 8
+_MARK = _SMALL - 2 * _CROP
+_SIDES = np.array(["left", "right"])
+_SIDE_COLUMN = np.array([0, _SIZE - _MARK])  # first column of the left / right margin
+
+
+def _as_mnist_images(X) -> np.ndarray:
+    """(n, 784), (n, 28, 28) or (n, 1, 28, 28) in [0, 1] -> float32 (n, 1, 28, 28)."""
+    X = check_images01(X, "X", min_ndim=2)
+    n = X.shape[0]
+    accepted = {2: (_SIZE * _SIZE,), 3: (_SIZE, _SIZE), 4: (1, _SIZE, _SIZE)}
+    if accepted.get(X.ndim) != X.shape[1:]:
+        raise ValueError(
+            f"X must be MNIST-sized images of shape (n, 1, 28, 28), (n, 28, 28) or (n, 784), "
+            f"got shape {X.shape}."
+        )
+    return X.reshape(n, 1, _SIZE, _SIZE)
+
+
+def _watermark_patches(images: np.ndarray, opacity: float) -> np.ndarray:
+    """Scale (m, 1, 28, 28) images to 12 x 12, keep the inner 8 x 8, fade: (m, 8, 8)."""
+    with torch.no_grad():
+        small = F.interpolate(torch.from_numpy(images), size=(_SMALL, _SMALL), mode="area")
+    inner = small[:, 0, _CROP:_SMALL - _CROP, _CROP:_SMALL - _CROP]  # (m, 8, 8)
+    return (inner.numpy() * np.float32(opacity)).astype(np.float32)
+
+
+def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None,
+                     return_info: bool = False):
+    """Build Watermarked MNIST: a faint 0 or 1 in the margin decides labels 0-9 or 10-19.
+
+    For each image, a watermark bit (0 or 1) is drawn with equal probability,
+    and a random image of that digit is taken from the same ``X``. It is
+    scaled down to 12 x 12 (area averaging), cropped by 2 pixels on every side
+    to its inner 8 x 8, faded to ``opacity`` and placed in the left margin
+    (columns 0-7) or the right margin (columns 20-27), each with probability
+    1/2, at rows ``[top, top + 8)`` with ``top`` uniform in 0, ..., 20. The
+    new label is ``y`` if the watermark is a 0 and ``y + 10`` if it is a 1, so
+    the task has 20 classes ([1]_, Sec. 4.2).
+
+    The watermark is composited with a *lighten* blend,
+    ``out = max(x, opacity * w)``: on the empty (zero) margin this is the same
+    as laying the watermark over black at ``opacity``, and where a wide digit
+    reaches into the margin the digit is never dimmed. Pixels outside the 8 x 8
+    region are the input's, unchanged.
+
+    Parameters
+    ----------
+    X : array-like or tensor of shape (n, 1, 28, 28), (n, 28, 28) or (n, 784)
+        MNIST images with values in [0, 1] (as :func:`load_mnist` returns
+        them). Must include at least one image labelled 0 and one labelled 1:
+        the watermarks are drawn from them.
+    y : array-like of int, shape (n,)
+        Digit labels, 0 to 9.
+    opacity : float, default=0.3
+        Strength of the watermark, in (0, 1]: its brightest pixel is at most
+        ``opacity``.
+    random_state : None, int, numpy Generator/RandomState or torch.Generator, default=None
+        Seeds every random choice (watermark bit, watermark image, side, top
+        row); the same value gives the same data set.
+    return_info : bool, default=False
+        Also return a Bunch describing each watermark.
+
+    Returns
+    -------
+    X_new : ndarray of shape (n, 1, 28, 28), float32
+        Watermarked images, values in [0, 1].
+    y_new : ndarray of shape (n,), int64
+        Labels 0 to 19: ``y + 10 * watermark``.
+    info : Bunch, only if ``return_info=True``
+        ``watermark`` (int64, 0 or 1), ``source`` (int64, index in ``X`` of
+        the image the watermark was made from), ``side`` ("left" or "right"),
+        ``column`` (int64, first column of the mark: 0 or 20), ``top`` (int64,
+        first row of the mark, 0 to 20) and ``patch`` (float32, shape
+        ``(n, 8, 8)``, the faded watermark before blending).
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not MNIST-sized or not in [0, 1], ``y`` does not have one
+        label in 0-9 per image, ``X`` has no image labelled 0 or none labelled
+        1, or ``opacity`` is outside (0, 1].
+    TypeError
+        If ``X`` or ``y`` is not numeric / integer, or a parameter has the
+        wrong type.
+
+    See Also
+    --------
+    make_doubled : The Doubled CIFAR-10 construction of the same paper.
+
+    References
+    ----------
+    .. [1] J. Xu, Z. Shi, H. Zhang, J. Yi, C.-J. Hsieh and L. Wang, "Learning
+       Contextual Perturbation Budgets for Training Robust Neural Networks".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from robustsk.datasets import make_watermarked
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((6, 1, 28, 28), dtype=np.float32) * 0.2
+    >>> y = np.array([0, 1, 2, 3, 4, 5])
+    >>> X_new, y_new, info = make_watermarked(X, y, random_state=0, return_info=True)
+    >>> X_new.shape, X_new.dtype
+    ((6, 1, 28, 28), dtype('float32'))
+    >>> bool(np.all(y_new == y + 10 * info.watermark))
+    True
+    >>> str(info.side[0]), int(info.top[0]), int(info.watermark[0]), int(y_new[0])
+    ('left', 10, 1, 10)
+    >>> changed = X_new[0, 0] != X[0, 0]  # only the 8 x 8 mark in rows 10-17, columns 0-7
+    >>> bool(changed[10:18, 0:8].sum() == changed.sum() > 0)
+    True
+    """
+    check_number(opacity, "opacity", low=0, high=1, include_low=False)
+    check_random_state_param(random_state)
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise TypeError(f"return_info must be a bool, got {return_info!r} "
+                        f"({type(return_info).__name__}).")
+    X = _as_mnist_images(X)
+    n = X.shape[0]
+    y = check_labels(y, n)
+    if y.min() < 0 or y.max() > 9:
+        raise ValueError(f"y must hold digit labels 0 to 9, got labels in [{y.min()}, {y.max()}].")
+    pools = [np.flatnonzero(y == digit) for digit in (0, 1)]  # candidate watermark images
+    absent = [digit for digit, pool in zip((0, 1), pools) if pool.size == 0]
+    if absent:
+        raise ValueError(
+            f"X must contain images labelled 0 and 1 (the watermarks are drawn from them), "
+            f"but y has no {' or '.join(map(str, absent))}."
+        )
+
+    rng = numpy_generator(random_state)
+    bit = rng.integers(0, 2, size=n)  # (n,) watermark digit
+    sizes = np.array([pools[0].size, pools[1].size])
+    pick = rng.integers(0, sizes[bit])  # (n,) position within that digit's pool
+    side = rng.integers(0, 2, size=n)  # (n,) 0 = left, 1 = right
+    top = rng.integers(0, _SIZE - _MARK + 1, size=n)  # (n,) in 0..20
+
+    pool = np.concatenate(pools)  # (m,) indices of all 0s, then all 1s
+    at = np.where(bit == 0, 0, sizes[0]) + pick  # (n,) position in pool
+    patch = _watermark_patches(X[pool], opacity)[at]  # (n, 8, 8); each candidate scaled once
+    column = _SIDE_COLUMN[side]  # (n,)
+
+    X_new = X.copy()
+    offsets = np.arange(_MARK)
+    rows = (top[:, None] + offsets)[:, :, None]  # (n, 8, 1)
+    cols = (column[:, None] + offsets)[:, None, :]  # (n, 1, 8)
+    idx = np.arange(n)[:, None, None]
+    X_new[idx, 0, rows, cols] = np.maximum(X_new[idx, 0, rows, cols], patch)  # lighten blend
+    y_new = y + 10 * bit
+    if not return_info:
+        return X_new, y_new
+    info = Bunch(watermark=bit.astype(np.int64), source=pool[at].astype(np.int64),
+                 side=_SIDES[side], column=column.astype(np.int64),
+                 top=top.astype(np.int64), patch=patch)
+    return X_new, y_new, info

@@ -1,0 +1,271 @@
+"""Watermarked MNIST and Doubled images (contextual perturbation budgets, Sec. 4.2 and 4.3)."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from robustsk.datasets import load_digits_images, make_doubled, make_watermarked
+
+
+@pytest.fixture(scope="module")
+def fake_mnist():
+    """200 digits stretched to 20 x 12, centred in 28 x 28: margins (columns 0-7, 20-27) empty."""
+    X, y = load_digits_images(return_X_y=True)
+    digits = F.interpolate(torch.from_numpy(X[:200]), size=(20, 12), mode="bilinear").numpy()
+    images = np.zeros((200, 1, 28, 28), dtype=np.float32)
+    images[:, :, 4:24, 8:20] = np.clip(digits, 0, 1)
+    return images, y[:200]
+
+
+def _region_mask(info, n):
+    mask = np.zeros((n, 28, 28), dtype=bool)
+    for i in range(n):  # a test may loop; it checks the vectorized indexing
+        mask[i, info.top[i]:info.top[i] + 8, info.column[i]:info.column[i] + 8] = True
+    return mask
+
+
+# ------------------------------------------------------------------ make_watermarked
+
+def test_watermarked_shapes_dtypes_and_20_classes(fake_mnist):
+    X, y = fake_mnist
+    X_new, y_new = make_watermarked(X, y, random_state=0)
+    assert X_new.shape == (200, 1, 28, 28) and X_new.dtype == np.float32
+    assert y_new.shape == (200,) and y_new.dtype == np.int64
+    assert X_new.min() >= 0 and X_new.max() <= 1
+    assert set(np.unique(y_new)) == set(range(20))
+
+
+def test_watermarked_label_rule_and_source_digit(fake_mnist):
+    X, y = fake_mnist
+    _, y_new, info = make_watermarked(X, y, random_state=1, return_info=True)
+    np.testing.assert_array_equal(y_new, np.where(info.watermark == 1, y + 10, y))
+    np.testing.assert_array_equal(y[info.source], info.watermark)  # a real 0 or 1 from X
+    assert set(info.side) == {"left", "right"}
+    np.testing.assert_array_equal(info.column, np.where(info.side == "left", 0, 20))
+    assert info.top.min() >= 0 and info.top.max() <= 20
+    assert len(np.unique(info.top)) > 10  # spread over the 21 spans
+
+
+def test_watermark_confined_to_its_8x8_margin_region(fake_mnist):
+    X, y = fake_mnist
+    opacity = 0.3
+    X_new, _, info = make_watermarked(X, y, opacity=opacity, random_state=2, return_info=True)
+    mask = _region_mask(info, len(X))
+    before, after = X[:, 0], X_new[:, 0]
+    np.testing.assert_array_equal(after[~mask], before[~mask])  # the rest is unchanged
+    assert (before[mask] == 0).all()  # margins of the fake set are empty ...
+    assert after[mask].max() <= opacity + 1e-7  # ... so the mark is all there is: <= opacity
+    assert (after[mask].reshape(-1, 64).max(axis=1) > 0).all()  # every image got a visible mark
+    assert info.patch.shape == (len(X), 8, 8) and info.patch.dtype == np.float32
+    np.testing.assert_array_equal(after[mask].reshape(-1, 8, 8), info.patch)
+
+
+def test_watermark_blend_is_lighten_and_never_dims_the_digit():
+    rng = np.random.default_rng(0)
+    X = rng.random((30, 1, 28, 28), dtype=np.float32)  # busy margins everywhere
+    y = np.arange(30) % 10
+    X_new, _, info = make_watermarked(X, y, random_state=3, return_info=True)
+    mask = _region_mask(info, len(X))
+    expected = np.maximum(X[:, 0][mask].reshape(-1, 8, 8), info.patch)
+    np.testing.assert_array_equal(X_new[:, 0][mask].reshape(-1, 8, 8), expected)
+    assert (X_new >= X).all()
+
+
+def test_watermark_is_scaled_to_12x12_and_cropped_to_the_inner_8x8():
+    # Area scaling 28 -> 12: cells 2..9 (the inner 8 x 8) average exactly rows/columns 4..23.
+    X = np.zeros((2, 1, 28, 28), dtype=np.float32)
+    X[0, 0, 4:24, 4:24] = 1.0  # label 0: fills the inner 8 x 8 exactly
+    X[1, 0] = 1.0
+    X[1, 0, 4:24, 4:24] = 0.0  # label 1: a frame 4 pixels wide, cropped away entirely
+    y = np.array([0, 1])
+    _, _, info = make_watermarked(X, y, opacity=0.5, random_state=0, return_info=True)
+    for i in range(2):
+        expected = 0.5 if info.watermark[i] == 0 else 0.0
+        np.testing.assert_allclose(info.patch[i], expected, atol=1e-6)
+
+
+def test_watermark_patch_is_the_area_average_of_the_source():
+    # Area scaling 28 -> 12 averages, for cell k, rows [floor(28 k / 12), ceil(28 (k + 1) / 12)).
+    rng = np.random.default_rng(4)
+    X = rng.random((6, 1, 28, 28), dtype=np.float32)
+    y = np.array([0, 1, 0, 1, 0, 1])
+    _, _, info = make_watermarked(X, y, opacity=0.4, random_state=0, return_info=True)
+    spans = [(28 * k // 12, -(-28 * (k + 1) // 12)) for k in range(2, 10)]  # inner 8 cells
+    for i, src in enumerate(info.source):
+        expected = [[X[src, 0, r0:r1, c0:c1].mean() for c0, c1 in spans] for r0, r1 in spans]
+        np.testing.assert_allclose(info.patch[i], 0.4 * np.array(expected), rtol=1e-5)
+
+
+def test_watermarked_is_reproducible_and_accepts_several_layouts(fake_mnist):
+    X, y = fake_mnist
+    X_a, y_a = make_watermarked(X, y, random_state=7)
+    X_b, y_b = make_watermarked(X, y, random_state=7)
+    np.testing.assert_array_equal(X_a, X_b)
+    np.testing.assert_array_equal(y_a, y_b)
+    X_c, _ = make_watermarked(X, y, random_state=8)
+    assert not np.array_equal(X_a, X_c)
+    X_g, _ = make_watermarked(X, y, random_state=np.random.default_rng(7))
+    assert X_g.shape == X.shape
+    for layout in (X[:, 0], X.reshape(len(X), 784), torch.from_numpy(X)):
+        X_l, y_l = make_watermarked(layout, torch.from_numpy(y), random_state=7)
+        np.testing.assert_array_equal(X_l, X_a)
+        np.testing.assert_array_equal(y_l, y_a)
+
+
+def test_watermarked_leaves_its_input_alone(fake_mnist):
+    X, y = fake_mnist
+    X_copy = X.copy()
+    make_watermarked(X, y, random_state=0)
+    np.testing.assert_array_equal(X, X_copy)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"opacity": 0}, ValueError, r"opacity must be in \(0, 1\], got 0"),
+    ({"opacity": 1.5}, ValueError, r"opacity must be in \(0, 1\], got 1.5"),
+    ({"opacity": "0.3"}, TypeError, "opacity must be a real number"),
+    ({"random_state": -1}, ValueError, "random_state must be a non-negative int"),
+    ({"random_state": "seed"}, TypeError, "random_state must be None"),
+    ({"return_info": "yes"}, TypeError, "return_info must be a bool, got 'yes'"),
+])
+def test_watermarked_rejects_bad_parameters(fake_mnist, kwargs, error, match):
+    X, y = fake_mnist
+    with pytest.raises(error, match=match):
+        make_watermarked(X, y, **kwargs)
+
+
+def test_watermarked_rejects_bad_data(fake_mnist):
+    X, y = fake_mnist
+    with pytest.raises(ValueError, match=r"X must be MNIST-sized .* got shape \(200, 1, 28, 27\)"):
+        make_watermarked(X[..., :27], y)
+    with pytest.raises(ValueError, match=r"got shape \(200, 3, 28, 28\)"):
+        make_watermarked(np.repeat(X, 3, axis=1), y)
+    with pytest.raises(ValueError, match=r"X must have values in \[0, 1\].*1/255"):
+        make_watermarked((X * 255).astype(np.uint8), y)
+    with pytest.raises(ValueError, match="X contains NaN"):
+        make_watermarked(np.where(X > 0.5, np.nan, X), y)
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        make_watermarked(X.astype(str), y)
+    with pytest.raises(ValueError, match=r"y must have shape \(200,\).*got shape \(199,\)"):
+        make_watermarked(X, y[:199])
+    with pytest.raises(TypeError, match="y must hold integer class labels, got dtype float64"):
+        make_watermarked(X, y.astype(float))
+    with pytest.raises(ValueError, match=r"digit labels 0 to 9, got labels in \[0, 10\]"):
+        make_watermarked(X, np.where(y == 9, 10, y))
+    keep = y != 1
+    with pytest.raises(ValueError, match="must contain images labelled 0 and 1.*no 1"):
+        make_watermarked(X[keep], y[keep])
+    keep = y > 1
+    with pytest.raises(ValueError, match="no 0 or 1"):
+        make_watermarked(X[keep], y[keep])
+
+
+# ---------------------------------------------------------------------- make_doubled
+
+@pytest.fixture(scope="module")
+def rgb():
+    rng = np.random.default_rng(0)
+    return rng.random((40, 3, 6, 5), dtype=np.float32), rng.integers(0, 10, size=40)
+
+
+def test_doubled_shapes_dtypes_and_halves(rgb):
+    X, y = rgb
+    X_new, y_new, info = make_doubled(X, y, border=3, random_state=0, return_info=True)
+    assert X_new.shape == (40, 3, 9, 10) and X_new.dtype == np.float32
+    assert y_new.shape == (40,) and y_new.dtype == np.int64
+    assert X_new.min() >= 0 and X_new.max() <= 1
+    np.testing.assert_array_equal(X_new[:, :, 3:, :5], X[info.left])
+    np.testing.assert_array_equal(X_new[:, :, 3:, 5:], X[info.right])
+
+
+def test_doubled_strip_is_exactly_red_or_green(rgb):
+    X, y = rgb
+    X_new, _, info = make_doubled(X, y, random_state=1, return_info=True)
+    strip = X_new[:, :, :4, :]  # (n, 3, 4, 2w)
+    red = info.color == "red"
+    assert red.any() and (~red).any()
+    assert (strip[red, 0] == 1).all() and (strip[red, 1:] == 0).all()
+    assert (strip[~red, 1] == 1).all() and (strip[~red, 0] == 0).all()
+    assert (strip[~red, 2] == 0).all()
+
+
+def test_doubled_label_rule_red_left_green_right(rgb):
+    X, y = rgb
+    X_new, y_new, info = make_doubled(X, y, random_state=2, return_info=True)
+    red = X_new[:, 0, 0, 0] == 1  # read the colour from the pixels, not from info
+    np.testing.assert_array_equal(red, info.color == "red")
+    np.testing.assert_array_equal(y_new[red], y[info.left[red]])
+    np.testing.assert_array_equal(y_new[~red], y[info.right[~red]])
+
+
+def test_doubled_pairs_each_image_with_another_in_random_order(rgb):
+    X, y = rgb
+    _, _, info = make_doubled(X, y, random_state=3, return_info=True)
+    own = np.arange(len(X))
+    own_left = info.left == own
+    assert ((info.right == own) ^ own_left).all()  # exactly one of the two is image i
+    assert (info.left != info.right).all()
+    assert own_left.any() and (~own_left).any()
+
+
+def test_doubled_gray_images_become_rgb():
+    X, y = load_digits_images(return_X_y=True)
+    X, y = X[:30], y[:30]
+    X_new, _, info = make_doubled(X, y, border=4, random_state=0, return_info=True)
+    assert X_new.shape == (30, 3, 12, 16)
+    for c in range(3):
+        np.testing.assert_array_equal(X_new[:, c, 4:, :8], X[info.left, 0])
+        np.testing.assert_array_equal(X_new[:, c, 4:, 8:], X[info.right, 0])
+    X_flat, _ = make_doubled(X[:, 0], y, random_state=0)  # (n, h, w) means gray
+    np.testing.assert_array_equal(X_flat, X_new)
+
+
+def test_doubled_is_reproducible(rgb):
+    X, y = rgb
+    X_a, y_a = make_doubled(X, y, random_state=5)
+    X_b, y_b = make_doubled(torch.from_numpy(X), y, random_state=5)
+    np.testing.assert_array_equal(X_a, X_b)
+    np.testing.assert_array_equal(y_a, y_b)
+    assert not np.array_equal(X_a, make_doubled(X, y, random_state=6)[0])
+
+
+def test_doubled_never_pairs_an_image_with_itself():
+    X = np.zeros((1000, 1, 1, 1), dtype=np.float32)
+    _, _, info = make_doubled(X, np.zeros(1000, dtype=int), random_state=0, return_info=True)
+    assert (info.left != info.right).all()
+    assert len(np.unique(np.where(info.left == np.arange(1000), info.right, info.left))) > 500
+
+
+def test_doubled_works_with_two_images():
+    X = np.stack([np.zeros((1, 2, 2)), np.ones((1, 2, 2))]).astype(np.float32)
+    _, y_new, info = make_doubled(X, np.array([3, 4]), random_state=0, return_info=True)
+    assert set(zip(info.left, info.right)) <= {(0, 1), (1, 0)}
+    assert set(y_new) <= {3, 4}
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"border": 0}, ValueError, r"border must be in \[1, inf\], got 0"),
+    ({"border": 2.5}, TypeError, "border must be an int, got 2.5"),
+    ({"random_state": 1.0}, TypeError, "random_state must be None"),
+    ({"return_info": 1}, TypeError, "return_info must be a bool"),
+])
+def test_doubled_rejects_bad_parameters(rgb, kwargs, error, match):
+    X, y = rgb
+    with pytest.raises(error, match=match):
+        make_doubled(X, y, **kwargs)
+
+
+def test_doubled_rejects_bad_data(rgb):
+    X, y = rgb
+    with pytest.raises(ValueError, match=r"c = 1 or 3.*got shape \(40, 2, 6, 5\)"):
+        make_doubled(X[:, :2], y)
+    with pytest.raises(ValueError, match=r"X must have at least 3 dimensions"):
+        make_doubled(X.reshape(40, -1), y)
+    with pytest.raises(ValueError, match="X must hold at least 2 images .* got 1"):
+        make_doubled(X[:1], y[:1])
+    with pytest.raises(ValueError, match=r"X must have values in \[0, 1\]"):
+        make_doubled(X * 2, y)
+    with pytest.raises(ValueError, match=r"y must have shape \(40,\)"):
+        make_doubled(X, y[:, None])
+    with pytest.raises(TypeError, match="y must hold integer class labels"):
+        make_doubled(X, y.astype(np.float32))
