@@ -6,7 +6,12 @@ check expected to fail is listed with the reason.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from robustsk.estimators import AdversarialClassifier, NoiseTrainedClassifier, RobustNetClassifier
+from robustsk.estimators import (
+    AdversarialClassifier,
+    CertifiedBudgetClassifier,
+    NoiseTrainedClassifier,
+    RobustNetClassifier,
+)
 
 # The checks' data are standardized (outside [0, 1]), hence clip=None.
 INIT_PARAMS = dict(max_epochs=25, lr=0.02, batch_size=32, module__hidden_units=(32,),
@@ -31,7 +36,9 @@ def _expected_failed_checks(estimator):
      NoiseTrainedClassifier(sigma=0.1, **INIT_PARAMS),
      NoiseTrainedClassifier(sigma=0.1, sigma_mode="adaptive", **INIT_PARAMS),
      AdversarialClassifier(eps=0.05, alpha=0.02, steps=2, **INIT_PARAMS),
-     AdversarialClassifier(eps=0.05, attack="fgsm", eps_mode="adaptive", **INIT_PARAMS)],
+     AdversarialClassifier(eps=0.05, attack="fgsm", eps_mode="adaptive", **INIT_PARAMS),
+     CertifiedBudgetClassifier(eps0=0.05, budget="uniform", bound="ibp", **INIT_PARAMS),
+     CertifiedBudgetClassifier(eps0=0.05, ramp_start=0, ramp_length=5, **INIT_PARAMS)],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

@@ -1,0 +1,14 @@
+"""Certified robustness: IBP, CROWN-IBP and CROWN bounds, and learned perturbation budgets."""
+
+from ._bounds import (
+    METHODS,
+    compute_bounds,
+    crown_bounds,
+    input_box,
+    interval_bounds,
+    margin_matrix,
+)
+from ._budgets import BudgetGenerator, budget_range, refine_budgets
+
+__all__ = ["METHODS", "BudgetGenerator", "budget_range", "compute_bounds", "crown_bounds",
+           "input_box", "interval_bounds", "margin_matrix", "refine_budgets"]

@@ -1,0 +1,95 @@
+"""Verified error: the share of examples whose prediction cannot be certified in their box."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..certify import compute_bounds, input_box, margin_matrix
+from ..query._torch_access import TorchClassifier
+from ..utils import check_clip, check_options
+from ._adversarial import encode_labels
+
+
+def verified_error(estimator, X, y, *, budget=None, bound="crown-ibp", batch_size=256):
+    """Fraction of examples not verified robust: some margin's lower bound is <= 0.
+
+    Parameters
+    ----------
+    estimator : fitted CertifiedBudgetClassifier, or a robustsk / skorch net
+        A :class:`~robustsk.estimators.CertifiedBudgetClassifier` is verified
+        under its own budgets by default; any other net needs ``budget`` and a
+        ``torch.nn.Sequential`` module of supported layers returning logits.
+    X : array-like of shape (n_samples, ...)
+        Inputs.
+    y : array-like of shape (n_samples,)
+        True labels.
+    budget : None, "learned", "uniform", float, ndarray or fitted CertifiedBudgetClassifier
+        Budgets of the boxes (see
+        :meth:`~robustsk.estimators.CertifiedBudgetClassifier.margin_bounds`);
+        a float is a uniform radius.
+    bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
+        Bound method.
+    batch_size : int, default=256
+        Examples per bound computation (other nets; a CertifiedBudgetClassifier
+        uses its ``eval_batch_size``).
+
+    Returns
+    -------
+    error : float
+        In [0, 1]; a verified example is also correctly classified.
+    """
+    check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
+    if hasattr(estimator, "certify"):
+        if isinstance(budget, (int, float)) and not isinstance(budget, bool):
+            budget = np.float32(budget)
+        return float(1.0 - estimator.certify(X, y, budget=budget, bound=bound).mean())
+    if budget is None or isinstance(budget, str):
+        raise ValueError("verified_error of a net without its own budgets needs budget= a "
+                         f"float or an array of per-element budgets, got {budget!r}.")
+    net = TorchClassifier(estimator, "verified_error")
+    X = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity.")
+    codes = torch.as_tensor(encode_labels(estimator, y))
+    eps = np.broadcast_to(np.asarray(budget, np.float32), X.shape)
+    clip = check_clip(getattr(estimator, "clip", (0.0, 1.0)))
+    verified = []
+    with net.evaluating(), torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            xb = net.tensor(X[start:start + batch_size])
+            e = torch.as_tensor(np.ascontiguousarray(eps[start:start + batch_size]),
+                                device=xb.device).reshape(xb.shape)
+            lower, upper = input_box(xb, e, clip)
+            C = margin_matrix(codes[start:start + batch_size].to(xb.device),
+                              len(estimator.classes_))
+            kwargs = {} if bound == "ibp" else {"bound_upper": False}
+            lb, _ = compute_bounds(net.module, lower, upper, C, method=bound, **kwargs)
+            verified.append((lb > 0).all(dim=1).cpu().numpy())
+    return float(1.0 - np.concatenate(verified).mean())
+
+
+class VerifiedErrorScorer:
+    """A scorer ``scorer(estimator, X, y) -> -verified error`` for GridSearchCV and
+    cross_val_score.
+
+    Like scikit-learn's ``neg_*`` scorers it returns the negated error, so
+    greater is better.
+
+    Parameters
+    ----------
+    budget : None, "learned", "uniform", float or ndarray, default=None
+        As in :func:`verified_error`.
+    bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
+        Bound method.
+    """
+
+    def __init__(self, budget=None, bound="crown-ibp"):
+        self.budget = budget
+        self.bound = bound
+
+    def __call__(self, estimator, X, y):
+        return -verified_error(estimator, X, y, budget=self.budget, bound=self.bound)
+
+    def __repr__(self):
+        return f"VerifiedErrorScorer(budget={self.budget!r}, bound={self.bound!r})"
