@@ -236,3 +236,26 @@ def test_classifier_parameters_are_validated(digits):
             CertifiedBudgetClassifier(**params, **FAST).fit(X_train[:50], y_train[:50])
     clf = clone(CertifiedBudgetClassifier(eps0=0.2, **FAST))
     assert clf.get_params()["eps0"] == 0.2
+
+
+# ------------------------------------------------- auto_LiRPA as reference
+LIRPA_METHODS = {"ibp": "IBP", "crown-ibp": "CROWN-IBP", "crown": "CROWN"}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bounds_equal_auto_lirpa(method, seed):
+    from _lirpa import lirpa_available, lirpa_bounds, lirpa_unavailable_reason
+
+    if not lirpa_available():
+        pytest.skip(lirpa_unavailable_reason())
+    net = random_net(seed, batchnorm=seed != 2)
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(4, 1, 16, 16, generator=gen)
+    eps = torch.rand(4, 1, 16, 16, generator=gen) * 0.05
+    lower, upper = input_box(X, eps)
+    C = margin_matrix(torch.tensor([0, 1, 2, 3]), 5)
+    lb, ub = compute_bounds(net, lower, upper, C, method=method)
+    ref_lb, ref_ub = lirpa_bounds(net, lower, upper, C, LIRPA_METHODS[method])
+    np.testing.assert_allclose(lb.detach().numpy(), ref_lb.detach().numpy(), atol=1e-4)
+    np.testing.assert_allclose(ub.detach().numpy(), ref_ub.detach().numpy(), atol=1e-4)

@@ -17,6 +17,19 @@ from ._layers import abs_linear_part, bias_part, linear_part, sequential_layers,
 
 METHODS = ("ibp", "crown-ibp", "crown")
 
+#: Coefficient elements per backward pass of intermediate CROWN bounds (memory bound).
+_ELEMENTS = 1 << 25
+
+
+def _ibp_is_exact(layers):
+    """IBP is exact on a box through at most one mixing affine layer (plus element-wise ones)."""
+    mixing = [la for la in layers if isinstance(la, (nn.Linear, nn.Conv2d, nn.AvgPool2d))]
+    return len(mixing) <= 1 and not any(isinstance(la, nn.ReLU) for la in layers)
+
+
+def _widest(shapes):
+    return max(math.prod(s) for s in shapes)
+
 
 def input_box(X, eps, clip=(0.0, 1.0)):
     """The box ``[clip(X - eps), clip(X + eps)]`` of per-element budgets.
@@ -205,7 +218,7 @@ def _shapes(layers, example):
 
 
 def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lower=True,
-                 bound_upper=True, spec_chunk=1024):
+                 bound_upper=True, spec_chunk=None):
     """CROWN bounds of ``C @ module(x)`` for ``x`` in the box.
 
     The output layer is bounded by backward linear relaxation (CROWN, Zhang
@@ -213,7 +226,9 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
     interval propagation: CROWN-IBP (Zhang et al. 2020), cheap enough for
     training. ``intermediate="crown"`` computes them by CROWN too, layer by
     layer (tighter, for evaluation; the specification of an intermediate layer
-    is the identity over its neurons, processed ``spec_chunk`` at a time).
+    is the identity over its neurons that IBP leaves unstable, processed
+    ``spec_chunk`` at a time; stable neurons keep their IBP bounds, since
+    their relaxation is exact either way).
 
     Parameters
     ----------
@@ -228,8 +243,9 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
         How ReLU input bounds are obtained.
     bound_lower, bound_upper : bool, default=True
         Which bounds to compute (the other is returned as None).
-    spec_chunk : int, default=1024
-        Neurons bounded together for intermediate CROWN bounds (memory bound).
+    spec_chunk : int or None, default=None
+        Neurons bounded together for intermediate CROWN bounds; None sizes
+        the chunks to about 32M coefficients (memory bound).
 
     Returns
     -------
@@ -245,23 +261,27 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
         relu_inputs = {i: inputs[i] for i, layer in enumerate(layers)
                        if isinstance(layer, nn.ReLU)}
     else:
+        # IBP first; CROWN then refines only the neurons IBP leaves unstable in some example
+        # (a stable neuron's relaxation is exact whatever its bounds), like auto_LiRPA.
+        _, _, inputs = _ibp(layers, lower, upper)
         for i, layer in enumerate(layers):
             if not isinstance(layer, nn.ReLU):
                 continue
-            if i == 0:
-                relu_inputs[i] = (lower, upper)
+            lo, hi = inputs[i]
+            if _ibp_is_exact(layers[:i]):
+                relu_inputs[i] = (lo, hi)
                 continue
-            size = math.prod(shapes[i])
-            lows, highs = [], []
-            for start in range(0, size, spec_chunk):
-                stop = min(start + spec_chunk, size)
-                eye = torch.eye(size, dtype=lower.dtype, device=lower.device)[start:stop]
-                A = eye.view(1, stop - start, *shapes[i]).expand(n, -1, *shapes[i])
+            unstable = ((lo < 0) & (hi > 0)).flatten(1).any(0).nonzero().squeeze(1)
+            lo, hi = lo.flatten(1).clone(), hi.flatten(1).clone()
+            size = lo.shape[1]
+            chunk = spec_chunk or max(1, _ELEMENTS // max(1, n * _widest(shapes[:i])))
+            eye = torch.eye(size, dtype=lower.dtype, device=lower.device)
+            for start in range(0, unstable.numel(), chunk):
+                idx = unstable[start:start + chunk]
+                A = eye[idx].view(1, idx.numel(), *shapes[i]).expand(n, -1, *shapes[i])
                 lb, ub = _backward(layers, shapes, i - 1, A, relu_inputs, lower, upper)
-                lows.append(lb)
-                highs.append(ub)
-            relu_inputs[i] = (torch.cat(lows, 1).view(n, *shapes[i]),
-                              torch.cat(highs, 1).view(n, *shapes[i]))
+                lo[:, idx], hi[:, idx] = lb, ub
+            relu_inputs[i] = (lo.view(n, *shapes[i]), hi.view(n, *shapes[i]))
     out_shape = shapes[-1]
     if C is None:
         size = math.prod(out_shape)
