@@ -353,3 +353,36 @@ def _check_avg_pool(layer, method):
         raise NotImplementedError(
             f"auto_LiRPA 0.3's {method} is wrong through {layer} (needs stride == kernel_size "
             "and no padding); use method='IBP'")
+
+
+def bounded_module(model, example, bound_opts=None):
+    """Build auto_LiRPA's ``BoundedModule`` once; return ``bound(lower, upper, C, method) -> lb``.
+
+    For benchmarks: the conversion (graph tracing) is paid once, as in a
+    training loop, and each call only computes bounds (lower bounds only, as
+    a training loss needs). The model stays in eval mode.
+    """
+    if not lirpa_available():
+        raise RuntimeError(f"auto_LiRPA is not usable: {_STATE.get('error')}")
+    lirpa = _STATE["lirpa"]
+    model.eval()
+    globals_ = _onnx_globals()
+    opset = globals_.export_onnx_opset_version
+    try:
+        with warnings.catch_warnings(record=True), contextlib.redirect_stdout(io.StringIO()):
+            bounded = lirpa.BoundedModule(model, torch.zeros_like(example[:1]),
+                                          bound_opts=bound_opts or None)
+        bounded.eval()
+        for node in bounded.modules():
+            if isinstance(node, lirpa.operators.BoundParams):
+                node.training = node.param.requires_grad
+    finally:
+        globals_.export_onnx_opset_version = opset
+
+    def bound(lower, upper, C, method):
+        ptb = lirpa.PerturbationLpNorm(norm=float("inf"), x_L=lower, x_U=upper)
+        x = lirpa.BoundedTensor((lower + upper) / 2, ptb)
+        lb, _ = bounded.compute_bounds(x=(x,), C=C, method=method, bound_upper=False)
+        return lb
+
+    return bound

@@ -15,7 +15,7 @@ from robustsk.certify import (
     refine_budgets,
 )
 from robustsk.estimators import CertifiedBudgetClassifier, RobustNetClassifier
-from robustsk.metrics._verified import VerifiedErrorScorer, verified_error
+from robustsk.metrics import VerifiedErrorScorer, verified_error
 
 METHODS = ["ibp", "crown-ibp", "crown"]
 

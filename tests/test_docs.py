@@ -8,6 +8,7 @@ import robustsk.active
 import robustsk.annotate
 import robustsk.attacks
 import robustsk.datasets
+import robustsk.certify
 import robustsk.estimators
 import robustsk.metrics
 import robustsk.nets
@@ -16,7 +17,8 @@ import robustsk.query
 import robustsk.reproduce
 import robustsk.selection
 
-MODULES = [robustsk.active, robustsk.annotate, robustsk.attacks, robustsk.datasets,
+MODULES = [robustsk.active, robustsk.annotate, robustsk.attacks, robustsk.certify,
+           robustsk.datasets,
            robustsk.estimators,
            robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query,
            robustsk.reproduce, robustsk.selection]

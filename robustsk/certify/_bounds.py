@@ -90,8 +90,10 @@ def interval_bounds(module, lower, upper, C=None):
     module : torch.nn.Sequential
         Linear, Conv2d, ReLU, Flatten, AvgPool2d, BatchNorm (running statistics)
         and Dropout (identity) layers.
-    lower, upper : torch.Tensor of shape (n, ...)
-        The input box.
+    lower : torch.Tensor of shape (n, ...)
+        Lower corner of the input box.
+    upper : torch.Tensor of shape (n, ...)
+        Upper corner of the input box.
     C : torch.Tensor of shape (n, s, n_outputs) or None, default=None
         Specification; None bounds the outputs themselves.
 
@@ -235,14 +237,18 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
     module : torch.nn.Sequential
         Linear, Conv2d, ReLU, Flatten, AvgPool2d, BatchNorm (running statistics)
         and Dropout (identity) layers.
-    lower, upper : torch.Tensor of shape (n, ...)
-        The input box.
+    lower : torch.Tensor of shape (n, ...)
+        Lower corner of the input box.
+    upper : torch.Tensor of shape (n, ...)
+        Upper corner of the input box.
     C : torch.Tensor of shape (n, s, n_outputs) or None, default=None
         Specification; None bounds the outputs themselves.
     intermediate : {"crown", "ibp"}, default="crown"
         How ReLU input bounds are obtained.
-    bound_lower, bound_upper : bool, default=True
-        Which bounds to compute (the other is returned as None).
+    bound_lower : bool, default=True
+        Compute the lower bound (else None is returned for it).
+    bound_upper : bool, default=True
+        Compute the upper bound (else None is returned for it).
     spec_chunk : int or None, default=None
         Neurons bounded together for intermediate CROWN bounds; None sizes
         the chunks to about 32M coefficients (memory bound).
@@ -298,8 +304,10 @@ def compute_bounds(module, lower, upper, C=None, method="crown-ibp", **kwargs):
     ----------
     module : torch.nn.Sequential
         The net (see :func:`interval_bounds` for the supported layers).
-    lower, upper : torch.Tensor of shape (n, ...)
-        The input box.
+    lower : torch.Tensor of shape (n, ...)
+        Lower corner of the input box.
+    upper : torch.Tensor of shape (n, ...)
+        Upper corner of the input box.
     C : torch.Tensor of shape (n, s, n_outputs) or None, default=None
         Specification, e.g. :func:`margin_matrix`.
     method : {"ibp", "crown-ibp", "crown"}, default="crown-ibp"

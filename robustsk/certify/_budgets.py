@@ -52,8 +52,10 @@ def refine_budgets(g, eps0, low, high):
         Generator outputs in ``[0, 1]``, one per input element.
     eps0 : float
         Target budget (``l <= eps0 <= u``).
-    low, high : float
-        The range ``[l, u]``, e.g. from :func:`budget_range`.
+    low : float
+        Lower limit ``l`` of a budget, e.g. from :func:`budget_range`.
+    high : float
+        Upper limit ``u``.
 
     Returns
     -------

@@ -2,6 +2,10 @@
 
 from ._adversarial import AdversarialScorer, adversarial_accuracy, adversarial_examples
 from ._corruption import CorruptionScorer, corruption_accuracy
+from ._rpr import RPRScorer, rpr_score, rpr_steps
+from ._rpr_curve import plot_rpr_curve, rpr_curve
+from ._verified import VerifiedErrorScorer, verified_error
 
-__all__ = ["AdversarialScorer", "CorruptionScorer", "adversarial_accuracy", "adversarial_examples",
-           "corruption_accuracy"]
+__all__ = ["AdversarialScorer", "CorruptionScorer", "RPRScorer", "adversarial_accuracy",
+           "adversarial_examples", "corruption_accuracy", "plot_rpr_curve", "rpr_curve",
+           "rpr_score", "rpr_steps", "VerifiedErrorScorer", "verified_error"]

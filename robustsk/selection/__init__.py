@@ -1,5 +1,6 @@
 """Choosing data to (re)train on for robustness."""
 
 from ._retraining import select_for_retraining
+from ._robust_subset import RobustSubsetSelector
 
-__all__ = ["select_for_retraining"]
+__all__ = ["RobustSubsetSelector", "select_for_retraining"]

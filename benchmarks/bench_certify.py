@@ -1,0 +1,148 @@
+"""Certified bounds: robustsk's native CROWN-IBP against auto_LiRPA 0.3, and the cost of a
+certified training epoch against a natural one, each measured side by side in one run.
+
+1. Bounds plus backward for one batch (256 MNIST images, SmallCNN, margin
+   specification, eps 0.3): robustsk's ``compute_bounds`` and auto_LiRPA's
+   ``BoundedModule.compute_bounds`` (built once, as in training) run
+   alternately, IBP and CROWN-IBP; the maximum difference of the bounds and the
+   time ratio (target >= 3x in robustsk's favour for CROWN-IBP) are printed,
+   with a natural forward/backward pass for reference.
+2. One epoch of ``CertifiedBudgetClassifier`` (IBP, CROWN-IBP, learned budgets
+   with CROWN-IBP) against one natural epoch of the same net and data, with the
+   ramp running (the most expensive phase: CROWN-IBP and IBP both computed).
+
+auto_LiRPA 0.3 needs torch-2 compatibility patches, which live in the test
+helper ``tests/_lirpa.py``; install it with
+``pip install --no-deps auto_LiRPA==0.3 appdirs``.
+
+Usage::
+
+    python benchmarks/bench_certify.py [--mnist PATH] [--batch 256] [--n-train 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from robustsk.certify import compute_bounds, input_box, margin_matrix
+from robustsk.datasets import load_mnist
+from robustsk.estimators import CertifiedBudgetClassifier, RobustNetClassifier
+from robustsk.nets import SmallCNN
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MNIST = ROOT / ".." / "shared" / "data" / "mnist"
+
+
+def timed(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def section_bounds(X, y, batch, repeats):
+    torch.manual_seed(0)
+    net = SmallCNN()
+    x, labels = torch.from_numpy(X[:batch]), torch.from_numpy(y[:batch])
+    lower, upper = input_box(x, 0.3)
+    C = margin_matrix(labels, 10)
+
+    def natural():
+        net.zero_grad()
+        F.cross_entropy(net(x), labels).backward()
+
+    def ours(method):
+        def run():
+            net.zero_grad()
+            kwargs = {} if method == "ibp" else {"bound_upper": False}
+            lb, _ = compute_bounds(net, lower, upper, C, method=method, **kwargs)
+            (-lb).mean().backward()
+            return lb
+        return run
+
+    rows = [("natural forward/backward", timed(natural, repeats), None, None)]
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from _lirpa import lirpa_available, lirpa_unavailable_reason
+    except ImportError:
+        lirpa_available = None
+    reference = None
+    if lirpa_available is not None and lirpa_available():
+        from _lirpa import bounded_module
+        reference = bounded_module(net, x)
+    else:
+        reason = lirpa_unavailable_reason() if lirpa_available else "tests/_lirpa.py missing"
+        print(f"auto_LiRPA unavailable ({reason}): timing robustsk only")
+    for method, lirpa_method in (("ibp", "IBP"), ("crown-ibp", "CROWN-IBP")):
+        t_ours = timed(ours(method), repeats)
+        t_ref = diff = None
+        if reference is not None:
+            def theirs(lirpa_method=lirpa_method):
+                net.zero_grad()
+                lb = reference(lower, upper, C, lirpa_method)
+                (-lb).mean().backward()
+                return lb
+            t_ref = timed(theirs, repeats)
+            with torch.no_grad():
+                diff = (ours(method)() - theirs()).abs().max().item()
+        rows.append((method, t_ours, t_ref, diff))
+    print(f"\n1. Bounds + backward, SmallCNN, batch {batch}, eps 0.3 (median of {repeats})")
+    print(f"{'method':<26}{'robustsk s':>12}{'auto_LiRPA s':>14}{'ratio':>8}{'x natural':>11}"
+          f"{'max |diff|':>12}")
+    base = rows[0][1]
+    for name, t, t_ref, diff in rows:
+        ratio = f"{t_ref / t:.1f}x" if t_ref else "-"
+        print(f"{name:<26}{t:>12.4f}{(f'{t_ref:.4f}' if t_ref else '-'):>14}{ratio:>8}"
+              f"{t / base:>11.1f}{(f'{diff:.1e}' if diff is not None else '-'):>12}")
+
+
+def section_epochs(X, y, n_train, epochs):
+    X, y = X[:n_train], y[:n_train]
+    common = dict(max_epochs=epochs, lr=1e-3, batch_size=128, verbose=0, random_state=0)
+    ramp = dict(ramp_start=0, ramp_length=10 * epochs)  # ramp running: both bounds computed
+    models = {
+        "natural": RobustNetClassifier(SmallCNN, **common),
+        "IBP (uniform)": CertifiedBudgetClassifier(SmallCNN, budget="uniform", bound="ibp",
+                                                   **ramp, **common),
+        "CROWN-IBP (uniform)": CertifiedBudgetClassifier(SmallCNN, budget="uniform", **ramp,
+                                                         **common),
+        "CROWN-IBP (learned)": CertifiedBudgetClassifier(SmallCNN, budget="learned", **ramp,
+                                                         **common),
+    }
+    times = {}
+    for name, model in models.items():
+        t = time.perf_counter()
+        model.fit(X, y)
+        times[name] = (time.perf_counter() - t) / epochs
+    print(f"\n2. Training epoch, SmallCNN, {n_train} MNIST images, batch 128")
+    print(f"{'training':<24}{'s / epoch':>11}{'x natural':>11}")
+    for name, t in times.items():
+        print(f"{name:<24}{t:>11.2f}{t / times['natural']:>11.2f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-train", type=int, default=5000)
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args(argv)
+    X, y = load_mnist(args.mnist, subset="train", n_samples=max(args.n_train, args.batch),
+                      return_X_y=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    section_bounds(X, y, args.batch, args.repeats)
+    section_epochs(X, y, args.n_train, args.epochs)
+
+
+if __name__ == "__main__":
+    main()

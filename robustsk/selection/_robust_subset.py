@@ -1,0 +1,259 @@
+"""Robust-subset selection: keep the training points a model deems robust (RPR paper, 2.3)."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import _safe_indexing
+from sklearn.utils.validation import check_is_fitted
+
+from ..metrics import rpr_steps
+from ..metrics._rpr import validate_rpr_args
+from ..utils import check_number, check_random_state_param, draw_seed
+
+
+class RobustSubsetSelector(BaseEstimator):
+    """Keep the training points a fitted model deems robust, class-balanced (a resampler).
+
+    The RPR paper's retraining method (section 2.3): compute the RPR step
+    count of every training point under the model ``M`` trained on them
+    (:func:`~robustsk.metrics.rpr_steps`), keep the robust ones (those that
+    withstand ``max_steps`` draws) and draw ``n_per_class`` of them from every
+    class, so that the subset has no class bias (robust points are far from
+    uniform over classes). A model ``M_R`` trained on the subset is more robust
+    on test data, at some cost in accuracy.
+
+    imbalanced-learn style: :meth:`fit_resample` returns the selected rows,
+    :meth:`get_support` which rows they are.
+
+    Parameters
+    ----------
+    estimator : fitted classifier, or an unfitted one with ``prefit=False``
+        The model ``M`` that judges robustness (any classifier with
+        ``predict``; robustsk estimators and skorch nets take the fast torch
+        path).
+    n_per_class : int, "min" or None, default=None
+        Points drawn at random from each class's robust points: an int (the
+        paper: 1,500 per class on MNIST; a class with fewer robust points
+        keeps them all, with a warning), ``"min"`` (as many as the class with
+        the fewest robust points has, so the subset is exactly balanced; a
+        class without any robust point is warned about and left out) or
+        ``None`` (every robust point, no balancing).
+    max_steps : int, default=250
+        Draws a point must withstand to be robust.
+    perturbation : Perturbation, callable or None, default=None
+        The random scheme; ``None`` means
+        :class:`~robustsk.perturb.RandomPixels` (the paper's).
+    prefit : bool, default=True
+        Use ``estimator`` as it is (it must be fitted). With ``False``, a clone
+        of it is fitted on the data passed to :meth:`fit_resample`, as the
+        paper does (``M`` is trained on the very points it then judges); this
+        also makes the selector work after :func:`sklearn.base.clone`.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the perturbation draws and the per-class sampling.
+    batch_size : int or None, default=None
+        Most rows per predict call of the RPR engine (``None``: as in
+        :func:`~robustsk.metrics.rpr_steps`).
+    backend : {"auto", "torch", "predict"}, default="auto"
+        As in :func:`~robustsk.metrics.rpr_steps`.
+    verbose : int, default=0
+        Progress bar of the RPR computation.
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The model that judged robustness (``estimator`` itself when prefit).
+    steps_ : ndarray of shape (n_samples,)
+        RPR step count of every point passed to :meth:`fit_resample`.
+    robust_ : ndarray of shape (n_samples,), bool
+        ``steps_ == max_steps``.
+    support_ : ndarray of shape (n_samples,), bool
+        The selected rows.
+    sample_indices_ : ndarray of shape (n_selected,)
+        Positions of the selected rows, increasing (imbalanced-learn's name).
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``y``.
+    n_robust_per_class_ : dict
+        ``{label: number of robust points}``.
+    n_selected_per_class_ : dict
+        ``{label: number of selected points}``.
+
+    See Also
+    --------
+    robustsk.metrics.rpr_steps : the robustness measure.
+
+    References
+    ----------
+    A. Ilie, M. Popescu, A. Stefanescu. Robustness as Inherent Property of
+    Datapoints. AISafety workshop at IJCAI 2020, section 2.3.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from robustsk.perturb import RandomPixels
+    >>> from robustsk.selection import RobustSubsetSelector
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X, y = X[:600] / 16.0, y[:600]
+    >>> model = LogisticRegression(max_iter=500).fit(X, y)
+    >>> selector = RobustSubsetSelector(model, n_per_class=20, max_steps=20,
+    ...                                 perturbation=RandomPixels(4), random_state=0)
+    >>> X_r, y_r = selector.fit_resample(X, y)
+    >>> X_r.shape, sorted(set(selector.n_selected_per_class_.values()))
+    ((200, 64), [20])
+    >>> bool((X_r == X[selector.get_support()]).all())
+    True
+    """
+
+    def __init__(self, estimator, *, n_per_class=None, max_steps=250, perturbation=None,
+                 prefit=True, random_state=None, batch_size=None, backend="auto", verbose=0):
+        self.estimator = estimator
+        self.n_per_class = n_per_class
+        self.max_steps = max_steps
+        self.perturbation = perturbation
+        self.prefit = prefit
+        self.random_state = random_state
+        self.batch_size = batch_size
+        self.backend = backend
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- public
+    def fit(self, X, y):
+        """Judge every point's robustness and choose the subset.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training points, as the estimator takes them.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._fit(X, y, stacklevel=3)
+        return self
+
+    def fit_resample(self, X, y):
+        """Select the robust, class-balanced subset and return its rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Training points, as the estimator takes them.
+        y : array-like of shape (n_samples,)
+            Their labels.
+
+        Returns
+        -------
+        X_resampled : array-like of shape (n_selected, ...)
+            ``X[self.sample_indices_]``, rows in their original order.
+        y_resampled : array-like of shape (n_selected,)
+            Their labels.
+        """
+        self._check_params()
+        return self._fit_resample(X, y)
+
+    def get_support(self, indices=False):
+        """The selected rows, as a mask or as positions.
+
+        Parameters
+        ----------
+        indices : bool, default=False
+            Return positions instead of a boolean mask.
+
+        Returns
+        -------
+        support : ndarray
+            Boolean mask of shape (n_samples,), or the positions of shape
+            (n_selected,), of the rows :meth:`fit_resample` returned.
+        """
+        check_is_fitted(self, "support_")
+        return self.sample_indices_.copy() if indices else self.support_.copy()
+
+    # ---------------------------------------------------------------- private
+    def _check_params(self):
+        n = self.n_per_class
+        if n is not None and not (isinstance(n, str) and n == "min"):
+            if isinstance(n, str) or not isinstance(n, numbers.Integral):
+                raise TypeError(f"n_per_class must be an int, 'min' or None, got {n!r} "
+                                f"({type(n).__name__}).")
+            check_number(n, "n_per_class", low=1, integer=True)
+        check_number(self.max_steps, "max_steps", low=1, integer=True)
+        if not isinstance(self.prefit, (bool, np.bool_)):
+            raise TypeError(f"prefit must be a bool, got {self.prefit!r}.")
+        check_random_state_param(self.random_state)
+        if not callable(getattr(self.estimator, "predict", None)):
+            raise TypeError(f"estimator must be a classifier with predict(X), got "
+                            f"{type(self.estimator).__name__}.")
+        if self.prefit and hasattr(self.estimator, "fit"):
+            try:
+                check_is_fitted(self.estimator)
+            except NotFittedError:
+                raise NotFittedError(
+                    f"estimator {type(self.estimator).__name__} is not fitted; fit it first "
+                    "(the model that judges robustness) or pass prefit=False to fit a clone "
+                    "of it on the data given to fit_resample.") from None
+
+    def _fit_resample(self, X, y):
+        self._fit(X, y, stacklevel=4)
+        return _safe_indexing(X, self.sample_indices_), _safe_indexing(y, self.sample_indices_)
+
+    def _fit(self, X, y, stacklevel):
+        seed = draw_seed(self.random_state)
+        model = self.estimator
+        if not self.prefit:
+            # X, y and the RPR settings are checked before a clone is fitted
+            validate_rpr_args(X, y, perturbation=self.perturbation, max_steps=self.max_steps,
+                              random_state=self.random_state, batch_size=self.batch_size,
+                              chunk_size=None, backend=self.backend)
+            model = clone(self.estimator).fit(X, y)
+        steps = rpr_steps(model, X, y, perturbation=self.perturbation, max_steps=self.max_steps,
+                          random_state=None if self.random_state is None else seed,
+                          batch_size=self.batch_size, backend=self.backend,
+                          verbose=self.verbose)
+        y_arr = np.asarray(y).ravel()
+        robust = steps >= self.max_steps
+        classes, codes = np.unique(y_arr, return_inverse=True)
+        n_robust = np.bincount(codes[robust], minlength=len(classes))  # (n_classes,)
+        if not robust.any():
+            raise ValueError(
+                f"no point withstands max_steps={self.max_steps} draws under this model and "
+                "perturbation, so there is nothing to select; lower max_steps or use a "
+                "milder perturbation.")
+        if self.n_per_class is None:
+            take = n_robust
+        else:
+            want = int(n_robust[n_robust > 0].min()) if self.n_per_class == "min" \
+                else int(self.n_per_class)
+            short = n_robust < want
+            if short.any():
+                warnings.warn(
+                    f"n_per_class={self.n_per_class!r}: classes "
+                    f"{classes[short].tolist()!r} have only {n_robust[short].tolist()!r} robust "
+                    "points; all of them are kept, so the subset is not balanced.",
+                    UserWarning, stacklevel=stacklevel)
+            take = np.minimum(n_robust, want)
+        rng = np.random.default_rng([seed, 1])
+        # a random rank for every robust point within its class; keep ranks < take[class]
+        order = np.lexsort((rng.random(robust.sum()), codes[robust]))
+        robust_idx = np.flatnonzero(robust)[order]  # grouped by class, shuffled within
+        starts = np.concatenate([[0], np.cumsum(n_robust)[:-1]])
+        rank = np.arange(robust_idx.shape[0]) - np.repeat(starts, n_robust)
+        chosen = np.sort(robust_idx[rank < np.repeat(take, n_robust)])
+        self.estimator_ = model
+        self.steps_ = steps
+        self.robust_ = robust
+        self.classes_ = classes
+        self.sample_indices_ = chosen
+        self.support_ = np.zeros(steps.shape[0], dtype=bool)
+        self.support_[chosen] = True
+        self.n_robust_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), n_robust)}
+        self.n_selected_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), take)}
+        return self

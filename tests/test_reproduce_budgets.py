@@ -1,0 +1,56 @@
+import csv
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from robustsk.cli import main
+from robustsk.nets import MLP
+from robustsk.reproduce import BudgetsConfig, run_budgets
+
+
+@pytest.fixture(scope="module")
+def digits28(digits):
+    """Digits upsampled to 28x28 (the watermark needs MNIST-sized images)."""
+    X_train, X_test, y_train, y_test = digits
+
+    def up(X):
+        return F.interpolate(torch.from_numpy(X[:, :, :, 1:7]), size=(28, 20), mode="bilinear",
+                             align_corners=False).clamp(0, 1)
+
+    def pad(X):
+        out = np.zeros((len(X), 1, 28, 28), np.float32)
+        out[:, :, :, 4:24] = up(X).numpy()
+        return out
+
+    return pad(X_train[:240]), pad(X_test[:60]), y_train[:240], y_test[:60]
+
+
+def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
+    X_train, X_test, y_train, y_test = digits28
+    cfg = BudgetsConfig(n_train=240, n_test=60, epochs=2, ramp_start=0, ramp_length=1,
+                        module=MLP)
+    table1, table3 = run_budgets(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
+    assert [r["training_budgets"] for r in table1] == ["Uniform eps0=0.4", "Learned eps0=0.4"]
+    assert [r["eps0"] for r in table3] == [0.3, 0.4]
+    for row in table1:
+        for key in ("clean_error", "verified_error_uniform", "verified_error_learned"):
+            assert 0 <= row[key] <= 100
+        # a verified example is correctly classified
+        assert row["verified_error_uniform"] >= row["clean_error"] - 1e-9
+    with open(tmp_path / "table3.csv") as f:
+        assert len(list(csv.DictReader(f))) == 2
+    for name in ("table1.csv", "budgets_mnist.png", "budgets_watermarked.png", "summary.md"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "Table 3" in (tmp_path / "summary.md").read_text()
+    paper = BudgetsConfig.paper()
+    assert (paper.epochs, paper.ramp_length, paper.n_train) == (100, 60, 60000)
+
+
+def test_cli_budgets_requires_mnist(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["reproduce", "budgets"])
+    assert "--mnist" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="mnist|MNIST|idx"):
+        main(["reproduce", "budgets", "--mnist", str(tmp_path / "nowhere"), "--quiet"])
