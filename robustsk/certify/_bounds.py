@@ -170,37 +170,52 @@ def _backward(layers, shapes, end, A, relu_inputs, lower, upper, *, need_lower=T
         layer = layers[i]
         if isinstance(layer, nn.ReLU):
             lo, hi = relu_inputs[i]
-            lower_d, upper_d, upper_b = (t.unsqueeze(1) for t in _relu_relaxation(lo, hi))
-            if Al is not None:
-                pos, neg = Al.clamp(min=0), Al.clamp(max=0)
-                bl = bl + (neg * upper_b).flatten(2).sum(-1)
-                Al = pos * lower_d + neg * upper_d
-            if Au is not None:
-                pos, neg = Au.clamp(min=0), Au.clamp(max=0)
-                bu = bu + (pos * upper_b).flatten(2).sum(-1)
-                Au = pos * upper_d + neg * lower_d
+            lower_d, upper_d, upper_b = _relu_relaxation(lo, hi)
+            gap = (upper_d - lower_d).unsqueeze(1)
+            if Al is not None:  # negative coefficients take the upper line
+                neg = Al.clamp(max=0)
+                bl = bl + _dot(neg, upper_b)
+                Al = Al * lower_d.unsqueeze(1) + neg * gap
+            if Au is not None:  # positive coefficients take the upper line
+                pos = Au.clamp(min=0)
+                bu = bu + _dot(pos, upper_b)
+                Au = Au * lower_d.unsqueeze(1) + pos * gap
             continue
         out_shape, in_shape = shapes[i + 1], shapes[i]
         bias = bias_part(layer, out_shape, A.dtype, A.device)
         if Al is not None:
             if bias is not None:
-                bl = bl + (Al * bias).flatten(2).sum(-1)
+                bl = bl + _bias_dot(Al, bias)
             Al = transpose_part(layer, Al.reshape(n * s, *out_shape), in_shape)
             Al = Al.reshape(n, s, *in_shape)
         if Au is not None:
             if bias is not None:
-                bu = bu + (Au * bias).flatten(2).sum(-1)
+                bu = bu + _bias_dot(Au, bias)
             Au = transpose_part(layer, Au.reshape(n * s, *out_shape), in_shape)
             Au = Au.reshape(n, s, *in_shape)
-    lo_in, hi_in = lower.unsqueeze(1).flatten(2), upper.unsqueeze(1).flatten(2)
+    # concretize on the box: A x over [lo, hi] is A mid -/+ |A| rad
+    mid = ((upper + lower) / 2).flatten(1).unsqueeze(-1)  # (n, d, 1)
+    rad = ((upper - lower) / 2).flatten(1).unsqueeze(-1)
     lb = ub = None
     if Al is not None:
         Al = Al.flatten(2)
-        lb = (Al.clamp(min=0) * lo_in + Al.clamp(max=0) * hi_in).sum(-1) + bl
+        lb = (Al.bmm(mid) - Al.abs().bmm(rad)).squeeze(-1) + bl
     if Au is not None:
         Au = Au.flatten(2)
-        ub = (Au.clamp(min=0) * hi_in + Au.clamp(max=0) * lo_in).sum(-1) + bu
+        ub = (Au.bmm(mid) + Au.abs().bmm(rad)).squeeze(-1) + bu
     return lb, ub
+
+
+def _dot(A, v):
+    """``sum_j A[b, s, j] v[b, j]`` for coefficients ``A`` (n, s, ...) and ``v`` (n, ...)."""
+    return A.flatten(2).bmm(v.flatten(1).unsqueeze(-1)).squeeze(-1)
+
+
+def _bias_dot(A, bias):
+    """``sum A * bias`` over each row of ``A`` (n, s, ...), ``bias`` broadcast per channel."""
+    if bias.dim() == 3 and A.dim() == 5:  # a per-channel bias of a (c, h, w) output
+        return A.sum(dim=(-1, -2)).matmul(bias.flatten())
+    return (A * bias).flatten(2).sum(-1)
 
 
 def _shapes(layers, example):
