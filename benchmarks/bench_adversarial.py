@@ -41,16 +41,19 @@ def bare_passes(model, x, y, n):
 
 
 def section_attack(X_train, y_train, X_test, y_test, n_attack, repeats):
-    net = RobustNetClassifier(LeNet5, max_epochs=2, lr=1e-3, verbose=0,
-                              random_state=0).fit(X_train, y_train)
+    net = RobustNetClassifier(LeNet5, max_epochs=2, lr=1e-3, verbose=0, random_state=0).fit(
+        X_train, y_train
+    )
     model = net.module_.eval()
     x = torch.from_numpy(X_test[:n_attack])
     y = torch.from_numpy(y_test[:n_attack])
     try:
         import torchattacks
     except ImportError:
-        print("torchattacks is not installed (pip install --no-deps torchattacks); "
-              "skipping the comparison")
+        print(
+            "torchattacks is not installed (pip install --no-deps torchattacks); "
+            "skipping the comparison"
+        )
         return
     ta = torchattacks.PGD(model, eps=0.3, alpha=0.01, steps=40, random_start=True)
     times = {"robustsk pgd": [], "torchattacks PGD": [], "41 bare passes": []}
@@ -60,27 +63,33 @@ def section_attack(X_train, y_train, X_test, y_test, n_attack, repeats):
         adv = pgd(model, x, y, eps=0.3, alpha=0.01, steps=40, random_state=r)
         times["robustsk pgd"].append(time.perf_counter() - start)
         accs.setdefault("robustsk pgd", []).append(
-            (model(adv).argmax(1) == y).float().mean().item())
+            (model(adv).argmax(1) == y).float().mean().item()
+        )
         torch.manual_seed(r)
         start = time.perf_counter()
         adv = ta(x, y)
         times["torchattacks PGD"].append(time.perf_counter() - start)
         accs.setdefault("torchattacks PGD", []).append(
-            (model(adv).argmax(1) == y).float().mean().item())
+            (model(adv).argmax(1) == y).float().mean().item()
+        )
         start = time.perf_counter()
         bare_passes(model, x, y, 41)
         times["41 bare passes"].append(time.perf_counter() - start)
     ours = float(np.median(times["robustsk pgd"]))
-    print(f"\n1. PGD Linf eps=0.3 alpha=0.01 40 steps, LeNet5, {n_attack} MNIST test images "
-          f"(clean accuracy {net.score(X_test[:n_attack], y_test[:n_attack]):.3f})")
+    print(
+        f"\n1. PGD Linf eps=0.3 alpha=0.01 40 steps, LeNet5, {n_attack} MNIST test images "
+        f"(clean accuracy {net.score(X_test[:n_attack], y_test[:n_attack]):.3f})"
+    )
     print(f"{'implementation':<20}{'median s':>10}{'robust acc':>12}{'time / robustsk':>17}")
     for name, ts in times.items():
         acc = f"{np.mean(accs[name]):.3f}" if name in accs else "-"
         print(f"{name:<20}{np.median(ts):>10.2f}{acc:>12}{np.median(ts) / ours:>17.2f}")
     ratio = float(np.median(times["torchattacks PGD"])) / ours
     gap = abs(np.mean(accs["robustsk pgd"]) - np.mean(accs["torchattacks PGD"]))
-    print(f"torchattacks / robustsk time = {ratio:.2f} (target >= 1.5: "
-          f"{'met' if ratio >= 1.5 else 'NOT met'}); robust accuracy gap {100 * gap:.2f} points")
+    print(
+        f"torchattacks / robustsk time = {ratio:.2f} (target >= 1.5: "
+        f"{'met' if ratio >= 1.5 else 'NOT met'}); robust accuracy gap {100 * gap:.2f} points"
+    )
 
 
 def section_training(X, y, k, repeats):
@@ -97,8 +106,10 @@ def section_training(X, y, k, repeats):
     print(f"{'training':<24}{'median epoch s':>16}{'x natural':>11}")
     print(f"{'natural':<24}{nat:>16.2f}{1.0:>11.2f}")
     print(f"{f'PGD-{k}':<24}{adv:>16.2f}{ratio:>11.2f}")
-    print(f"PGD-{k} epoch = {ratio / (k + 1):.3f} x (k+1) natural epochs (target <= 1.1: "
-          f"{'met' if ratio <= 1.1 * (k + 1) else 'NOT met'})")
+    print(
+        f"PGD-{k} epoch = {ratio / (k + 1):.3f} x (k+1) natural epochs (target <= 1.1: "
+        f"{'met' if ratio <= 1.1 * (k + 1) else 'NOT met'})"
+    )
 
 
 def main(argv=None):
@@ -109,8 +120,9 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    X_train, y_train = load_mnist(args.mnist, subset="train", n_samples=args.n_train,
-                                  return_X_y=True)
+    X_train, y_train = load_mnist(
+        args.mnist, subset="train", n_samples=args.n_train, return_X_y=True
+    )
     X_test, y_test = load_mnist(args.mnist, subset="test", return_X_y=True)
     section_attack(X_train, y_train, X_test, y_test, args.n_attack, args.repeats)
     section_training(X_train, y_train, args.k, args.repeats)

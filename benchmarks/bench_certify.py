@@ -69,6 +69,7 @@ def section_bounds(X, y, batch, repeats):
             lb, _ = compute_bounds(net, lower, upper, C, method=method, **kwargs)
             (-lb).mean().backward()
             return lb
+
         return run
 
     rows = [("natural forward/backward", timed(natural, repeats), None, None)]
@@ -80,6 +81,7 @@ def section_bounds(X, y, batch, repeats):
     reference = None
     if lirpa_available is not None and lirpa_available():
         from _lirpa import bounded_module
+
         reference = bounded_module(net, x)
     else:
         reason = lirpa_unavailable_reason() if lirpa_available else "tests/_lirpa.py missing"
@@ -88,11 +90,13 @@ def section_bounds(X, y, batch, repeats):
         t_ours = timed(ours(method), repeats)
         t_ref = diff = None
         if reference is not None:
+
             def theirs(lirpa_method=lirpa_method):
                 net.zero_grad()
                 lb = reference(lower, upper, C, lirpa_method)
                 (-lb).mean().backward()
                 return lb
+
             t_ref = timed(theirs, repeats)
             diff = (ours(method)() - theirs()).abs().max().item()
         rows.append((method, t_ours, t_ref, diff))
@@ -106,13 +110,17 @@ def section_bounds(X, y, batch, repeats):
 
             rows.append(("crown-ibp (LiRPA rebuilt)", t_ours, timed(rebuilt, repeats), None))
     print(f"\n1. Bounds + backward, SmallCNN, batch {batch}, eps 0.3 (median of {repeats})")
-    print(f"{'method':<26}{'robustsk s':>12}{'auto_LiRPA s':>14}{'ratio':>8}{'x natural':>11}"
-          f"{'max |diff|':>12}")
+    print(
+        f"{'method':<26}{'robustsk s':>12}{'auto_LiRPA s':>14}{'ratio':>8}{'x natural':>11}"
+        f"{'max |diff|':>12}"
+    )
     base = rows[0][1]
     for name, t, t_ref, diff in rows:
         ratio = f"{t_ref / t:.1f}x" if t_ref else "-"
-        print(f"{name:<26}{t:>12.4f}{(f'{t_ref:.4f}' if t_ref else '-'):>14}{ratio:>8}"
-              f"{t / base:>11.1f}{(f'{diff:.1e}' if diff is not None else '-'):>12}")
+        print(
+            f"{name:<26}{t:>12.4f}{(f'{t_ref:.4f}' if t_ref else '-'):>14}{ratio:>8}"
+            f"{t / base:>11.1f}{(f'{diff:.1e}' if diff is not None else '-'):>12}"
+        )
 
 
 def section_epochs(X, y, n_train, epochs):
@@ -121,12 +129,15 @@ def section_epochs(X, y, n_train, epochs):
     ramp = dict(ramp_start=0, ramp_length=10 * epochs)  # ramp running: both bounds computed
     models = {
         "natural": RobustNetClassifier(SmallCNN, **common),
-        "IBP (uniform)": CertifiedBudgetClassifier(SmallCNN, budget="uniform", bound="ibp",
-                                                   **ramp, **common),
-        "CROWN-IBP (uniform)": CertifiedBudgetClassifier(SmallCNN, budget="uniform", **ramp,
-                                                         **common),
-        "CROWN-IBP (learned)": CertifiedBudgetClassifier(SmallCNN, budget="learned", **ramp,
-                                                         **common),
+        "IBP (uniform)": CertifiedBudgetClassifier(
+            SmallCNN, budget="uniform", bound="ibp", **ramp, **common
+        ),
+        "CROWN-IBP (uniform)": CertifiedBudgetClassifier(
+            SmallCNN, budget="uniform", **ramp, **common
+        ),
+        "CROWN-IBP (learned)": CertifiedBudgetClassifier(
+            SmallCNN, budget="learned", **ramp, **common
+        ),
     }
     RobustNetClassifier(SmallCNN, **{**common, "max_epochs": 1}).fit(X[:512], y[:512])  # warm-up
     times = {}
@@ -148,8 +159,9 @@ def main(argv=None):
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
-    X, y = load_mnist(args.mnist, subset="train", n_samples=max(args.n_train, args.batch),
-                      return_X_y=True)
+    X, y = load_mnist(
+        args.mnist, subset="train", n_samples=max(args.n_train, args.batch), return_X_y=True
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     section_bounds(X, y, args.batch, args.repeats)
     section_epochs(X, y, args.n_train, args.epochs)

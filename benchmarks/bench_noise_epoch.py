@@ -25,11 +25,19 @@ DEFAULT_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" /
 
 
 def make_nets(device, epochs):
-    common = dict(criterion=torch.nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=1e-3,
-                  batch_size=128, max_epochs=epochs, train_split=None, verbose=0,
-                  device=device)
-    plain = NeuralNetClassifier(LeNet5, module__input_shape=(1, 28, 28), module__n_classes=10,
-                                **common)
+    common = dict(
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        batch_size=128,
+        max_epochs=epochs,
+        train_split=None,
+        verbose=0,
+        device=device,
+    )
+    plain = NeuralNetClassifier(
+        LeNet5, module__input_shape=(1, 28, 28), module__n_classes=10, **common
+    )
     noise = NoiseTrainedClassifier(LeNet5, sigma=0.3, random_state=0, **common)
     return {"skorch NeuralNetClassifier": plain, "NoiseTrainedClassifier": noise}
 
@@ -54,8 +62,10 @@ def main(argv=None):
             epoch_times.setdefault(name, []).extend(net.history[:, "dur"])
 
     base = "skorch NeuralNetClassifier"
-    print(f"LeNet5 on {len(X)} MNIST images, batch 128, {args.epochs} epochs x {args.repeats} "
-          f"repeats, device={args.device}, torch threads={torch.get_num_threads()}")
+    print(
+        f"LeNet5 on {len(X)} MNIST images, batch 128, {args.epochs} epochs x {args.repeats} "
+        f"repeats, device={args.device}, torch threads={torch.get_num_threads()}"
+    )
     print(f"{'estimator':<28}{'median epoch s':>16}{'fit s / epoch':>16}{'ratio':>8}")
     for name in epoch_times:
         med = float(np.median(epoch_times[name]))
@@ -63,9 +73,12 @@ def main(argv=None):
         ratio = med / float(np.median(epoch_times[base]))
         print(f"{name:<28}{med:>16.3f}{fit:>16.3f}{ratio:>8.3f}")
     ratio = float(np.median(epoch_times["NoiseTrainedClassifier"])) / float(
-        np.median(epoch_times[base]))
-    print(f"\nepoch-time ratio NoiseTrainedClassifier / skorch = {ratio:.3f} "
-          f"(target <= 1.15: {'met' if ratio <= 1.15 else 'NOT met'})")
+        np.median(epoch_times[base])
+    )
+    print(
+        f"\nepoch-time ratio NoiseTrainedClassifier / skorch = {ratio:.3f} "
+        f"(target <= 1.15: {'met' if ratio <= 1.15 else 'NOT met'})"
+    )
     return ratio
 
 

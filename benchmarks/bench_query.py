@@ -70,11 +70,20 @@ def section_probability(n_pool, n_select):
     proba = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     clf = Precomputed(proba)
     X_pool = np.arange(n_pool)[:, None]  # each row names its stored output
-    print(f"\n1. Selection given model outputs: pool {n_pool:,}, select {n_select} "
-          "(target <= 0.5 s)")
+    print(
+        f"\n1. Selection given model outputs: pool {n_pool:,}, select {n_select} (target <= 0.5 s)"
+    )
     print(f"{'strategy':<18}{'seconds':>10}{'peak MB (py)':>14}{'target':>8}")
-    for name in ["random", "max_entropy", "least_confidence", "margin", "deepgini", "mcp",
-                 "dre", "clean_uncertainty"]:
+    for name in [
+        "random",
+        "max_entropy",
+        "least_confidence",
+        "margin",
+        "deepgini",
+        "mcp",
+        "dre",
+        "clean_uncertainty",
+    ]:
         fn = getattr(Q, name)
         sec, _ = timed(lambda fn=fn: fn(clf, X_pool, n_select, random_state=0))
         mb = peak_python_mb(lambda fn=fn: fn(clf, X_pool, n_select, random_state=0))
@@ -95,12 +104,16 @@ def section_coreset(n_pool, n_centres, n_select, dim=84):
         np.min(np.linalg.norm(centres_np - pool_np[i], axis=1))
     per_candidate = (time.perf_counter() - start) / probe
     loop_estimate = per_candidate * n_pool * n_select
-    print(f"\n2. Core-set: pool {n_pool:,} x {dim}-d, {n_centres:,} centres, select {n_select} "
-          "(target <= 5 s)")
+    print(
+        f"\n2. Core-set: pool {n_pool:,} x {dim}-d, {n_centres:,} centres, select {n_select} "
+        "(target <= 5 s)"
+    )
     print(f"{'implementation':<34}{'seconds':>12}{'ratio':>10}")
     print(f"{'robustsk greedy_k_center':<34}{sec:>12.2f}{1.0:>10.1f}")
-    print(f"{'per-candidate loop (extrapolated)':<34}{loop_estimate:>12.0f}"
-          f"{loop_estimate / sec:>10.0f}")
+    print(
+        f"{'per-candidate loop (extrapolated)':<34}{loop_estimate:>12.0f}"
+        f"{loop_estimate / sec:>10.0f}"
+    )
     print(f"target: {'met' if sec <= 5 else 'NOT met'}")
 
 
@@ -108,12 +121,12 @@ def raw_forward(module, X, batch_size, repeats=1):
     with torch.no_grad():
         for _ in range(repeats):
             for s in range(0, len(X), batch_size):
-                module(torch.from_numpy(X[s:s + batch_size]))
+                module(torch.from_numpy(X[s : s + batch_size]))
 
 
 def raw_forward_backward(module, X, batch_size, n_backward):
     for s in range(0, len(X), batch_size):
-        x = torch.from_numpy(X[s:s + batch_size]).requires_grad_(False)
+        x = torch.from_numpy(X[s : s + batch_size]).requires_grad_(False)
         out = torch.log_softmax(module(x), dim=1)
         params = list(module.parameters())
         for c in range(n_backward):
@@ -123,15 +136,16 @@ def raw_forward_backward(module, X, batch_size, n_backward):
 def raw_input_gradients(module, X, batch_size, n_classes, iterations):
     for _ in range(iterations):
         for s in range(0, len(X), batch_size):
-            x = torch.from_numpy(X[s:s + batch_size]).requires_grad_(True)
+            x = torch.from_numpy(X[s : s + batch_size]).requires_grad_(True)
             out = module(x)
             for c in range(n_classes):
                 torch.autograd.grad(out[:, c].sum(), x, retain_graph=c < n_classes - 1)
 
 
 def section_heavy(X_train, y_train, X_pool):
-    net = NoiseTrainedClassifier(LeNet5, max_epochs=1, lr=1e-3, verbose=0,
-                                 random_state=0).fit(X_train, y_train)
+    net = NoiseTrainedClassifier(LeNet5, max_epochs=1, lr=1e-3, verbose=0, random_state=0).fit(
+        X_train, y_train
+    )
     module = net.module_.eval()
     n = len(X_pool)
     rows = []
@@ -164,14 +178,18 @@ def section_heavy(X_train, y_train, X_pool):
     rows.append(("dfal (2,000 candidates)", t, raw, f"{iters} iterations x (1 fwd + 10 bwd)"))
 
     n_sub = min(n, 10000)  # 50 copies each: 500,000 forward rows
-    t, _ = timed(lambda: Q.noise_entropy(net, X_pool[:n_sub], 200, sample_sigma=0.3,
-                                         n_noise=50, random_state=0), 2)
-    chunk = np.repeat(X_pool[:4096 // 50], 50, axis=0)  # one forward batch of copies
+    t, _ = timed(
+        lambda: Q.noise_entropy(
+            net, X_pool[:n_sub], 200, sample_sigma=0.3, n_noise=50, random_state=0
+        ),
+        2,
+    )
+    chunk = np.repeat(X_pool[: 4096 // 50], 50, axis=0)  # one forward batch of copies
     n_chunks = -(-n_sub // (4096 // 50))
-    raw, _ = timed(lambda: raw_forward(module, chunk, 4096,
-                                       repeats=n_chunks), 2)
-    rows.append(("noise_entropy (M=50)", t, raw,
-                 f"forward of {n_sub * 50:,} copies ({n_sub:,} examples)"))
+    raw, _ = timed(lambda: raw_forward(module, chunk, 4096, repeats=n_chunks), 2)
+    rows.append(
+        ("noise_entropy (M=50)", t, raw, f"forward of {n_sub * 50:,} copies ({n_sub:,} examples)")
+    )
 
     print(f"\n3. Model-heavy strategies, LeNet5, pool {n:,} (target ratio <= 1.3)")
     print(f"{'strategy':<26}{'seconds':>10}{'raw passes s':>14}{'ratio':>8}  passes")
@@ -184,14 +202,18 @@ def section_heavy(X_train, y_train, X_pool):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
-    parser.add_argument("--heavy-pool", type=int, default=10000,
-                        help="pool size for the model-heavy strategies (60000 = full)")
+    parser.add_argument(
+        "--heavy-pool",
+        type=int,
+        default=10000,
+        help="pool size for the model-heavy strategies (60000 = full)",
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     section_probability(60000, 200)
     section_coreset(60000, 5000, 200)
     X, y = load_mnist(args.mnist, subset="train", return_X_y=True)
-    section_heavy(X[:2000], y[:2000], X[:args.heavy_pool])
+    section_heavy(X[:2000], y[:2000], X[: args.heavy_pool])
 
 
 if __name__ == "__main__":

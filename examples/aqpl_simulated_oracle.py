@@ -32,25 +32,34 @@ small = os.environ.get("ROBUSTSK_EXAMPLES_SMALL") == "1"
 out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".")
 
 X, y = load_digits_images(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
-                                                    random_state=0)
-reference = NoiseTrainedClassifier(sigma=0.4, max_epochs=3 if small else 40, lr=3e-3,
-                                   verbose=0, random_state=1).fit(X_train, y_train)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+reference = NoiseTrainedClassifier(
+    sigma=0.4, max_epochs=3 if small else 40, lr=3e-3, verbose=0, random_state=1
+).fit(X_train, y_train)
 oracle = SimulatedOracle(reference, tau=0.9, n_draws=10 if small else 20, random_state=0)
 
 curves = {}
 for name, strategy in {"AQPL (noise entropy)": noise_entropy, "Random": random_sampling}.items():
     learner = PerturbationLevelLearner(
-        oracle, NoiseTrainedClassifier(max_epochs=2 if small else 10, lr=3e-3, verbose=0,
-                                       random_state=0),
-        query_strategy=strategy, n_per_side=10 if small else 50, n_noise=10 if small else 50,
-        sigma_init=0.8, max_rounds=1 if small else 5, random_state=0)
+        oracle,
+        NoiseTrainedClassifier(max_epochs=2 if small else 10, lr=3e-3, verbose=0, random_state=0),
+        query_strategy=strategy,
+        n_per_side=10 if small else 50,
+        n_noise=10 if small else 50,
+        sigma_init=0.8,
+        max_rounds=1 if small else 5,
+        random_state=0,
+    )
     learner.fit(X_train, y_train)
     learner.run(eval_set=(X_test, y_test), eval_sigma=0.5)
-    curves[name] = [(0, None)] + [(r["total_queries"], r["noise_accuracy"])
-                                  for r in learner.history_]
-    print(name, [(q, round(a, 3)) for q, a in curves[name][1:]],
-          f"mean level {learner.sigma_.mean():.3f}")
+    curves[name] = [(0, None)] + [
+        (r["total_queries"], r["noise_accuracy"]) for r in learner.history_
+    ]
+    print(
+        name,
+        [(q, round(a, 3)) for q, a in curves[name][1:]],
+        f"mean level {learner.sigma_.mean():.3f}",
+    )
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, points in curves.items():

@@ -39,8 +39,9 @@ rng = np.random.default_rng(0)
 order = rng.permutation(len(X))
 labelled, pool = order[:100], order[100:]
 n_select = 150
-net = NoiseTrainedClassifier(LeNet5, max_epochs=3 if small else 30, lr=3e-3, verbose=0,
-                             random_state=0, classes=np.arange(10))
+net = NoiseTrainedClassifier(
+    LeNet5, max_epochs=3 if small else 30, lr=3e-3, verbose=0, random_state=0, classes=np.arange(10)
+)
 net.fit(X[labelled], y[labelled])
 print(f"accuracy on the pool after 100 labels: {net.score(X[pool], y[pool]):.3f}")
 
@@ -51,8 +52,9 @@ for name, strategy in ROBUST_AL_STRATEGIES.items():
         kw["max_iter"] = 5
     idx, _ = strategy(net, X[pool], n_select, random_state=0, **kw)
     bias[name] = selection_bias(net, X[pool], idx, y_pool=y[pool])
-    print(f"{name:<18} entropy JSD {bias[name]['entropy']:.3f}   "
-          f"label JSD {bias[name]['label']:.3f}")
+    print(
+        f"{name:<18} entropy JSD {bias[name]['entropy']:.3f}   label JSD {bias[name]['label']:.3f}"
+    )
 
 names = sorted(bias, key=lambda n: bias[n]["entropy"])
 fig, ax = plt.subplots(figsize=(9, 4))
@@ -68,12 +70,21 @@ fig.savefig(out_dir / "acquisition_bias.png", dpi=120)
 print(f"wrote {out_dir / 'acquisition_bias.png'}")
 
 # The modAL-style loop with a durable journal of answers.
-learner = ActiveLearner(net, dre, X[labelled], y[labelled], warm_start=True,
-                        journal=out_dir / "answers.jsonl", random_state=0)
+learner = ActiveLearner(
+    net,
+    dre,
+    X[labelled],
+    y[labelled],
+    warm_start=True,
+    journal=out_dir / "answers.jsonl",
+    random_state=0,
+)
 pool_X, pool_y = X[pool], y[pool]
 for stage in range(2):
     idx, _ = learner.query(pool_X, n_instances=50)
     learner.teach(pool_X[idx], pool_y[idx])  # the oracle here is the known label
     pool_X, pool_y = np.delete(pool_X, idx, 0), np.delete(pool_y, idx)
-    print(f"stage {stage + 1}: {len(learner.X_training)} labels, "
-          f"accuracy on the rest {learner.score(pool_X, pool_y):.3f}")
+    print(
+        f"stage {stage + 1}: {len(learner.X_training)} labels, "
+        f"accuracy on the rest {learner.score(pool_X, pool_y):.3f}"
+    )

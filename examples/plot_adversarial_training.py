@@ -35,10 +35,12 @@ epochs = 1 if small else 15
 steps = 2 if small else 20
 
 X, y = load_digits_images(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                    random_state=0)
-X_fit, X_hold, y_fit, y_hold = train_test_split(X_train, y_train, test_size=0.3,
-                                                stratify=y_train, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
+X_fit, X_hold, y_fit, y_hold = train_test_split(
+    X_train, y_train, test_size=0.3, stratify=y_train, random_state=0
+)
 common = dict(lr=1e-2, batch_size=32, max_epochs=epochs, verbose=0, random_state=0)
 attack = dict(eps=0.1, alpha=0.025, steps=7)
 models = {
@@ -51,23 +53,41 @@ radii = np.array([0.0, 0.025, 0.05, 0.075, 0.1, 0.15])
 curves = {}
 for name, model in models.items():
     model.fit(X_fit, y_fit)
-    curves[name] = [adversarial_accuracy(model, X_test, y_test, eps=r, alpha=max(r / 4, 1e-3),
-                                         steps=steps, random_state=0) for r in radii]
+    curves[name] = [
+        adversarial_accuracy(
+            model, X_test, y_test, eps=r, alpha=max(r / 4, 1e-3), steps=steps, random_state=0
+        )
+        for r in radii
+    ]
     print(f"{name:<24}" + " ".join(f"{a:.2f}" for a in curves[name]))
 
-result = select_for_retraining(models["PGD-7 (eps 0.1)"], X_hold, y_hold, 300, X_train=X_fit,
-                               y_train=y_fit, eps=0.1, alpha=0.025, steps=steps,
-                               epochs=max(1, epochs // 2), random_state=0)
+result = select_for_retraining(
+    models["PGD-7 (eps 0.1)"],
+    X_hold,
+    y_hold,
+    300,
+    X_train=X_fit,
+    y_train=y_fit,
+    eps=0.1,
+    alpha=0.025,
+    steps=steps,
+    epochs=max(1, epochs // 2),
+    random_state=0,
+)
 curves["PGD-7 + DRE retraining"] = [
-    adversarial_accuracy(result.estimator, X_test, y_test, eps=r, alpha=max(r / 4, 1e-3),
-                         steps=steps, random_state=0) for r in radii]
-print(f"{'PGD-7 + DRE retraining':<24}" + " ".join(
-    f"{a:.2f}" for a in curves["PGD-7 + DRE retraining"]))
+    adversarial_accuracy(
+        result.estimator, X_test, y_test, eps=r, alpha=max(r / 4, 1e-3), steps=steps, random_state=0
+    )
+    for r in radii
+]
+print(
+    f"{'PGD-7 + DRE retraining':<24}"
+    + " ".join(f"{a:.2f}" for a in curves["PGD-7 + DRE retraining"])
+)
 
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, accs in curves.items():
-    ax.plot(radii, accs, marker="o", label=name,
-            linestyle="--" if "retraining" in name else "-")
+    ax.plot(radii, accs, marker="o", label=name, linestyle="--" if "retraining" in name else "-")
 ax.set_xlabel("PGD radius eps (Linf)")
 ax.set_ylabel("accuracy under attack")
 ax.set_title("Adversarial training on digits")

@@ -32,11 +32,21 @@ out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".")
 epochs = 2 if small else 30
 
 X, y = load_digits_images(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                    random_state=0)
-common = dict(eps0=0.2, alpha_low=0.5, alpha_high=2.0, ramp_start=1,
-              ramp_length=max(1, epochs // 2), max_epochs=epochs, lr=3e-3, batch_size=64,
-              random_state=0, verbose=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
+common = dict(
+    eps0=0.2,
+    alpha_low=0.5,
+    alpha_high=2.0,
+    ramp_start=1,
+    ramp_length=max(1, epochs // 2),
+    max_epochs=epochs,
+    lr=3e-3,
+    batch_size=64,
+    random_state=0,
+    verbose=0,
+)
 uniform = CertifiedBudgetClassifier(budget="uniform", **common).fit(X_train, y_train)
 learned = CertifiedBudgetClassifier(budget="learned", **common).fit(X_train, y_train)
 

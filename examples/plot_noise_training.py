@@ -34,10 +34,17 @@ out_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".")
 epochs = 2 if small else 40
 
 X, y = load_digits_images(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                    random_state=0)
-common = dict(module__hidden_units=(256,), lr=3e-3, batch_size=64, max_epochs=epochs,
-              random_state=0, verbose=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
+common = dict(
+    module__hidden_units=(256,),
+    lr=3e-3,
+    batch_size=64,
+    max_epochs=epochs,
+    random_state=0,
+    verbose=0,
+)
 models = {
     "Standard": RobustNetClassifier(**common),
     "GNT (sigma=0.4)": NoiseTrainedClassifier(sigma=0.4, **common),
@@ -47,8 +54,10 @@ for model in models.values():
     model.fit(X_train, y_train)
 
 sigmas = np.round(np.arange(0.0, 0.81, 0.1), 2)
-curves = {name: [model.score(GaussianNoise(s, random_state=0)(X_test), y_test) for s in sigmas]
-          for name, model in models.items()}
+curves = {
+    name: [model.score(GaussianNoise(s, random_state=0)(X_test), y_test) for s in sigmas]
+    for name, model in models.items()
+}
 for name, accs in curves.items():
     print(f"{name:<22}" + " ".join(f"{a:.2f}" for a in accs))
 

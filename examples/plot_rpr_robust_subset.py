@@ -50,40 +50,45 @@ max_steps = 20 if small else 250
 n_per_class = 20 if small else 40
 
 X, y = load_digits_images(return_X_y=True)
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                    random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(
+    X, y, test_size=0.25, stratify=y, random_state=0
+)
 scheme = RandomPixels(k=4)
 common = dict(module__hidden_units=(256,), lr=3e-3, batch_size=64, random_state=0, verbose=0)
 
 # M, its RPR on the test set
 model = RobustNetClassifier(max_epochs=epochs, **common).fit(X_train, y_train)
-steps_m = rpr_steps(model, X_test, y_test, perturbation=scheme, max_steps=max_steps,
-                    random_state=1)
+steps_m = rpr_steps(model, X_test, y_test, perturbation=scheme, max_steps=max_steps, random_state=1)
 
 # the robust subset of the training set, balanced over classes, and M_R trained on it
-selector = RobustSubsetSelector(model, n_per_class=n_per_class, max_steps=max_steps,
-                                perturbation=scheme, random_state=0)
+selector = RobustSubsetSelector(
+    model, n_per_class=n_per_class, max_steps=max_steps, perturbation=scheme, random_state=0
+)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # a class may have fewer robust images
     X_robust, y_robust = selector.fit_resample(X_train, y_train)
 # a quarter of M's data: as many optimizer steps as M with 4x the epochs
 model_r = RobustNetClassifier(max_epochs=4 * epochs, **common).fit(X_robust, y_robust)
-steps_r = rpr_steps(model_r, X_test, y_test, perturbation=scheme, max_steps=max_steps,
-                    random_state=1)
+steps_r = rpr_steps(
+    model_r, X_test, y_test, perturbation=scheme, max_steps=max_steps, random_state=1
+)
 
-print(f"robust training images under M: {selector.robust_.mean():.3f} "
-      f"(per class: {selector.n_robust_per_class_})")
+print(
+    f"robust training images under M: {selector.robust_.mean():.3f} "
+    f"(per class: {selector.n_robust_per_class_})"
+)
 print(f"M_R trains on {len(y_robust)} of {len(y_train)} images")
 for name, net, steps in (("M", model, steps_m), ("M_R", model_r, steps_r)):
-    print(f"{name:<4} test accuracy {net.score(X_test, y_test):.3f}  "
-          f"robust ratio {np.mean(steps == max_steps):.3f}")
+    print(
+        f"{name:<4} test accuracy {net.score(X_test, y_test):.3f}  "
+        f"robust ratio {np.mean(steps == max_steps):.3f}"
+    )
 
 fig = plt.figure(figsize=(12, 4.5))
 grid = fig.add_gridspec(2, 10, wspace=0.3)
 ax = fig.add_subplot(grid[:, :5])
 plot_rpr_curve(steps_m, max_steps=max_steps, label="M (all training images)", ax=ax)
-plot_rpr_curve(steps_r, max_steps=max_steps, label="M_R (robust subset)", ax=ax,
-               linestyle="--")
+plot_rpr_curve(steps_r, max_steps=max_steps, label="M_R (robust subset)", ax=ax, linestyle="--")
 ax.set_title("Test images still robust after m draws")
 
 # Figure 1: test images M classifies correctly, robust (top) and broken soonest (bottom)

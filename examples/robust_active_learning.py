@@ -34,12 +34,24 @@ if mnist:
     cfg = RobustALConfig()
 else:  # digits: 8x8 images, so a smaller radius and an MLP, which learns them from few labels
     X, y = load_digits_images(return_X_y=True)
-    X_pool, X_test, y_pool, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
-                                                      random_state=0)
-    cfg = RobustALConfig(n_pool=len(X_pool), n_test=len(X_test), n_initial=100,
-                         n_per_stage=100, n_stages=4, epochs_per_stage=10, eps=0.1,
-                         train_alpha=0.025, train_steps=7, eval_alpha=0.01, eval_steps=20,
-                         lr=1e-2, module=MLP)
+    X_pool, X_test, y_pool, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
+    cfg = RobustALConfig(
+        n_pool=len(X_pool),
+        n_test=len(X_test),
+        n_initial=100,
+        n_per_stage=100,
+        n_stages=4,
+        epochs_per_stage=10,
+        eps=0.1,
+        train_alpha=0.025,
+        train_steps=7,
+        eval_alpha=0.01,
+        eval_steps=20,
+        lr=1e-2,
+        module=MLP,
+    )
 if small:
     cfg.n_stages, cfg.epochs_per_stage, cfg.train_steps, cfg.eval_steps = 1, 1, 2, 3
     cfg.n_pool, cfg.n_test = 500, 200

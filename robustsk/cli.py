@@ -15,63 +15,83 @@ def _positive_int(text):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="robustsk", description="Robust classifiers and robustness-aware active learning.")
+        prog="robustsk", description="Robust classifiers and robustness-aware active learning."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser(
-        "demo", help="Standard vs Gaussian-noise vs adaptive-noise training on digits.",
+        "demo",
+        help="Standard vs Gaussian-noise vs adaptive-noise training on digits.",
         description="Train Standard, GNT and adaptive-noise models on the embedded digits and "
-                    "report clean, Gaussian-noise and 15-corruption accuracy (AQPL Table 1 "
-                    "columns) as a table, CSV and PNG.")
+        "report clean, Gaussian-noise and 15-corruption accuracy (AQPL Table 1 "
+        "columns) as a table, CSV and PNG.",
+    )
     demo.add_argument("--out", default="robustsk-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--epochs", type=_positive_int, default=40,
-                      help="training epochs per model (default: %(default)s)")
-    demo.add_argument("--severity", type=int, choices=range(1, 6), default=3,
-                      help="corruption severity 1-5 (default: %(default)s)")
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=40,
+        help="training epochs per model (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--severity",
+        type=int,
+        choices=range(1, 6),
+        default=3,
+        help="corruption severity 1-5 (default: %(default)s)",
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
 
     annotate = sub.add_parser(
-        "annotate", help="Serve the annotation app (perturbation-level queries).",
+        "annotate",
+        help="Serve the annotation app (perturbation-level queries).",
         description="Serve the page where a person picks, for each queried example, the "
-                    "noise level at the threshold of recognisability. Queries come from a "
-                    "learner's HumanOracle; answers are stored in SQLite before they are "
-                    "acknowledged.")
+        "noise level at the threshold of recognisability. Queries come from a "
+        "learner's HumanOracle; answers are stored in SQLite before they are "
+        "acknowledged.",
+    )
     annotate.add_argument("--db", default="annotations.sqlite", help="SQLite file")
     annotate.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     annotate.add_argument("--port", type=int, default=8765, help="port (default: %(default)s)")
-    annotate.add_argument("--token", default=None,
-                          help="access token (required off loopback; generated if omitted)")
+    annotate.add_argument(
+        "--token", default=None, help="access token (required off loopback; generated if omitted)"
+    )
 
     reproduce = sub.add_parser("reproduce", help="Reproduce a paper's experiment.")
     which = reproduce.add_subparsers(dest="name", required=True)
     ral = which.add_parser(
-        "robust-al", help="Robust active learning on MNIST (robust-AL paper, Tables 3-5, "
-                          "Figure 2).",
+        "robust-al",
+        help="Robust active learning on MNIST (robust-AL paper, Tables 3-5, Figure 2).",
         description="Stage loop of robust active learning: initial labelled set, +n per "
-                    "stage, adversarial training at each stage; accuracy and PGD robustness "
-                    "per stage to CSV, curves PNG and a Table 5-like summary. The default is "
-                    "a CPU run of a few minutes (pool 5,000, test 500, 200 + 4 x 200 labels, "
-                    "PGD-10 training with a 10-epoch eps ramp); --full runs the paper's "
-                    "protocol (for a GPU).")
+        "stage, adversarial training at each stage; accuracy and PGD robustness "
+        "per stage to CSV, curves PNG and a Table 5-like summary. The default is "
+        "a CPU run of a few minutes (pool 5,000, test 500, 200 + 4 x 200 labels, "
+        "PGD-10 training with a 10-epoch eps ramp); --full runs the paper's "
+        "protocol (for a GPU).",
+    )
     ral.add_argument("--mnist", required=True, help="folder with MNIST's idx files")
     ral.add_argument("--out", default="robustsk-robust-al", help="output folder")
-    ral.add_argument("--strategies", default=None,
-                     help="comma-separated names (default: random,max_entropy,dre; "
-                          "'all' for the 12)")
+    ral.add_argument(
+        "--strategies",
+        default=None,
+        help="comma-separated names (default: random,max_entropy,dre; 'all' for the 12)",
+    )
     ral.add_argument("--stages", type=_positive_int, default=None, help="number of stages")
     ral.add_argument("--full", action="store_true", help="the paper's protocol")
     ral.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     ral.add_argument("--quiet", action="store_true", help="no progress bars")
 
     aq = which.add_parser(
-        "aqpl", help="AQPL on MNIST with the 15 corruptions (Table 1, Figures 4-5).",
+        "aqpl",
+        help="AQPL on MNIST with the 15 corruptions (Table 1, Figures 4-5).",
         description="Standard, GNT, CAT-style, AQPL-GNT and AQPL-CAT (Table 1: clean, "
-                    "Gaussian and mean of the 15 corruptions) and accuracy-versus-queries "
-                    "curves for Random, Clean-uncertainty, Noise-uncertainty and AQPL "
-                    "(Figures 4-5), with a simulated annotator. Default: a CPU run of minutes "
-                    "(5,000 triplets, 1,000 test images, 4 rounds of 100 queries); --full "
-                    "is closer to the paper.")
+        "Gaussian and mean of the 15 corruptions) and accuracy-versus-queries "
+        "curves for Random, Clean-uncertainty, Noise-uncertainty and AQPL "
+        "(Figures 4-5), with a simulated annotator. Default: a CPU run of minutes "
+        "(5,000 triplets, 1,000 test images, 4 rounds of 100 queries); --full "
+        "is closer to the paper.",
+    )
     aq.add_argument("--mnist", required=True, help="folder with MNIST's idx files")
     aq.add_argument("--out", default="robustsk-aqpl", help="output folder")
     aq.add_argument("--rounds", type=_positive_int, default=None, help="query rounds")
@@ -80,15 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     aq.add_argument("--quiet", action="store_true", help="no progress bars")
 
     bu = which.add_parser(
-        "budgets", help="Certified training with learned contextual budgets on MNIST and "
-                        "Watermarked MNIST (budgets paper, Tables 1 and 3, Figures 2 and 4).",
+        "budgets",
+        help="Certified training with learned contextual budgets on MNIST and "
+        "Watermarked MNIST (budgets paper, Tables 1 and 3, Figures 2 and 4).",
         description="Trains SmallCNN with CROWN-IBP under uniform and learned per-pixel "
-                    "budgets: MNIST at eps0=0.4 (clean error, verified error under uniform "
-                    "and under learned budgets: Table 1) and Watermarked MNIST at eps0=0.3 "
-                    "and 0.4 (Table 3); budget heatmaps (Figures 2 and 4). Default: a CPU "
-                    "run (5,000 training / 1,000 test images, 10 epochs with a 6-epoch ramp); "
-                    "--full uses the paper's schedule (all of MNIST, 100 epochs, 60-epoch "
-                    "ramp).")
+        "budgets: MNIST at eps0=0.4 (clean error, verified error under uniform "
+        "and under learned budgets: Table 1) and Watermarked MNIST at eps0=0.3 "
+        "and 0.4 (Table 3); budget heatmaps (Figures 2 and 4). Default: a CPU "
+        "run (5,000 training / 1,000 test images, 10 epochs with a 6-epoch ramp); "
+        "--full uses the paper's schedule (all of MNIST, 100 epochs, 60-epoch "
+        "ramp).",
+    )
     bu.add_argument("--mnist", required=True, help="folder with MNIST's idx files")
     bu.add_argument("--out", default="robustsk-budgets", help="output folder")
     bu.add_argument("--full", action="store_true", help="the paper's schedule")
@@ -99,26 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
     bu.add_argument("--quiet", action="store_true", help="no progress bars")
 
     rp = which.add_parser(
-        "rpr", help="RPR robustness and robust-subset retraining on MNIST (RPR paper, "
-                    "section 2.3, Figures 3-5).",
+        "rpr",
+        help="RPR robustness and robust-subset retraining on MNIST (RPR paper, "
+        "section 2.3, Figures 3-5).",
         description="Train M (LeNet5), compute RPR (random pixel replacement, MAX_STEPS "
-                    "draws) on its training images, keep n per class of the robust ones, "
-                    "retrain M_R on them and report test accuracy and robust ratio of both "
-                    "(CSV, curves PNG, summary beside the paper's numbers). Default: a CPU "
-                    "run of minutes (5,000 training and 1,000 test images, 125 per class); "
-                    "--full runs the paper's protocol (60,000 / 10,000, 1,500 per class).")
+        "draws) on its training images, keep n per class of the robust ones, "
+        "retrain M_R on them and report test accuracy and robust ratio of both "
+        "(CSV, curves PNG, summary beside the paper's numbers). Default: a CPU "
+        "run of minutes (5,000 training and 1,000 test images, 125 per class); "
+        "--full runs the paper's protocol (60,000 / 10,000, 1,500 per class).",
+    )
     rp.add_argument("--mnist", required=True, help="folder with MNIST's idx files")
     rp.add_argument("--out", default="robustsk-rpr", help="output folder")
     rp.add_argument("--full", action="store_true", help="the paper's protocol")
     rp.add_argument("--n-train", type=_positive_int, default=None, help="training images")
     rp.add_argument("--n-test", type=_positive_int, default=None, help="test images")
-    rp.add_argument("--n-per-class", type=_positive_int, default=None,
-                    help="robust training images per class for M_R")
+    rp.add_argument(
+        "--n-per-class",
+        type=_positive_int,
+        default=None,
+        help="robust training images per class for M_R",
+    )
     rp.add_argument("--epochs", type=_positive_int, default=None, help="training epochs of M")
-    rp.add_argument("--retrain-epochs", type=_positive_int, default=None,
-                    help="training epochs of M_R")
-    rp.add_argument("--max-steps", type=_positive_int, default=None,
-                    help="MAX_STEPS (default: 250)")
+    rp.add_argument(
+        "--retrain-epochs", type=_positive_int, default=None, help="training epochs of M_R"
+    )
+    rp.add_argument(
+        "--max-steps", type=_positive_int, default=None, help="MAX_STEPS (default: 250)"
+    )
     rp.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     rp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -129,8 +159,13 @@ def main(argv=None) -> int:
     if args.command == "demo":
         from ._demo import run_demo
 
-        run_demo(args.out, max_epochs=args.epochs, severity=args.severity,
-                 random_state=args.seed, verbose=0 if args.quiet else 1)
+        run_demo(
+            args.out,
+            max_epochs=args.epochs,
+            severity=args.severity,
+            random_state=args.seed,
+            verbose=0 if args.quiet else 1,
+        )
     elif args.command == "reproduce":
         _reproduce(args)
     elif args.command == "annotate":
@@ -155,18 +190,18 @@ def _reproduce(args):
 
     changes = {"random_state": args.seed}
     if args.strategies:
-        names = list(ROBUST_AL_STRATEGIES) if args.strategies == "all" else \
-            [s.strip() for s in args.strategies.split(",") if s.strip()]
+        names = (
+            list(ROBUST_AL_STRATEGIES)
+            if args.strategies == "all"
+            else [s.strip() for s in args.strategies.split(",") if s.strip()]
+        )
         changes["strategies"] = tuple(names)
     if args.stages:
         changes["n_stages"] = args.stages
     cfg = RobustALConfig.paper(**changes) if args.full else RobustALConfig(**changes)
-    X_pool, y_pool = load_mnist(args.mnist, subset="train", n_samples=cfg.n_pool,
-                                return_X_y=True)
-    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test,
-                                return_X_y=True)
-    run_robust_al(X_pool, y_pool, X_test, y_test, args.out, cfg,
-                  verbose=0 if args.quiet else 1)
+    X_pool, y_pool = load_mnist(args.mnist, subset="train", n_samples=cfg.n_pool, return_X_y=True)
+    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test, return_X_y=True)
+    run_robust_al(X_pool, y_pool, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
 
 
 def _reproduce_aqpl(args):
@@ -177,10 +212,10 @@ def _reproduce_aqpl(args):
     if args.rounds:
         changes["n_rounds"] = args.rounds
     cfg = AQPLConfig.paper(**changes) if args.full else AQPLConfig(**changes)
-    X, y = load_mnist(args.mnist, subset="train", n_samples=cfg.n_train + cfg.n_reference,
-                      return_X_y=True)
-    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test,
-                                return_X_y=True)
+    X, y = load_mnist(
+        args.mnist, subset="train", n_samples=cfg.n_train + cfg.n_reference, return_X_y=True
+    )
+    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test, return_X_y=True)
     run_aqpl(X, y, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
 
 
@@ -189,15 +224,19 @@ def _reproduce_rpr(args):
     from .reproduce import RPRConfig, run_rpr
 
     changes = {"random_state": args.seed}
-    for flag, field in (("n_train", "n_train"), ("n_test", "n_test"),
-                        ("n_per_class", "n_per_class"), ("epochs", "epochs"),
-                        ("retrain_epochs", "retrain_epochs"), ("max_steps", "max_steps")):
+    for flag, field in (
+        ("n_train", "n_train"),
+        ("n_test", "n_test"),
+        ("n_per_class", "n_per_class"),
+        ("epochs", "epochs"),
+        ("retrain_epochs", "retrain_epochs"),
+        ("max_steps", "max_steps"),
+    ):
         if getattr(args, flag) is not None:
             changes[field] = getattr(args, flag)
     cfg = RPRConfig.paper(**changes) if args.full else RPRConfig(**changes)
     X, y = load_mnist(args.mnist, subset="train", n_samples=cfg.n_train, return_X_y=True)
-    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test,
-                                return_X_y=True)
+    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test, return_X_y=True)
     run_rpr(X, y, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
 
 
@@ -213,8 +252,7 @@ def _reproduce_budgets(args):
         changes["ramp_length"] = max(1, round(0.6 * changes["epochs"]))
     cfg = BudgetsConfig.paper(**changes) if args.full else BudgetsConfig(**changes)
     X, y = load_mnist(args.mnist, subset="train", n_samples=cfg.n_train, return_X_y=True)
-    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test,
-                                return_X_y=True)
+    X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test, return_X_y=True)
     run_budgets(X, y, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
 
 

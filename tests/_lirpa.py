@@ -184,6 +184,7 @@ def _apply_patches():
 
         onnx_utils._optimize_graph = ts_utils._optimize_graph
     if not hasattr(symbolic_helper, "_set_opset_version"):
+
         def _set_opset_version(opset_version):
             _onnx_globals().export_onnx_opset_version = opset_version
 
@@ -191,6 +192,7 @@ def _apply_patches():
 
     # 4. Node.__getitem__
     if not hasattr(torch._C.Node, "__getitem__"):
+
         def _node_getitem(node, key):
             return getattr(node, node.kindOf(key))(key)
 
@@ -199,8 +201,10 @@ def _apply_patches():
     # Import, undoing the import's process-wide side effects.
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    jit_setters = [getattr(torch._C, name, None) for name in
-                   ("_jit_set_profiling_executor", "_jit_set_profiling_mode")]
+    jit_setters = [
+        getattr(torch._C, name, None)
+        for name in ("_jit_set_profiling_executor", "_jit_set_profiling_mode")
+    ]
     jit_setters = [(f, f(True)) for f in jit_setters if f is not None]  # f returns the old
     try:
         # record=True swallows what the import warns (torch.jit.script deprecation),
@@ -221,8 +225,7 @@ def _apply_patches():
     if not getattr(bounded_module._named_members, "_robustsk_patched", False):
         named_members = bounded_module._named_members
 
-        def _named_members(self, get_members_fn, prefix="", recurse=True,
-                           remove_duplicate=True):
+        def _named_members(self, get_members_fn, prefix="", recurse=True, remove_duplicate=True):
             return named_members(self, get_members_fn, prefix=prefix, recurse=recurse)
 
         _named_members._robustsk_patched = True
@@ -232,6 +235,7 @@ def _apply_patches():
     from auto_LiRPA.operators import BoundLinear, BoundMatMul
 
     if not getattr(BoundMatMul.interval_propagate, "_robustsk_patched", False):
+
         def interval_propagate(self, *v, C=None):
             return BoundLinear.interval_propagate(self, *v, C=C)
 
@@ -247,8 +251,9 @@ def lirpa_available() -> bool:
     if "ok" not in _STATE:
         try:
             _STATE["lirpa"] = _apply_patches()
-            net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3),
-                                      torch.nn.ReLU(), torch.nn.Linear(3, 2))
+            net = torch.nn.Sequential(
+                torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2)
+            )
             x = torch.zeros(1, 2, 2)
             C = torch.tensor([[[1.0, -1.0]]])
             for method in METHODS:
@@ -313,8 +318,9 @@ def _bounds(model, lower, upper, C, method, bound_opts=None):
     opset = globals_.export_onnx_opset_version
     try:
         with warnings.catch_warnings(record=True), contextlib.redirect_stdout(io.StringIO()):
-            bounded = lirpa.BoundedModule(model, torch.zeros_like(lower[:1]),
-                                          bound_opts=bound_opts or None)
+            bounded = lirpa.BoundedModule(
+                model, torch.zeros_like(lower[:1]), bound_opts=bound_opts or None
+            )
         # Evaluation mode for every node (a model with Dropout is converted in train
         # mode, so BoundDropout would drop), except that BoundParams.forward calls
         # ``param.requires_grad_(self.training)`` on the model's own (shared)
@@ -344,15 +350,19 @@ def _check_avg_pool(layer, method):
     """Raise NotImplementedError where auto_LiRPA 0.3 would be wrong for this AvgPool2d."""
     kernel, padding = _pair(layer.kernel_size), _pair(layer.padding)
     stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
-    if layer.ceil_mode or layer.divisor_override is not None or (
-            padding != (0, 0) and not layer.count_include_pad):
+    if (
+        layer.ceil_mode
+        or layer.divisor_override is not None
+        or (padding != (0, 0) and not layer.count_include_pad)
+    ):
         # BoundAveragePool hard-codes ceil_mode=False, count_include_pad=True.
         raise NotImplementedError(f"auto_LiRPA 0.3 does not bound {layer}")
     if method != "IBP" and (stride != kernel or padding != (0, 0)):
         # Its backward up-samples by the kernel size: unsound otherwise.
         raise NotImplementedError(
             f"auto_LiRPA 0.3's {method} is wrong through {layer} (needs stride == kernel_size "
-            "and no padding); use method='IBP'")
+            "and no padding); use method='IBP'"
+        )
 
 
 def bounded_module(model, example, bound_opts=None):
@@ -370,8 +380,9 @@ def bounded_module(model, example, bound_opts=None):
     opset = globals_.export_onnx_opset_version
     try:
         with warnings.catch_warnings(record=True), contextlib.redirect_stdout(io.StringIO()):
-            bounded = lirpa.BoundedModule(model, torch.zeros_like(example[:1]),
-                                          bound_opts=bound_opts or None)
+            bounded = lirpa.BoundedModule(
+                model, torch.zeros_like(example[:1]), bound_opts=bound_opts or None
+            )
         bounded.eval()
         for node in bounded.modules():
             if isinstance(node, lirpa.operators.BoundParams):

@@ -7,8 +7,7 @@ from robustsk.active import ActiveLearner, AnswerJournal
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.query import dre, max_entropy, random_sampling
 
-FAST = dict(max_epochs=1, lr=1e-2, batch_size=32, verbose=0, random_state=0,
-            classes=np.arange(10))
+FAST = dict(max_epochs=1, lr=1e-2, batch_size=32, verbose=0, random_state=0, classes=np.arange(10))
 
 
 class FitSpy:
@@ -32,8 +31,9 @@ class FitSpy:
 
 def test_modal_style_loop(digits):
     X_train, X_test, y_train, y_test = digits
-    learner = ActiveLearner(NoiseTrainedClassifier(**FAST), dre, X_train[:50], y_train[:50],
-                            random_state=0)
+    learner = ActiveLearner(
+        NoiseTrainedClassifier(**FAST), dre, X_train[:50], y_train[:50], random_state=0
+    )
     pool_X, pool_y = X_train[50:], y_train[50:]
     for _ in range(2):
         idx, inst = learner.query(pool_X, n_instances=40)
@@ -74,7 +74,8 @@ def test_warm_start_uses_partial_fit(digits):
     assert spy.calls == [("fit", 10), ("partial_fit", 15), ("partial_fit", 2)]
     cold = FitSpy()
     ActiveLearner(cold, max_entropy, X_train[:10], y_train[:10] % 2).teach(
-        X_train[10:15], y_train[10:15] % 2)
+        X_train[10:15], y_train[10:15] % 2
+    )
     assert cold.calls == [("fit", 10), ("fit", 15)]
 
 
@@ -91,8 +92,14 @@ def test_journal_resumes_without_asking_again(digits, tmp_path):
     path = tmp_path / "answers.jsonl"
     pool_X, pool_y = X_train[20:220], y_train[20:220]
     asked = []
-    learner = ActiveLearner(NoiseTrainedClassifier(**FAST), max_entropy, X_train[:20],
-                            y_train[:20], journal=path, random_state=0)
+    learner = ActiveLearner(
+        NoiseTrainedClassifier(**FAST),
+        max_entropy,
+        X_train[:20],
+        y_train[:20],
+        journal=path,
+        random_state=0,
+    )
     idx, _ = learner.query(pool_X, n_instances=15)
     asked += idx.tolist()
     learner.teach(pool_X[idx], pool_y[idx])
@@ -100,8 +107,14 @@ def test_journal_resumes_without_asking_again(digits, tmp_path):
     assert len(lines) == 15 and json.loads(lines[0])["index"] == idx[0]
 
     # the process dies; a new learner on the same journal picks the answers up
-    resumed = ActiveLearner(NoiseTrainedClassifier(**FAST), max_entropy, X_train[:20],
-                            y_train[:20], journal=path, random_state=1)
+    resumed = ActiveLearner(
+        NoiseTrainedClassifier(**FAST),
+        max_entropy,
+        X_train[:20],
+        y_train[:20],
+        journal=path,
+        random_state=1,
+    )
     assert len(resumed.X_training) == 35
     np.testing.assert_array_equal(resumed.y_training[20:], pool_y[idx])
     for _ in range(3):

@@ -41,8 +41,10 @@ def test_fast_fgsm_training_is_robust_too(digits, models):
     X_train, X_test, y_train, y_test = digits
     standard, _ = models
     fast = AdversarialClassifier(eps=0.1, attack="fgsm", **PARAMS).fit(X_train, y_train)
-    assert adversarial_accuracy(fast, X_test, y_test, eps=0.1, steps=20, random_state=0) > \
-        adversarial_accuracy(standard, X_test, y_test, eps=0.1, steps=20, random_state=0) + 0.2
+    assert (
+        adversarial_accuracy(fast, X_test, y_test, eps=0.1, steps=20, random_state=0)
+        > adversarial_accuracy(standard, X_test, y_test, eps=0.1, steps=20, random_state=0) + 0.2
+    )
 
 
 def test_adversarial_fraction_zero_is_standard_training(digits):
@@ -56,9 +58,18 @@ def test_adversarial_fraction_zero_is_standard_training(digits):
 def test_adaptive_eps_moves_in_the_documented_direction():
     X = np.full((40, 8), 0.5, dtype=np.float32)
     y = np.r_[np.zeros(36, int), np.ones(4, int)]
-    clf = AdversarialClassifier(eps=0.3, eps_mode="adaptive", eps_step=0.05, steps=2,
-                                alpha=0.1, lr=0.05, max_epochs=8, batch_size=8, verbose=0,
-                                random_state=0).fit(X, y)
+    clf = AdversarialClassifier(
+        eps=0.3,
+        eps_mode="adaptive",
+        eps_step=0.05,
+        steps=2,
+        alpha=0.1,
+        lr=0.05,
+        max_epochs=8,
+        batch_size=8,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
     assert clf.eps_[:36].mean() > 0.2  # robust examples grow towards eps
     np.testing.assert_allclose(clf.eps_[36:], 0.0)  # never robust: back to 0
     assert clf.eps_.max() <= 0.3
@@ -74,24 +85,29 @@ def test_eps_warmup_schedule(digits):
             return super().craft(x, y, eps)
 
     Spy(eps=0.2, steps=1, alpha=0.1, eps_warmup_epochs=4, **{**PARAMS, "max_epochs": 5}).fit(
-        X_train[:64], y_train[:64])
+        X_train[:64], y_train[:64]
+    )
     per_epoch = dict(seen)
-    np.testing.assert_allclose([per_epoch[e] for e in range(1, 6)],
-                               [0.05, 0.1, 0.15, 0.2, 0.2], rtol=1e-5)
+    np.testing.assert_allclose(
+        [per_epoch[e] for e in range(1, 6)], [0.05, 0.1, 0.15, 0.2, 0.2], rtol=1e-5
+    )
 
 
-@pytest.mark.parametrize("params, match", [
-    (dict(eps=-0.1), "eps must be in"),
-    (dict(alpha=0), "alpha must be in"),
-    (dict(steps=0), "steps must be in"),
-    (dict(attack="cw"), "attack must be one of"),
-    (dict(norm="1"), "norm must be one of"),
-    (dict(attack="fgsm", norm="2"), "Linf attack"),
-    (dict(adversarial_fraction=2.0), "adversarial_fraction must be in"),
-    (dict(eps_mode="cat"), "eps_mode must be one of"),
-    (dict(eps_step=-1.0), "eps_step must be in"),
-    (dict(eps_warmup_epochs=-1), "eps_warmup_epochs must be in"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(eps=-0.1), "eps must be in"),
+        (dict(alpha=0), "alpha must be in"),
+        (dict(steps=0), "steps must be in"),
+        (dict(attack="cw"), "attack must be one of"),
+        (dict(norm="1"), "norm must be one of"),
+        (dict(attack="fgsm", norm="2"), "Linf attack"),
+        (dict(adversarial_fraction=2.0), "adversarial_fraction must be in"),
+        (dict(eps_mode="cat"), "eps_mode must be one of"),
+        (dict(eps_step=-1.0), "eps_step must be in"),
+        (dict(eps_warmup_epochs=-1), "eps_warmup_epochs must be in"),
+    ],
+)
 def test_bad_parameters_fail_before_training(params, match, digits):
     X_train, _, y_train, _ = digits
     clf = AdversarialClassifier(**{**PARAMS, **params})
@@ -104,10 +120,13 @@ def test_bad_parameters_fail_before_training(params, match, digits):
 def test_adversarial_accuracy_known_points(models, digits):
     _, X_test, _, y_test = digits
     standard, _ = models
-    assert adversarial_accuracy(standard, X_test, y_test, eps=0.0, steps=1) == \
-        pytest.approx(standard.score(X_test, y_test))
-    accs = [adversarial_accuracy(standard, X_test, y_test, eps=e, steps=10, random_state=0)
-            for e in (0.05, 0.1, 0.2)]
+    assert adversarial_accuracy(standard, X_test, y_test, eps=0.0, steps=1) == pytest.approx(
+        standard.score(X_test, y_test)
+    )
+    accs = [
+        adversarial_accuracy(standard, X_test, y_test, eps=e, steps=10, random_state=0)
+        for e in (0.05, 0.1, 0.2)
+    ]
     assert accs[0] > accs[1] > accs[2]
     fg = adversarial_accuracy(standard, X_test, y_test, attack="fgsm", eps=0.1)
     assert fg >= adversarial_accuracy(standard, X_test, y_test, eps=0.1, random_state=0)
@@ -134,8 +153,9 @@ def test_square_attack_through_torchattacks(models, digits):
     pytest.importorskip("torchattacks")
     _, X_test, _, y_test = digits
     standard, _ = models
-    acc = adversarial_accuracy(standard, X_test[:64], y_test[:64], attack="square", eps=0.1,
-                               random_state=0)
+    acc = adversarial_accuracy(
+        standard, X_test[:64], y_test[:64], attack="square", eps=0.1, random_state=0
+    )
     assert 0 <= acc <= standard.score(X_test[:64], y_test[:64])
 
 
@@ -145,15 +165,28 @@ def test_scorers_in_grid_search_and_cross_validate(digits):
     X_train, _, y_train, _ = digits
     X, y = X_train[:300], y_train[:300]
     scorer = AdversarialScorer(eps=0.1, steps=5, random_state=0)
-    search = GridSearchCV(AdversarialClassifier(steps=2, alpha=0.05, max_epochs=2, lr=1e-2,
-                                                verbose=0, random_state=0),
-                          {"eps": [0.0, 0.1]}, scoring=scorer, cv=2).fit(X, y)
+    search = GridSearchCV(
+        AdversarialClassifier(
+            steps=2, alpha=0.05, max_epochs=2, lr=1e-2, verbose=0, random_state=0
+        ),
+        {"eps": [0.0, 0.1]},
+        scoring=scorer,
+        cv=2,
+    ).fit(X, y)
     scores = search.cv_results_["mean_test_score"]
     assert search.best_params_["eps"] in (0.0, 0.1) and ((0 <= scores) & (scores <= 1)).all()
     net = RobustNetClassifier(max_epochs=2, lr=1e-2, verbose=0, random_state=0)
-    result = cross_validate(net, X, y, cv=2, scoring={
-        "accuracy": "accuracy", "adversarial": scorer,
-        "corruption": CorruptionScorer(["fog", "contrast"], severity=2)})
+    result = cross_validate(
+        net,
+        X,
+        y,
+        cv=2,
+        scoring={
+            "accuracy": "accuracy",
+            "adversarial": scorer,
+            "corruption": CorruptionScorer(["fog", "contrast"], severity=2),
+        },
+    )
     assert (result["test_adversarial"] < result["test_accuracy"]).all()
     assert (result["test_corruption"] <= 1).all()
     assert cross_val_score(net, X, y, cv=2, scoring=scorer).shape == (2,)
@@ -165,8 +198,13 @@ def test_corruption_accuracy_any_classifier(digits):
 
     X_train, X_test, y_train, y_test = digits
     flat = LogisticRegression(max_iter=500).fit(X_train.reshape(len(X_train), -1), y_train)
-    mean, per = corruption_accuracy(flat, X_test[:100].reshape(100, -1), y_test[:100],
-                                    image_shape=(1, 8, 8), random_state=0,
-                                    return_per_corruption=True)
+    mean, per = corruption_accuracy(
+        flat,
+        X_test[:100].reshape(100, -1),
+        y_test[:100],
+        image_shape=(1, 8, 8),
+        random_state=0,
+        return_per_corruption=True,
+    )
     assert len(per) == 15 and mean == pytest.approx(np.mean(list(per.values())))
     assert mean < flat.score(X_test[:100].reshape(100, -1), y_test[:100])

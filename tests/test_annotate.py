@@ -11,8 +11,15 @@ fastapi_testclient = pytest.importorskip("fastapi.testclient")
 
 
 def _post_query(client, example=0, sigmas=(0.0, 0.1, 0.2), headers=None):
-    body = {"example": example, "x": [0.5] * 4, "shape": [1, 2, 2], "label": 3,
-            "sigmas": list(sigmas), "current_sigma": 0.1, "seed": 7}
+    body = {
+        "example": example,
+        "x": [0.5] * 4,
+        "shape": [1, 2, 2],
+        "label": 3,
+        "sigmas": list(sigmas),
+        "current_sigma": 0.1,
+        "seed": 7,
+    }
     return client.post("/api/queries", json=body, headers=headers or {})
 
 
@@ -54,8 +61,10 @@ def test_http_api_and_bad_requests(tmp_path):
     again = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.1})
     assert again.status_code == 409 and "already answered" in again.json()["detail"]
     assert client.get(f"/api/queries/{qid}").json()["answer"] == 0.2
-    wrong = client.post("/api/queries", json={"example": 0, "x": [0.1], "shape": [2, 2],
-                                              "sigmas": [0.0], "current_sigma": 0.0})
+    wrong = client.post(
+        "/api/queries",
+        json={"example": 0, "x": [0.1], "shape": [2, 2], "sigmas": [0.0], "current_sigma": 0.0},
+    )
     assert wrong.status_code == 422 and "needs 4" in wrong.json()["detail"]
     assert "Pick the last image" in client.get("/").text
 
@@ -65,8 +74,9 @@ def test_token_required_off_loopback(tmp_path):
     server = AnnotationServer(tmp_path / "c.sqlite", host="0.0.0.0", port=0)
     assert server.token and f"token={server.token}" in server.url
     server.store.close()
-    client = fastapi_testclient.TestClient(create_app(QueryStore(tmp_path / "d.sqlite"),
-                                                      token="s3cret"))
+    client = fastapi_testclient.TestClient(
+        create_app(QueryStore(tmp_path / "d.sqlite"), token="s3cret")
+    )
     assert client.get("/api/next").status_code == 401
     assert _post_query(client).status_code == 401
     assert _post_query(client, headers={"X-Token": "s3cret"}).status_code == 200
@@ -90,21 +100,31 @@ def test_end_to_end_in_headless_chromium(tmp_path):
         while oracle.server_ is None or oracle.server_.store.progress()["total"] < 2:
             thread.join(0.05)
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=_chromium(), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(
+                executable_path=_chromium(),
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                ],
+            )
             page = browser.new_page()
             page.goto(oracle.server_.url)
             page.wait_for_selector(".rung >> nth=90")
             assert "Query 1 of 2" in page.text_content("#status")
             page.click(".rung[data-sigma='0.25']")  # a click on the threshold image
-            page.wait_for_function("document.querySelector('#status').textContent"
-                                   ".includes('Query 2 of 2')")
+            page.wait_for_function(
+                "document.querySelector('#status').textContent.includes('Query 2 of 2')"
+            )
             page.wait_for_selector(".rung >> nth=90")
             page.keyboard.press("ArrowRight")  # from the current level 0.5 to 0.51
             page.keyboard.press("Enter")
-            page.wait_for_function("document.querySelector('#status').textContent"
-                                   ".includes('No open queries')")
+            page.wait_for_function(
+                "document.querySelector('#status').textContent.includes('No open queries')"
+            )
             browser.close()
         thread.join(30)
         np.testing.assert_allclose(result["answers"], [0.25, 0.51])

@@ -9,8 +9,9 @@ from robustsk.estimators import RobustNetClassifier
 @pytest.fixture(scope="module")
 def model_and_data(digits):
     X_train, X_test, y_train, y_test = digits
-    clf = RobustNetClassifier(max_epochs=5, lr=1e-2, batch_size=32, verbose=0,
-                              random_state=0).fit(X_train, y_train)
+    clf = RobustNetClassifier(max_epochs=5, lr=1e-2, batch_size=32, verbose=0, random_state=0).fit(
+        X_train, y_train
+    )
     module = clf.module_.eval()
     return module, torch.from_numpy(X_test[:200]), torch.from_numpy(y_test[:200])
 

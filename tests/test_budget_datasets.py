@@ -21,11 +21,12 @@ def fake_mnist():
 def _region_mask(info, n):
     mask = np.zeros((n, 28, 28), dtype=bool)
     for i in range(n):  # a test may loop; it checks the vectorized indexing
-        mask[i, info.top[i]:info.top[i] + 8, info.column[i]:info.column[i] + 8] = True
+        mask[i, info.top[i] : info.top[i] + 8, info.column[i] : info.column[i] + 8] = True
     return mask
 
 
 # ------------------------------------------------------------------ make_watermarked
+
 
 def test_watermarked_shapes_dtypes_and_20_classes(fake_mnist):
     X, y = fake_mnist
@@ -120,14 +121,17 @@ def test_watermarked_leaves_its_input_alone(fake_mnist):
     np.testing.assert_array_equal(X, X_copy)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"opacity": 0}, ValueError, r"opacity must be in \(0, 1\], got 0"),
-    ({"opacity": 1.5}, ValueError, r"opacity must be in \(0, 1\], got 1.5"),
-    ({"opacity": "0.3"}, TypeError, "opacity must be a real number"),
-    ({"random_state": -1}, ValueError, "random_state must be a non-negative int"),
-    ({"random_state": "seed"}, TypeError, "random_state must be None"),
-    ({"return_info": "yes"}, TypeError, "return_info must be a bool, got 'yes'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"opacity": 0}, ValueError, r"opacity must be in \(0, 1\], got 0"),
+        ({"opacity": 1.5}, ValueError, r"opacity must be in \(0, 1\], got 1.5"),
+        ({"opacity": "0.3"}, TypeError, "opacity must be a real number"),
+        ({"random_state": -1}, ValueError, "random_state must be a non-negative int"),
+        ({"random_state": "seed"}, TypeError, "random_state must be None"),
+        ({"return_info": "yes"}, TypeError, "return_info must be a bool, got 'yes'"),
+    ],
+)
 def test_watermarked_rejects_bad_parameters(fake_mnist, kwargs, error, match):
     X, y = fake_mnist
     with pytest.raises(error, match=match):
@@ -161,6 +165,7 @@ def test_watermarked_rejects_bad_data(fake_mnist):
 
 
 # ---------------------------------------------------------------------- make_doubled
+
 
 @pytest.fixture(scope="module")
 def rgb():
@@ -243,12 +248,15 @@ def test_doubled_works_with_two_images():
     assert set(y_new) <= {3, 4}
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"border": 0}, ValueError, r"border must be in \[1, inf\], got 0"),
-    ({"border": 2.5}, TypeError, "border must be an int, got 2.5"),
-    ({"random_state": 1.0}, TypeError, "random_state must be None"),
-    ({"return_info": 1}, TypeError, "return_info must be a bool"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"border": 0}, ValueError, r"border must be in \[1, inf\], got 0"),
+        ({"border": 2.5}, TypeError, "border must be an int, got 2.5"),
+        ({"random_state": 1.0}, TypeError, "random_state must be None"),
+        ({"return_info": 1}, TypeError, "return_info must be a bool"),
+    ],
+)
 def test_doubled_rejects_bad_parameters(rgb, kwargs, error, match):
     X, y = rgb
     with pytest.raises(error, match=match):

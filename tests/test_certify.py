@@ -25,9 +25,17 @@ def random_net(seed, batchnorm=True):
     layers = [nn.Conv2d(1, 4, 3, stride=2, padding=1)]
     if batchnorm:
         layers.append(nn.BatchNorm2d(4))
-    layers += [nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(),
-               nn.Flatten(), nn.Linear(6 * 4 * 4, 20), nn.ReLU(), nn.Dropout(0.5),
-               nn.Linear(20, 5)]
+    layers += [
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(4, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(6 * 4 * 4, 20),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(20, 5),
+    ]
     net = nn.Sequential(*layers)
     if batchnorm:
         bn = net[1]
@@ -110,23 +118,28 @@ def test_unsupported_layers_and_bad_method():
     with pytest.raises(TypeError, match="Sequential"):
         interval_bounds(nn.Linear(64, 2), lower, upper)
     with pytest.raises(ValueError, match="method"):
-        compute_bounds(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), lower, upper,
-                       method="alpha-crown")
+        compute_bounds(
+            nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), lower, upper, method="alpha-crown"
+        )
 
 
 # --------------------------------------------------------------- budgets
-@pytest.mark.parametrize("eps0, a_lo, a_hi", [(0.4, 0.5, 2.0), (0.3, 0.125, 2.5),
-                                              (0.1, 0.5, 1.5), (0.8, 0.5, 2.0)])
+@pytest.mark.parametrize(
+    "eps0, a_lo, a_hi", [(0.4, 0.5, 2.0), (0.3, 0.125, 2.5), (0.1, 0.5, 1.5), (0.8, 0.5, 2.0)]
+)
 def test_refinement_meets_volume_and_range_constraints(eps0, a_lo, a_hi):
     low, high = budget_range(eps0, a_lo, a_hi)
     assert low == pytest.approx(a_lo * eps0) and high == pytest.approx(min(a_hi * eps0, 1.0))
     gen = torch.Generator().manual_seed(0)
     n = 784
-    cases = [torch.rand(64, 1, 28, 28, generator=gen),            # anything in [0, 1]
-             torch.rand(64, 1, 28, 28, generator=gen) ** 8,       # mostly low: a deficit
-             1 - torch.rand(64, 1, 28, 28, generator=gen) ** 8,   # mostly high: a surplus
-             torch.zeros(2, 1, 28, 28), torch.ones(2, 1, 28, 28),
-             torch.full((2, 1, 28, 28), 0.5)]
+    cases = [
+        torch.rand(64, 1, 28, 28, generator=gen),  # anything in [0, 1]
+        torch.rand(64, 1, 28, 28, generator=gen) ** 8,  # mostly low: a deficit
+        1 - torch.rand(64, 1, 28, 28, generator=gen) ** 8,  # mostly high: a surplus
+        torch.zeros(2, 1, 28, 28),
+        torch.ones(2, 1, 28, 28),
+        torch.full((2, 1, 28, 28), 0.5),
+    ]
     for g in cases:
         eps = refine_budgets(g, eps0, low, high)
         assert eps.shape == g.shape and eps.dtype == g.dtype
@@ -173,8 +186,7 @@ def certified(digits):
     return uniform, learned, natural
 
 
-def test_certified_training_is_verifiably_robust_where_natural_training_is_not(certified,
-                                                                                digits):
+def test_certified_training_is_verifiably_robust_where_natural_training_is_not(certified, digits):
     _, X_test, _, y_test = digits
     uniform, learned, natural = certified
     natural_error = verified_error(natural, X_test, y_test, budget=0.2)
@@ -192,12 +204,14 @@ def test_budgets_and_cross_evaluation(certified, digits):
     uniform, learned, _ = certified
     eps = learned.budgets(X_test[:10])
     assert eps.shape == (10, 1, 8, 8)
-    np.testing.assert_allclose(np.log(eps.astype(np.float64)).reshape(10, -1).mean(1),
-                               np.log(0.2), atol=1e-6)
+    np.testing.assert_allclose(
+        np.log(eps.astype(np.float64)).reshape(10, -1).mean(1), np.log(0.2), atol=1e-6
+    )
     low, high = learned.budget_range_
     assert eps.min() >= low * (1 - 1e-6) and eps.max() <= high * (1 + 1e-6)
-    np.testing.assert_array_equal(uniform.budgets(X_test[:2]), np.full((2, 1, 8, 8), 0.2,
-                                                                        np.float32))
+    np.testing.assert_array_equal(
+        uniform.budgets(X_test[:2]), np.full((2, 1, 8, 8), 0.2, np.float32)
+    )
     # Table 1's columns: each model under the other's budgets
     v_own = learned.certify(X_test, y_test)
     v_uniform = learned.certify(X_test, y_test, budget="uniform")
@@ -217,9 +231,11 @@ def test_budgets_and_cross_evaluation(certified, digits):
 def test_verified_error_scorer_in_grid_search(digits):
     X_train, _, y_train, _ = digits
     grid = GridSearchCV(
-        CertifiedBudgetClassifier(budget="uniform", eps0=0.1, ramp_start=0, ramp_length=1,
-                                  **FAST),
-        {"kappa_end": [0.0, 1.0]}, scoring=VerifiedErrorScorer(bound="ibp"), cv=2)
+        CertifiedBudgetClassifier(budget="uniform", eps0=0.1, ramp_start=0, ramp_length=1, **FAST),
+        {"kappa_end": [0.0, 1.0]},
+        scoring=VerifiedErrorScorer(bound="ibp"),
+        cv=2,
+    )
     grid.fit(X_train[:400], y_train[:400])
     scores = grid.cv_results_["mean_test_score"]
     assert ((scores <= 0) & (scores >= -1)).all()
@@ -229,9 +245,13 @@ def test_verified_error_scorer_in_grid_search(digits):
 
 def test_classifier_parameters_are_validated(digits):
     X_train, _, y_train, _ = digits
-    for params, match in [(dict(eps0=0), "eps0"), (dict(budget="random"), "budget"),
-                          (dict(bound="crown"), "bound"), (dict(alpha_high=0.5), "alpha_high"),
-                          (dict(kappa_end=2), "kappa_end")]:
+    for params, match in [
+        (dict(eps0=0), "eps0"),
+        (dict(budget="random"), "budget"),
+        (dict(bound="crown"), "bound"),
+        (dict(alpha_high=0.5), "alpha_high"),
+        (dict(kappa_end=2), "kappa_end"),
+    ]:
         with pytest.raises(ValueError, match=match):
             CertifiedBudgetClassifier(**params, **FAST).fit(X_train[:50], y_train[:50])
     clf = clone(CertifiedBudgetClassifier(eps0=0.2, **FAST))

@@ -30,6 +30,7 @@ def test_cli_rejects_bad_arguments(capsys):
 
 
 def test_python_dash_m_entry_point():
-    out = subprocess.run([sys.executable, "-m", "robustsk", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "robustsk", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "demo" in out

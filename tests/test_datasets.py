@@ -74,8 +74,9 @@ def test_make_corrupted_all_and_reproducible():
     assert all(v.shape == (8, 1, 8, 8) and v.dtype == np.float32 for v in sets.values())
     again = make_corrupted(X[:8], ["snow"], random_state=0, n_jobs=2)
     # the seed of a corruption depends on its position in the request, not on n_jobs
-    np.testing.assert_array_equal(again["snow"],
-                                  make_corrupted(X[:8], ["snow"], random_state=0)["snow"])
+    np.testing.assert_array_equal(
+        again["snow"], make_corrupted(X[:8], ["snow"], random_state=0)["snow"]
+    )
 
 
 def test_make_corrupted_bad_arguments():

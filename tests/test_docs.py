@@ -17,13 +17,26 @@ import robustsk.query
 import robustsk.reproduce
 import robustsk.selection
 
-MODULES = [robustsk.active, robustsk.annotate, robustsk.attacks, robustsk.certify,
-           robustsk.datasets,
-           robustsk.estimators,
-           robustsk.metrics, robustsk.nets, robustsk.perturb, robustsk.query,
-           robustsk.reproduce, robustsk.selection]
-PUBLIC = [(m.__name__, name, getattr(m, name)) for m in MODULES for name in m.__all__
-          if callable(getattr(m, name))]
+MODULES = [
+    robustsk.active,
+    robustsk.annotate,
+    robustsk.attacks,
+    robustsk.certify,
+    robustsk.datasets,
+    robustsk.estimators,
+    robustsk.metrics,
+    robustsk.nets,
+    robustsk.perturb,
+    robustsk.query,
+    robustsk.reproduce,
+    robustsk.selection,
+]
+PUBLIC = [
+    (m.__name__, name, getattr(m, name))
+    for m in MODULES
+    for name in m.__all__
+    if callable(getattr(m, name))
+]
 
 
 @pytest.mark.parametrize("module, name, obj", PUBLIC, ids=[f"{m}.{n}" for m, n, _ in PUBLIC])
@@ -31,8 +44,11 @@ def test_public_object_documents_its_parameters(module, name, obj):
     doc = inspect.getdoc(obj)
     assert doc, f"{module}.{name} has no docstring"
     target = obj.__init__ if inspect.isclass(obj) else obj
-    params = [p for p in inspect.signature(target).parameters.values()
-              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = [
+        p
+        for p in inspect.signature(target).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     missing = [p.name for p in params if f"{p.name} :" not in doc and f"{p.name}:" not in doc]
     assert not missing, f"{module}.{name} does not document {missing}"
 

@@ -14,16 +14,26 @@ from robustsk.estimators import (
 )
 
 # The checks' data are standardized (outside [0, 1]), hence clip=None.
-INIT_PARAMS = dict(max_epochs=25, lr=0.02, batch_size=32, module__hidden_units=(32,),
-                   clip=None, random_state=0, verbose=0)
+INIT_PARAMS = dict(
+    max_epochs=25,
+    lr=0.02,
+    batch_size=32,
+    module__hidden_units=(32,),
+    clip=None,
+    random_state=0,
+    verbose=0,
+)
 
 EXPECTED_FAILED_CHECKS = {
-    "check_no_attributes_set_in_init":
-        "skorch's NeuralNet sets history_, initialized_ and virtual_params_ in __init__ and "
-        "stores routed arguments such as module__hidden_units as attributes.",
-    "check_set_params":
-        "skorch's set_params acts on some values at once (callbacks, predict_nonlinearity), "
-        "so the check's placeholder values (-inf, 1e10) raise instead of being stored.",
+    "check_no_attributes_set_in_init": (
+        "skorch's NeuralNet sets history_, initialized_ and virtual_params_ in __init__ "
+        "and stores routed arguments such as module__hidden_units as attributes."
+    ),
+    "check_set_params": (
+        "skorch's set_params acts on some values at once (callbacks, "
+        "predict_nonlinearity), so the check's placeholder values (-inf, 1e10) raise "
+        "instead of being stored."
+    ),
 }
 
 
@@ -32,13 +42,15 @@ def _expected_failed_checks(estimator):
 
 
 @parametrize_with_checks(
-    [RobustNetClassifier(**INIT_PARAMS),
-     NoiseTrainedClassifier(sigma=0.1, **INIT_PARAMS),
-     NoiseTrainedClassifier(sigma=0.1, sigma_mode="adaptive", **INIT_PARAMS),
-     AdversarialClassifier(eps=0.05, alpha=0.02, steps=2, **INIT_PARAMS),
-     AdversarialClassifier(eps=0.05, attack="fgsm", eps_mode="adaptive", **INIT_PARAMS),
-     CertifiedBudgetClassifier(eps0=0.05, budget="uniform", bound="ibp", **INIT_PARAMS),
-     CertifiedBudgetClassifier(eps0=0.05, ramp_start=0, ramp_length=5, **INIT_PARAMS)],
+    [
+        RobustNetClassifier(**INIT_PARAMS),
+        NoiseTrainedClassifier(sigma=0.1, **INIT_PARAMS),
+        NoiseTrainedClassifier(sigma=0.1, sigma_mode="adaptive", **INIT_PARAMS),
+        AdversarialClassifier(eps=0.05, alpha=0.02, steps=2, **INIT_PARAMS),
+        AdversarialClassifier(eps=0.05, attack="fgsm", eps_mode="adaptive", **INIT_PARAMS),
+        CertifiedBudgetClassifier(eps0=0.05, budget="uniform", bound="ibp", **INIT_PARAMS),
+        CertifiedBudgetClassifier(eps0=0.05, ramp_start=0, ramp_length=5, **INIT_PARAMS),
+    ],
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):

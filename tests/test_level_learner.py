@@ -72,8 +72,9 @@ def test_entropy_rises_with_sigma_on_a_linear_model():
     x = np.full((1, 16), 0.5, dtype=np.float32)
     entropies = []
     for sigma in (0.4, 0.6, 1.0, 2.0):  # from near-certain to near-chance decisions
-        labels = noisy_predictions(Linear(), x, np.array([sigma], np.float32), n_noise=4000,
-                                   random_state=0, clip=None)
+        labels = noisy_predictions(
+            Linear(), x, np.array([sigma], np.float32), n_noise=4000, random_state=0, clip=None
+        )
         entropies.append(label_entropy_scores(labels, 2)[0])
     assert all(a < b for a, b in zip(entropies, entropies[1:]))
 
@@ -81,9 +82,14 @@ def test_entropy_rises_with_sigma_on_a_linear_model():
 def test_a_round_changes_exactly_the_queried_levels(digits, reference):
     X_train, _, y_train, _ = digits
     X, y = X_train[:300], y_train[:300]
-    learner = PerturbationLevelLearner(SimulatedOracle(reference, random_state=0),
-                                       NoiseTrainedClassifier(**FAST), n_per_side=10,
-                                       n_noise=10, sigma_init=0.3, random_state=0).fit(X, y)
+    learner = PerturbationLevelLearner(
+        SimulatedOracle(reference, random_state=0),
+        NoiseTrainedClassifier(**FAST),
+        n_per_side=10,
+        n_noise=10,
+        sigma_init=0.3,
+        random_state=0,
+    ).fit(X, y)
     before = learner.sigma_.copy()
     record = learner.step()
     queried = np.flatnonzero(learner.answered_)
@@ -101,13 +107,30 @@ def test_budget_rounds_tol_and_history(digits):
     X_train, X_test, y_train, y_test = digits
     X, y = X_train[:200], y_train[:200]
     oracle = CallableOracle(lambda q: 0.3)  # agrees with the initial level
-    learner = PerturbationLevelLearner(oracle, NoiseTrainedClassifier(**FAST), n_per_side=5,
-                                       n_noise=5, budget=25, max_rounds=10, random_state=0)
+    learner = PerturbationLevelLearner(
+        oracle,
+        NoiseTrainedClassifier(**FAST),
+        n_per_side=5,
+        n_noise=5,
+        budget=25,
+        max_rounds=10,
+        random_state=0,
+    )
     learner.fit(X, y).run(eval_set=(X_test[:100], y_test[:100]))
     assert [r["queries"] for r in learner.history_] == [10, 10, 5]  # budget of 25
     assert {"clean_accuracy", "noise_accuracy"} <= set(learner.history_[0])
-    stop = PerturbationLevelLearner(oracle, NoiseTrainedClassifier(**FAST), n_per_side=5,
-                                    n_noise=5, tol=0.01, random_state=0).fit(X, y).run()
+    stop = (
+        PerturbationLevelLearner(
+            oracle,
+            NoiseTrainedClassifier(**FAST),
+            n_per_side=5,
+            n_noise=5,
+            tol=0.01,
+            random_state=0,
+        )
+        .fit(X, y)
+        .run()
+    )
     assert len(stop.history_) == 1  # the oracle agreed: levels conform, stop
 
 
@@ -121,9 +144,15 @@ def test_adaptive_mode_pins_answers_and_journal_resumes(digits, tmp_path):
         asked.append(q.query_id)
         return 0.12
 
-    learner = PerturbationLevelLearner(CallableOracle(oracle_fn), NoiseTrainedClassifier(**FAST),
-                                       query_strategy=random_sampling, n_per_side=4,
-                                       sigma_mode="adaptive", journal=path, random_state=0)
+    learner = PerturbationLevelLearner(
+        CallableOracle(oracle_fn),
+        NoiseTrainedClassifier(**FAST),
+        query_strategy=random_sampling,
+        n_per_side=4,
+        sigma_mode="adaptive",
+        journal=path,
+        random_state=0,
+    )
     learner.fit(X, y).run(n_rounds=2)
     answered = np.flatnonzero(learner.answered_)
     np.testing.assert_allclose(learner.sigma_[answered], 0.12)
@@ -131,22 +160,30 @@ def test_adaptive_mode_pins_answers_and_journal_resumes(digits, tmp_path):
     assert len(path.read_text().splitlines()) == 16
     assert json.loads(path.read_text().splitlines()[0])["sigma"] == pytest.approx(0.12)
     # a new learner on the same journal applies the answers instead of asking again
-    again = PerturbationLevelLearner(CallableOracle(oracle_fn), NoiseTrainedClassifier(**FAST),
-                                     query_strategy=random_sampling, n_per_side=4,
-                                     journal=path, random_state=1).fit(X, y)
+    again = PerturbationLevelLearner(
+        CallableOracle(oracle_fn),
+        NoiseTrainedClassifier(**FAST),
+        query_strategy=random_sampling,
+        n_per_side=4,
+        journal=path,
+        random_state=1,
+    ).fit(X, y)
     np.testing.assert_array_equal(np.flatnonzero(again.answered_), answered)
     n_asked = len(asked)
     again.step()
     assert set(asked[n_asked:]).isdisjoint(answered.tolist())
 
 
-@pytest.mark.parametrize("params, err, match", [
-    (dict(n_per_side=0), ValueError, "n_per_side"),
-    (dict(sigma_mode="cat"), ValueError, "sigma_mode"),
-    (dict(budget=0), ValueError, "budget"),
-    (dict(ladder=(0, 0.9)), ValueError, "ladder"),
-    (dict(query_strategy="dre"), TypeError, "query_strategy"),
-])
+@pytest.mark.parametrize(
+    "params, err, match",
+    [
+        (dict(n_per_side=0), ValueError, "n_per_side"),
+        (dict(sigma_mode="cat"), ValueError, "sigma_mode"),
+        (dict(budget=0), ValueError, "budget"),
+        (dict(ladder=(0, 0.9)), ValueError, "ladder"),
+        (dict(query_strategy="dre"), TypeError, "query_strategy"),
+    ],
+)
 def test_bad_parameters(digits, params, err, match):
     X_train, _, y_train, _ = digits
     learner = PerturbationLevelLearner(CallableOracle(lambda q: 0.3), **params)
@@ -160,9 +197,9 @@ def test_initial_levels_per_example(digits):
     X_train, _, y_train, _ = digits
     X, y = X_train[:100], y_train[:100]
     levels = np.linspace(0.0, 0.9, 100)
-    learner = PerturbationLevelLearner(CallableOracle(lambda q: 0.3),
-                                       NoiseTrainedClassifier(**FAST), n_per_side=2,
-                                       random_state=0).fit(X, y, sample_sigma=levels)
+    learner = PerturbationLevelLearner(
+        CallableOracle(lambda q: 0.3), NoiseTrainedClassifier(**FAST), n_per_side=2, random_state=0
+    ).fit(X, y, sample_sigma=levels)
     np.testing.assert_allclose(learner.sigma_, levels, atol=1e-6)
     np.testing.assert_allclose(learner.estimator_.sigma_, levels, atol=1e-6)
     with pytest.raises(ValueError, match=r"sample_sigma must .* shape \(100,\)"):
@@ -196,10 +233,19 @@ def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits):
     noisy_tests = [GaussianNoise(0.3, random_state=k)(X_test) for k in range(3)]
 
     def run(strategy, seed):
-        learner = PerturbationLevelLearner(
-            oracle, NoiseTrainedClassifier(**{**FAST, "max_epochs": 10, "random_state": seed}),
-            query_strategy=strategy, n_per_side=70, n_noise=20, max_rounds=2,
-            random_state=seed).fit(X_train, y_train, sample_sigma=initial).run()
+        learner = (
+            PerturbationLevelLearner(
+                oracle,
+                NoiseTrainedClassifier(**{**FAST, "max_epochs": 10, "random_state": seed}),
+                query_strategy=strategy,
+                n_per_side=70,
+                n_noise=20,
+                max_rounds=2,
+                random_state=seed,
+            )
+            .fit(X_train, y_train, sample_sigma=initial)
+            .run()
+        )
         accuracy = np.mean([learner.estimator_.score(Xn, y_test) for Xn in noisy_tests])
         return accuracy, (learner.answered_ & wrong).sum() / learner.answered_.sum()
 

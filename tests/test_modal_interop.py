@@ -9,8 +9,9 @@ from robustsk.estimators import NoiseTrainedClassifier  # noqa: E402
 from robustsk.query import coreset, dre, noise_entropy  # noqa: E402
 
 
-@pytest.mark.parametrize("strategy, kw", [(dre, {}), (coreset, {}),
-                                          (noise_entropy, {"n_noise": 5})])
+@pytest.mark.parametrize(
+    "strategy, kw", [(dre, {}), (coreset, {}), (noise_entropy, {"n_noise": 5})]
+)
 def test_modal_learner_queries_with_robustsk_strategies(digits, strategy, kw):
     X_train, _, y_train, _ = digits
     calls = []
@@ -21,7 +22,10 @@ def test_modal_learner_queries_with_robustsk_strategies(digits, strategy, kw):
 
     learner = modal_models.ActiveLearner(
         estimator=NoiseTrainedClassifier(max_epochs=1, verbose=0, random_state=0),
-        query_strategy=counted, X_training=X_train[:100], y_training=y_train[:100])
+        query_strategy=counted,
+        X_training=X_train[:100],
+        y_training=y_train[:100],
+    )
     query_idx, query_inst = learner.query(X_train[100:], n_instances=5, **kw)
     assert len(calls) == 1  # unpacking (indices, scores) worked: no silent second call
     assert query_idx.shape == (5,) and len(set(query_idx.tolist())) == 5

@@ -49,8 +49,9 @@ def test_fit_returns_self_and_fitted_attributes(digits, fitted):
 
 def test_flat_input_string_labels_and_auto_device(digits):
     X_train, X_test, y_train, y_test = digits
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
-                      "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     clf = NoiseTrainedClassifier(**FAST).fit(X_train.reshape(len(X_train), -1), names[y_train])
     pred = clf.predict(X_test.reshape(len(X_test), -1))
     assert pred.dtype.kind == "U" and set(pred) <= set(names)
@@ -95,8 +96,9 @@ def test_clone_pickle_joblib(fitted, digits, tmp_path):
 
 def test_grid_search_over_sigma(digits):
     X_train, _, y_train, _ = digits
-    search = GridSearchCV(NoiseTrainedClassifier(**{**FAST, "max_epochs": 1}),
-                          {"sigma": [0.1, 0.4]}, cv=2).fit(X_train[:400], y_train[:400])
+    search = GridSearchCV(
+        NoiseTrainedClassifier(**{**FAST, "max_epochs": 1}), {"sigma": [0.1, 0.4]}, cv=2
+    ).fit(X_train[:400], y_train[:400])
     assert search.best_params_["sigma"] in (0.1, 0.4)
     assert search.best_estimator_.sigma_[0] == np.float32(search.best_params_["sigma"])
     assert len(search.cv_results_["mean_test_score"]) == 2
@@ -105,8 +107,7 @@ def test_grid_search_over_sigma(digits):
 def test_pipeline_and_cross_val_score(digits):
     X_train, _, y_train, _ = digits
     flat = X_train.reshape(len(X_train), -1) * 16  # raw digit scale 0..16
-    pipe = make_pipeline(FunctionTransformer(lambda X: X / 16.0),
-                         NoiseTrainedClassifier(**FAST))
+    pipe = make_pipeline(FunctionTransformer(lambda X: X / 16.0), NoiseTrainedClassifier(**FAST))
     scores = cross_val_score(pipe, flat[:600], y_train[:600], cv=3)
     assert scores.shape == (3,) and scores.mean() > 0.6
 
@@ -117,8 +118,9 @@ def test_sample_with_sigma_zero_is_never_perturbed():
     X = rng.uniform(0.2, 0.8, size=(40, 6)).astype(np.float32)
     y = np.arange(40) % 2
     sample_sigma = np.where(np.arange(40) < 20, 0.0, 0.3)
-    clf = NoiseTrainedClassifier(SpyMLP, clean_fraction=0.0, max_epochs=3, batch_size=8,
-                                 verbose=0, random_state=0)
+    clf = NoiseTrainedClassifier(
+        SpyMLP, clean_fraction=0.0, max_epochs=3, batch_size=8, verbose=0, random_state=0
+    )
     clf.fit(X, y, sample_sigma=sample_sigma)
     seen = torch.cat(clf.module_.seen).numpy()  # every training input, 3 epochs
     exact = (seen[:, None, :] == X[None, :, :]).all(axis=2)  # (n_seen, 40)
@@ -130,8 +132,9 @@ def test_sample_with_sigma_zero_is_never_perturbed():
 
 def test_clean_fraction_one_never_perturbs():
     X = np.random.default_rng(0).uniform(0.2, 0.8, size=(16, 4)).astype(np.float32)
-    clf = NoiseTrainedClassifier(SpyMLP, sigma=0.5, clean_fraction=1.0, max_epochs=1,
-                                 verbose=0, random_state=0).fit(X, np.arange(16) % 2)
+    clf = NoiseTrainedClassifier(
+        SpyMLP, sigma=0.5, clean_fraction=1.0, max_epochs=1, verbose=0, random_state=0
+    ).fit(X, np.arange(16) % 2)
     seen = torch.cat(clf.module_.seen).numpy()
     assert (seen[:, None, :] == X[None]).all(axis=2).any(axis=1).all()
 
@@ -142,9 +145,18 @@ def test_adaptive_sigma_moves_in_the_documented_direction():
     # those of label-1 examples never are (their level falls to the lower bound).
     X = np.full((40, 8), 0.5, dtype=np.float32)
     y = np.r_[np.zeros(36, int), np.ones(4, int)]
-    clf = NoiseTrainedClassifier(sigma=0.3, sigma_mode="adaptive", sigma_step=0.05,
-                                 sigma_bounds=(0.1, 0.6), clean_fraction=0.0, lr=0.05,
-                                 max_epochs=8, batch_size=8, verbose=0, random_state=0)
+    clf = NoiseTrainedClassifier(
+        sigma=0.3,
+        sigma_mode="adaptive",
+        sigma_step=0.05,
+        sigma_bounds=(0.1, 0.6),
+        clean_fraction=0.0,
+        lr=0.05,
+        max_epochs=8,
+        batch_size=8,
+        verbose=0,
+        random_state=0,
+    )
     clf.fit(X, y)
     assert clf.sigma_[:36].mean() > 0.45
     np.testing.assert_allclose(clf.sigma_[36:], 0.1)
@@ -172,15 +184,18 @@ def test_noise_training_beats_standard_under_gaussian_noise(digits):
 
 
 # -------------------------------------------------------------- bad input
-@pytest.mark.parametrize("params, match", [
-    (dict(sigma=-0.1), "sigma must be in"),
-    (dict(clean_fraction=1.5), "clean_fraction must be in"),
-    (dict(clean_fraction=-0.1), "clean_fraction must be in"),
-    (dict(sigma_mode="cat"), "sigma_mode must be one of"),
-    (dict(sigma_step=0), "sigma_step must be in"),
-    (dict(sigma_bounds=(0.5, 0.1)), "sigma_bounds"),
-    (dict(clip=(1, 0)), "clip"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(sigma=-0.1), "sigma must be in"),
+        (dict(clean_fraction=1.5), "clean_fraction must be in"),
+        (dict(clean_fraction=-0.1), "clean_fraction must be in"),
+        (dict(sigma_mode="cat"), "sigma_mode must be one of"),
+        (dict(sigma_step=0), "sigma_step must be in"),
+        (dict(sigma_bounds=(0.5, 0.1)), "sigma_bounds"),
+        (dict(clip=(1, 0)), "clip"),
+    ],
+)
 def test_bad_parameters_fail_before_training(params, match, digits):
     X_train, _, y_train, _ = digits
     clf = NoiseTrainedClassifier(**{**FAST, **params})
@@ -220,8 +235,9 @@ def test_bad_data_fails_before_training(digits):
 
 
 def test_wrong_feature_count_at_predict(fitted):
-    with pytest.raises(ValueError, match="X has 10 features, but NoiseTrainedClassifier is "
-                                         "expecting 64"):
+    with pytest.raises(
+        ValueError, match="X has 10 features, but NoiseTrainedClassifier is expecting 64"
+    ):
         fitted.predict(np.zeros((2, 10), dtype=np.float32))
 
 

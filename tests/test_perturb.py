@@ -52,13 +52,15 @@ def test_gaussian_noise_seeded_stream_and_types():
 
 def test_add_gaussian_noise_tensor_sigma_broadcasts_over_images():
     x = torch.full((2, 1, 4, 4), 0.5)
-    out = add_gaussian_noise(x, torch.tensor([0.0, 0.3]), clip=(0, 1),
-                             generator=torch.Generator().manual_seed(0))
+    out = add_gaussian_noise(
+        x, torch.tensor([0.0, 0.3]), clip=(0, 1), generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(out[0], x[0]) and not torch.equal(out[1], x[1])
 
 
-@pytest.mark.parametrize("sigma, err", [(-0.1, ValueError), ("a", TypeError),
-                                        (float("nan"), ValueError)])
+@pytest.mark.parametrize(
+    "sigma, err", [(-0.1, ValueError), ("a", TypeError), (float("nan"), ValueError)]
+)
 def test_gaussian_noise_bad_sigma(sigma, err):
     with pytest.raises(err, match="sigma"):
         GaussianNoise(sigma)(np.zeros((2, 3)))
@@ -125,8 +127,9 @@ def test_corruption_respects_a_custom_range_and_leaves_numpy_state():
 
 def test_corruption_severity_increases_damage():
     X = np.random.default_rng(1).random((20, 1, 28, 28)).astype(np.float32)
-    damage = [np.abs(Corruption("gaussian_noise", s, random_state=0)(X) - X).mean()
-              for s in (1, 3, 5)]
+    damage = [
+        np.abs(Corruption("gaussian_noise", s, random_state=0)(X) - X).mean() for s in (1, 3, 5)
+    ]
     assert damage[0] < damage[1] < damage[2]
 
 

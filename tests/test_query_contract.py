@@ -15,14 +15,22 @@ from robustsk.nets import LeNet5
 @pytest.fixture(scope="module")
 def setting(digits):
     X_train, X_test, y_train, _ = digits
-    net = NoiseTrainedClassifier(LeNet5, max_epochs=2, lr=1e-2, batch_size=32, verbose=0,
-                                 random_state=0).fit(X_train[:300], y_train[:300])
+    net = NoiseTrainedClassifier(
+        LeNet5, max_epochs=2, lr=1e-2, batch_size=32, verbose=0, random_state=0
+    ).fit(X_train[:300], y_train[:300])
     flat = LogisticRegression(max_iter=300).fit(X_train[:300].reshape(300, -1), y_train[:300])
     # a plain skorch net with skorch's defaults: NLLLoss, a module that outputs probabilities
-    skorch_net = NeuralNetClassifier(SoftmaxCNN, max_epochs=2, lr=0.1, train_split=None,
-                                     verbose=0).fit(X_train[:300], y_train[:300])
-    return dict(net=net, flat=flat, skorch_net=skorch_net, pool=X_test[:120],
-                X_labeled=X_train[:300], y_labeled=y_train[:300])
+    skorch_net = NeuralNetClassifier(
+        SoftmaxCNN, max_epochs=2, lr=0.1, train_split=None, verbose=0
+    ).fit(X_train[:300], y_train[:300])
+    return dict(
+        net=net,
+        flat=flat,
+        skorch_net=skorch_net,
+        pool=X_test[:120],
+        X_labeled=X_train[:300],
+        y_labeled=y_train[:300],
+    )
 
 
 class SoftmaxCNN(torch.nn.Module):
@@ -63,8 +71,10 @@ class StrategyTemplate:
         idx, _ = self.call(setting["net"], pool, 30, random_state=0)
         np.testing.assert_array_equal(np.sort(idx), np.arange(30))
 
-    @pytest.mark.parametrize("n, err", [(0, ValueError), (-2, ValueError), (121, ValueError),
-                                        (2.5, TypeError), (True, TypeError)])
+    @pytest.mark.parametrize(
+        "n, err",
+        [(0, ValueError), (-2, ValueError), (121, ValueError), (2.5, TypeError), (True, TypeError)],
+    )
     def test_bad_n_instances(self, setting, n, err):
         with pytest.raises(err, match="n_instances"):
             self.call(setting["net"], setting["pool"], n)

@@ -14,22 +14,26 @@ from robustsk.query._mcp import round_robin
 @pytest.fixture(scope="module")
 def trained(digits):
     X_train, X_test, y_train, y_test = digits
-    net = NoiseTrainedClassifier(max_epochs=3, lr=1e-2, batch_size=32, verbose=0,
-                                 random_state=0).fit(X_train[:400], y_train[:400])
+    net = NoiseTrainedClassifier(
+        max_epochs=3, lr=1e-2, batch_size=32, verbose=0, random_state=0
+    ).fit(X_train[:400], y_train[:400])
     return net, X_train[400:], y_train[400:]
 
 
 def test_score_functions_known_values():
     p = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.3, 0.2]])
-    np.testing.assert_allclose(Q.entropy_scores(p), [0, np.log(3), -(0.5 * np.log(0.5) + 0.3 *
-                                                      np.log(0.3) + 0.2 * np.log(0.2))])
+    np.testing.assert_allclose(
+        Q.entropy_scores(p),
+        [0, np.log(3), -(0.5 * np.log(0.5) + 0.3 * np.log(0.3) + 0.2 * np.log(0.2))],
+    )
     np.testing.assert_allclose(Q.gini_scores(p), [0, 2 / 3, 1 - 0.38])
     np.testing.assert_allclose(Q.least_confidence_scores(p), [0, 2 / 3, 0.5])
     np.testing.assert_allclose(Q.margin_scores(p), [1, 0, 0.2])
     mc = np.stack([np.eye(3)[[0, 1]], np.eye(3)[[0, 2]]])  # (T=2, n=2, C=3)
     np.testing.assert_allclose(Q.bald_scores(mc), [0, np.log(2)])
-    np.testing.assert_allclose(Q.label_entropy_scores(np.array([[0, 0, 0, 0], [0, 1, 0, 1]]), 3),
-                               [0, np.log(2)])
+    np.testing.assert_allclose(
+        Q.label_entropy_scores(np.array([[0, 0, 0, 0], [0, 1, 0, 1]]), 3), [0, np.log(2)]
+    )
 
 
 def test_dre_matches_pool_entropy_far_better_than_max_entropy(trained):
@@ -53,8 +57,9 @@ def test_dre_maximum_entropy_point_is_eligible():
 
 
 def test_proportional_quotas():
-    np.testing.assert_array_equal(proportional_quotas([10, 30, 60], 10,
-                                                      np.random.default_rng(0)), [1, 3, 6])
+    np.testing.assert_array_equal(
+        proportional_quotas([10, 30, 60], 10, np.random.default_rng(0)), [1, 3, 6]
+    )
     q = proportional_quotas([5, 5, 5], 4, np.random.default_rng(0))
     assert q.sum() == 4 and q.max() - q.min() <= 1
     q = proportional_quotas([1, 0, 100], 3, np.random.default_rng(0))
@@ -80,8 +85,9 @@ def test_greedy_k_center_equals_brute_force():
     rng = np.random.default_rng(0)
     pool = rng.normal(size=(60, 5)).astype(np.float32)
     centers = rng.normal(size=(7, 5)).astype(np.float32)
-    idx, gaps = Q.greedy_k_center(torch.from_numpy(pool), torch.from_numpy(centers), 10, rng,
-                                  chunk=3)
+    idx, gaps = Q.greedy_k_center(
+        torch.from_numpy(pool), torch.from_numpy(centers), 10, rng, chunk=3
+    )
     assert idx.tolist() == _brute_force_k_center(pool, centers, 10)
     assert np.all(np.diff(gaps) <= 1e-6)  # the covering radius only shrinks
 
@@ -106,7 +112,7 @@ def test_mcp_selection_is_balanced_over_boundary_areas():
     assert others.max() - others.min() <= 1
     for g in range(5):  # within an area, highest priority first
         chosen = priority[pick[group[pick] == g]]
-        best = np.sort(priority[group == g])[::-1][:len(chosen)]
+        best = np.sort(priority[group == g])[::-1][: len(chosen)]
         np.testing.assert_allclose(np.sort(chosen)[::-1], best)
 
 
@@ -121,8 +127,7 @@ def test_mcp_on_a_model(trained):
 def test_noise_entropy_splits_between_excessive_and_deficient_levels(trained):
     net, pool, _ = trained
     sigma = np.where(np.arange(len(pool)) % 2 == 0, 0.0, 1.0)
-    idx, entropy = Q.noise_entropy(net, pool, 20, sample_sigma=sigma, n_noise=20,
-                                   random_state=0)
+    idx, entropy = Q.noise_entropy(net, pool, 20, sample_sigma=sigma, n_noise=20, random_state=0)
     high, low = idx[:10], idx[10:]
     assert (sigma[high] == 1.0).all() and (sigma[low] == 0.0).all()
     np.testing.assert_array_equal(entropy[10:], 0.0)  # no noise: always the same label
@@ -164,7 +169,7 @@ def test_egl_matches_a_per_sample_autograd_reference(trained):
         total = 0.0
         for c in range(logp.shape[0]):
             grads = torch.autograd.grad(-logp[c], list(module.parameters()), retain_graph=True)
-            total += logp[c].exp().item() * torch.sqrt(sum((g ** 2).sum() for g in grads)).item()
+            total += logp[c].exp().item() * torch.sqrt(sum((g**2).sum() for g in grads)).item()
         ref.append(total)
     np.testing.assert_allclose(scores, ref, rtol=1e-4)
 
@@ -197,8 +202,9 @@ def test_selection_bias_extremes_and_errors(trained):
     assert all(v == pytest.approx(0.0, abs=1e-12) for v in full.values())
     assert Q.jensen_shannon([1, 0], [0, 1]) == pytest.approx(1.0)
     ones = np.flatnonzero(y_pool == 1)
-    assert Q.selection_bias(None, pool, ones, y_pool=y_pool,
-                            characteristics=["label"])["label"] > 0.5
+    assert (
+        Q.selection_bias(None, pool, ones, y_pool=y_pool, characteristics=["label"])["label"] > 0.5
+    )
     with pytest.raises(ValueError, match="needs y_pool"):
         Q.selection_bias(net, pool, ones, characteristics=["label"])
     with pytest.raises(ValueError, match="characteristics must be"):
@@ -207,15 +213,27 @@ def test_selection_bias_extremes_and_errors(trained):
         Q.selection_bias(net, pool, [len(pool)])
 
 
-@pytest.mark.parametrize("module", [
-    torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3, padding=1, stride=2), torch.nn.ReLU(),
-                        torch.nn.Flatten(), torch.nn.Linear(48, 4)),
-    torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8), torch.nn.BatchNorm1d(8),
-                        torch.nn.ReLU(), torch.nn.Linear(8, 4)),
-], ids=["conv-linear (layer factorization)", "batchnorm (jacobian path)"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        torch.nn.Sequential(
+            torch.nn.Conv2d(1, 3, 3, padding=1, stride=2),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(48, 4),
+        ),
+        torch.nn.Sequential(
+            torch.nn.Flatten(),
+            torch.nn.Linear(64, 8),
+            torch.nn.BatchNorm1d(8),
+            torch.nn.ReLU(),
+            torch.nn.Linear(8, 4),
+        ),
+    ],
+    ids=["conv-linear (layer factorization)", "batchnorm (jacobian path)"],
+)
 def test_egl_both_computation_paths_agree_with_autograd(module):
-    from robustsk.query._egl import _factorizable, _grad_sq_norms_hooks, \
-        _grad_sq_norms_jacobian
+    from robustsk.query._egl import _factorizable, _grad_sq_norms_hooks, _grad_sq_norms_jacobian
     from robustsk.query._torch_access import TorchClassifier
 
     class Fitted:
@@ -225,10 +243,22 @@ def test_egl_both_computation_paths_agree_with_autograd(module):
 
     net = TorchClassifier(Fitted(), "egl")
     x = torch.rand(5, 1, 8, 8)
-    ref = torch.stack([
-        torch.stack([sum(g.pow(2).sum() for g in torch.autograd.grad(
-            torch.log_softmax(module(xi[None]), 1)[0, c], list(module.parameters())))
-            for c in range(4)]) for xi in x])
+    ref = torch.stack(
+        [
+            torch.stack(
+                [
+                    sum(
+                        g.pow(2).sum()
+                        for g in torch.autograd.grad(
+                            torch.log_softmax(module(xi[None]), 1)[0, c], list(module.parameters())
+                        )
+                    )
+                    for c in range(4)
+                ]
+            )
+            for xi in x
+        ]
+    )
     jac_sq, _ = _grad_sq_norms_jacobian(net, x)
     torch.testing.assert_close(jac_sq, ref, rtol=1e-4, atol=1e-6)
     if _factorizable(module):

@@ -16,8 +16,9 @@ def digits28(digits):
     X_train, X_test, y_train, y_test = digits
 
     def up(X):
-        return F.interpolate(torch.from_numpy(X[:, :, :, 1:7]), size=(28, 20), mode="bilinear",
-                             align_corners=False).clamp(0, 1)
+        return F.interpolate(
+            torch.from_numpy(X[:, :, :, 1:7]), size=(28, 20), mode="bilinear", align_corners=False
+        ).clamp(0, 1)
 
     def pad(X):
         out = np.zeros((len(X), 1, 28, 28), np.float32)
@@ -29,8 +30,7 @@ def digits28(digits):
 
 def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
     X_train, X_test, y_train, y_test = digits28
-    cfg = BudgetsConfig(n_train=240, n_test=60, epochs=2, ramp_start=0, ramp_length=1,
-                        module=MLP)
+    cfg = BudgetsConfig(n_train=240, n_test=60, epochs=2, ramp_start=0, ramp_length=1, module=MLP)
     table1, table3 = run_budgets(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
     assert [r["training_budgets"] for r in table1] == ["Uniform eps0=0.4", "Learned eps0=0.4"]
     assert [r["eps0"] for r in table3] == [0.3, 0.4]

@@ -76,7 +76,7 @@ def sequential_rpr(estimator, X, y, perturbation, max_steps, seed):
     gen = torch.Generator().manual_seed(seed)
     steps = np.zeros(len(X), dtype=np.int64)
     for i in range(len(X)):
-        x = X[i:i + 1]
+        x = X[i : i + 1]
         if estimator.predict(x)[0] != y[i]:
             continue
         while steps[i] < max_steps:
@@ -89,8 +89,7 @@ def sequential_rpr(estimator, X, y, perturbation, max_steps, seed):
 @pytest.fixture(scope="module")
 def flat_digits(digits):
     X_train, X_test, y_train, y_test = digits
-    return (X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1), y_train,
-            y_test)
+    return (X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1), y_train, y_test)
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +101,15 @@ def logreg(flat_digits):
 @pytest.fixture(scope="module")
 def tiny_net(digits):
     X_train, _, y_train, _ = digits
-    return RobustNetClassifier(MLP, module__hidden_units=(32,), max_epochs=2, lr=1e-2,
-                               verbose=0, random_state=0, device="cpu").fit(X_train, y_train)
+    return RobustNetClassifier(
+        MLP,
+        module__hidden_units=(32,),
+        max_epochs=2,
+        lr=1e-2,
+        verbose=0,
+        random_state=0,
+        device="cpu",
+    ).fit(X_train, y_train)
 
 
 # --------------------------------------------------------------- the definition
@@ -144,8 +150,15 @@ def test_steps_follow_the_exact_capped_geometric_law():
     y = np.zeros(n, dtype=int)
     model = FirstPixelModel().fit(X, y)
     p = 1 - (1 - 1 / d) ** k
-    steps = rpr_steps(model, X, y, perturbation=RandomPixels(k), max_steps=max_steps,
-                      random_state=0, batch_size=1000)
+    steps = rpr_steps(
+        model,
+        X,
+        y,
+        perturbation=RandomPixels(k),
+        max_steps=max_steps,
+        random_state=0,
+        batch_size=1000,
+    )
     robust = (1 - p) ** (max_steps - 1)  # fooled by the last draw, or never
     assert abs(np.mean(steps == max_steps) - robust) < 4 * np.sqrt(robust * (1 - robust) / n)
     assert steps.min() >= 1  # every point is right on its clean input
@@ -164,8 +177,7 @@ def test_batched_engine_agrees_with_the_sequential_algorithm(logreg, flat_digits
     y = np.repeat(y_test[:120], 3)
     scheme = RandomPixels(4)
     max_steps = 40
-    batched = rpr_steps(logreg, X, y, perturbation=scheme, max_steps=max_steps,
-                        random_state=0)
+    batched = rpr_steps(logreg, X, y, perturbation=scheme, max_steps=max_steps, random_state=0)
     sequential = sequential_rpr(logreg, X, y, scheme, max_steps, seed=1)
     assert abs(np.mean(batched == max_steps) - np.mean(sequential == max_steps)) < 0.06
     assert abs(batched.mean() - sequential.mean()) < 0.1 * max_steps
@@ -179,10 +191,17 @@ def test_batched_engine_agrees_with_the_sequential_algorithm(logreg, flat_digits
 def test_engine_sizes_change_the_draws_not_the_law(logreg, flat_digits, batch_size, chunk_size):
     _, X_test, _, y_test = flat_digits
     X, y = np.repeat(X_test[:100], 3, axis=0), np.repeat(y_test[:100], 3)
-    reference = rpr_steps(logreg, X, y, perturbation=RandomPixels(4), max_steps=40,
-                          random_state=0)
-    steps = rpr_steps(logreg, X, y, perturbation=RandomPixels(4), max_steps=40,
-                      random_state=1, batch_size=batch_size, chunk_size=chunk_size)
+    reference = rpr_steps(logreg, X, y, perturbation=RandomPixels(4), max_steps=40, random_state=0)
+    steps = rpr_steps(
+        logreg,
+        X,
+        y,
+        perturbation=RandomPixels(4),
+        max_steps=40,
+        random_state=1,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+    )
     assert abs(np.mean(steps == 40) - np.mean(reference == 40)) < 0.07
     assert stats.ks_2samp(steps, reference).pvalue > 0.01
 
@@ -209,8 +228,7 @@ def test_torch_path_equals_predict_path_and_is_reproducible(tiny_net, digits):
     # flat input to an image-trained net, and a tensor
     flat = rpr_steps(tiny_net, X_test.reshape(len(X_test), -1), y_test, **kw)
     np.testing.assert_array_equal(fast, flat)
-    np.testing.assert_array_equal(fast, rpr_steps(tiny_net, torch.from_numpy(X_test),
-                                                  y_test, **kw))
+    np.testing.assert_array_equal(fast, rpr_steps(tiny_net, torch.from_numpy(X_test), y_test, **kw))
 
 
 def test_plain_skorch_net_takes_the_torch_path(flat_digits):
@@ -218,14 +236,20 @@ def test_plain_skorch_net_takes_the_torch_path(flat_digits):
 
     X, X_test, y, y_test = flat_digits
     torch.manual_seed(0)
-    module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                 torch.nn.Linear(32, 10))
-    net = NeuralNetClassifier(module, criterion=torch.nn.CrossEntropyLoss, max_epochs=2,
-                              lr=0.1, train_split=None, verbose=0).fit(X, y)
+    module = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    net = NeuralNetClassifier(
+        module,
+        criterion=torch.nn.CrossEntropyLoss,
+        max_epochs=2,
+        lr=0.1,
+        train_split=None,
+        verbose=0,
+    ).fit(X, y)
     kw = dict(perturbation=RandomPixels(4), max_steps=10, random_state=0, batch_size=256)
     fast = rpr_steps(net, X_test[:100], y_test[:100], **kw)
-    np.testing.assert_array_equal(fast, rpr_steps(net, X_test[:100], y_test[:100],
-                                                  backend="predict", **kw))
+    np.testing.assert_array_equal(
+        fast, rpr_steps(net, X_test[:100], y_test[:100], backend="predict", **kw)
+    )
 
 
 def test_perturbation_stream_and_other_schemes(logreg, flat_digits):
@@ -234,8 +258,7 @@ def test_perturbation_stream_and_other_schemes(logreg, flat_digits):
     a = rpr_steps(logreg, X, y, perturbation=RandomPixels(4, random_state=5), max_steps=20)
     b = rpr_steps(logreg, X, y, perturbation=RandomPixels(4, random_state=5), max_steps=20)
     np.testing.assert_array_equal(a, b)  # random_state=None: the perturbation's own seed
-    gauss = rpr_steps(logreg, X, y, perturbation=GaussianNoise(0.3), max_steps=20,
-                      random_state=0)
+    gauss = rpr_steps(logreg, X, y, perturbation=GaussianNoise(0.3), max_steps=20, random_state=0)
     assert gauss.shape == (80,)
 
     def salt(X, random_state=None):  # any numpy callable
@@ -263,22 +286,25 @@ class CountingModel(ConstantModel):
     pass
 
 
-@pytest.mark.parametrize("change, error, match", [
-    (dict(X="nan"), ValueError, "X contains NaN"),
-    (dict(y="short"), ValueError, "same number of samples"),
-    (dict(max_steps=0), ValueError, r"max_steps must be in \[1, inf\], got 0"),
-    (dict(max_steps=2.5), TypeError, "max_steps must be an int"),
-    (dict(perturbation=object()), TypeError, "perturbation must be .* no __call__"),
-    (dict(perturbation=RandomPixels(k=0)), ValueError, "k must be in"),
-    (dict(perturbation=RandomPixels(clip=None)), ValueError, "clip must be a pair"),
-    (dict(perturbation=GaussianNoise(np.ones(3))), ValueError, "one sigma per sample"),
-    (dict(batch_size=0), ValueError, "batch_size must be in"),
-    (dict(chunk_size=-1), ValueError, "chunk_size must be in"),
-    (dict(backend="gpu"), ValueError, "backend must be one of"),
-    (dict(backend="torch"), TypeError, "needs a fitted torch network"),
-    (dict(random_state="seed"), TypeError, "random_state must be"),
-    (dict(y="unknown"), ValueError, "labels the estimator does not know"),
-])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(X="nan"), ValueError, "X contains NaN"),
+        (dict(y="short"), ValueError, "same number of samples"),
+        (dict(max_steps=0), ValueError, r"max_steps must be in \[1, inf\], got 0"),
+        (dict(max_steps=2.5), TypeError, "max_steps must be an int"),
+        (dict(perturbation=object()), TypeError, "perturbation must be .* no __call__"),
+        (dict(perturbation=RandomPixels(k=0)), ValueError, "k must be in"),
+        (dict(perturbation=RandomPixels(clip=None)), ValueError, "clip must be a pair"),
+        (dict(perturbation=GaussianNoise(np.ones(3))), ValueError, "one sigma per sample"),
+        (dict(batch_size=0), ValueError, "batch_size must be in"),
+        (dict(chunk_size=-1), ValueError, "chunk_size must be in"),
+        (dict(backend="gpu"), ValueError, "backend must be one of"),
+        (dict(backend="torch"), TypeError, "needs a fitted torch network"),
+        (dict(random_state="seed"), TypeError, "random_state must be"),
+        (dict(y="unknown"), ValueError, "labels the estimator does not know"),
+    ],
+)
 def test_bad_input_is_rejected_before_any_work(flat_digits, change, error, match):
     X, _, _, _ = flat_digits
     X, y = X[:10].copy(), np.zeros(10, dtype=int)
@@ -310,15 +336,17 @@ def test_estimator_without_predict_and_values_outside_clip(flat_digits):
 
 def test_rpr_curve_is_one_steps_array_and_monotone(logreg, flat_digits):
     _, X_test, _, y_test = flat_digits
-    steps = rpr_steps(logreg, X_test, y_test, perturbation=RandomPixels(4), max_steps=60,
-                      random_state=0)
+    steps = rpr_steps(
+        logreg, X_test, y_test, perturbation=RandomPixels(4), max_steps=60, random_state=0
+    )
     m, ratio = rpr_curve(steps, max_steps=60)
     assert m.tolist() == list(range(1, 61))
     assert (np.diff(ratio) <= 0).all()
     for i in (0, 9, 59):
         assert ratio[i] == np.mean(steps >= m[i])
-    assert ratio[-1] == rpr_score(logreg, X_test, y_test, perturbation=RandomPixels(4),
-                                  max_steps=60, random_state=0)
+    assert ratio[-1] == rpr_score(
+        logreg, X_test, y_test, perturbation=RandomPixels(4), max_steps=60, random_state=0
+    )
     assert 0 < ratio[-1] < ratio[0] <= 1
     m_short, ratio_short = rpr_curve(steps, max_steps=10)
     np.testing.assert_array_equal(ratio_short, ratio[:10])
@@ -335,8 +363,14 @@ def test_plot_rpr_curve_draws_and_saves(tmp_path):
     import matplotlib.pyplot as plt
 
     ax = plot_rpr_curve([0, 3, 10, 10], max_steps=10, label="M")
-    ax = plot_rpr_curve([2, 10, 10, 10], max_steps=10, label="M_R", ax=ax,
-                        path=tmp_path / "curves.png", linestyle="--")
+    ax = plot_rpr_curve(
+        [2, 10, 10, 10],
+        max_steps=10,
+        label="M_R",
+        ax=ax,
+        path=tmp_path / "curves.png",
+        linestyle="--",
+    )
     assert len(ax.get_lines()) == 2
     assert "robust ratio 0.750" in ax.get_legend().get_texts()[1].get_text()
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -350,23 +384,38 @@ def test_rpr_scorer_in_cross_val_score_and_grid_search_with_sklearn(flat_digits)
     X, _, y, _ = flat_digits
     X, y = X[:400], y[:400]
     scorer = RPRScorer(max_steps=15, perturbation=RandomPixels(4))
-    scores = cross_val_score(RandomForestClassifier(n_estimators=10, random_state=0), X, y,
-                             cv=2, scoring=scorer)
+    scores = cross_val_score(
+        RandomForestClassifier(n_estimators=10, random_state=0), X, y, cv=2, scoring=scorer
+    )
     assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
-    search = GridSearchCV(RandomForestClassifier(random_state=0), {"n_estimators": [3, 10]},
-                          cv=2, scoring={"rpr": scorer, "accuracy": "accuracy"}, refit="rpr")
+    search = GridSearchCV(
+        RandomForestClassifier(random_state=0),
+        {"n_estimators": [3, 10]},
+        cv=2,
+        scoring={"rpr": scorer, "accuracy": "accuracy"},
+        refit="rpr",
+    )
     search.fit(X, y)
     assert set(search.cv_results_) >= {"mean_test_rpr", "mean_test_accuracy"}
-    assert (search.cv_results_["mean_test_rpr"] <= search.cv_results_["mean_test_accuracy"]
-            + 1e-9).all()
+    assert (
+        search.cv_results_["mean_test_rpr"] <= search.cv_results_["mean_test_accuracy"] + 1e-9
+    ).all()
     assert "RPRScorer(max_steps=15" in repr(scorer)
 
 
 def test_rpr_scorer_with_noise_trained_classifier(digits):
     X_train, _, y_train, _ = digits
     X, y = X_train[:300], y_train[:300]
-    net = NoiseTrainedClassifier(MLP, module__hidden_units=(32,), sigma=0.2, max_epochs=2,
-                                 lr=1e-2, verbose=0, random_state=0, device="cpu")
+    net = NoiseTrainedClassifier(
+        MLP,
+        module__hidden_units=(32,),
+        sigma=0.2,
+        max_epochs=2,
+        lr=1e-2,
+        verbose=0,
+        random_state=0,
+        device="cpu",
+    )
     scorer = RPRScorer(max_steps=10, perturbation=RandomPixels(4))
     scores = cross_val_score(net, X, y, cv=2, scoring=scorer)
     assert scores.shape == (2,) and ((0 <= scores) & (scores <= 1)).all()
@@ -379,8 +428,9 @@ def test_rpr_scorer_with_noise_trained_classifier(digits):
 
 def test_robust_subset_selector_balances_classes(logreg, flat_digits):
     X, _, y, _ = flat_digits
-    selector = RobustSubsetSelector(logreg, n_per_class=15, max_steps=20,
-                                    perturbation=RandomPixels(4), random_state=0)
+    selector = RobustSubsetSelector(
+        logreg, n_per_class=15, max_steps=20, perturbation=RandomPixels(4), random_state=0
+    )
     X_r, y_r = selector.fit_resample(X, y)
     assert np.bincount(y_r).tolist() == [15] * 10
     assert selector.n_selected_per_class_ == {c: 15 for c in range(10)}
@@ -392,11 +442,13 @@ def test_robust_subset_selector_balances_classes(logreg, flat_digits):
     np.testing.assert_array_equal(y_r, y[mask])
     assert selector.robust_[mask].all()  # only robust points are kept
     assert (selector.steps_[mask] == 20).all()
-    assert selector.n_robust_per_class_ == {c: int(n) for c, n in
-                                            enumerate(np.bincount(y[selector.robust_]))}
+    assert selector.n_robust_per_class_ == {
+        c: int(n) for c, n in enumerate(np.bincount(y[selector.robust_]))
+    }
     # reproducible, and the same estimator judged the points
-    again = RobustSubsetSelector(logreg, n_per_class=15, max_steps=20,
-                                 perturbation=RandomPixels(4), random_state=0)
+    again = RobustSubsetSelector(
+        logreg, n_per_class=15, max_steps=20, perturbation=RandomPixels(4), random_state=0
+    )
     np.testing.assert_array_equal(again.fit(X, y).get_support(), mask)
     assert selector.estimator_ is logreg
 
@@ -414,15 +466,17 @@ def test_robust_subset_selector_min_none_and_short_classes(logreg, flat_digits):
     assert len(y_big) == everything.support_.sum()
     # "min" over the classes that have robust points; the others are warned about
     with pytest.warns(UserWarning, match="have only"):
-        only_zeros = RobustSubsetSelector(ConstantModel().fit(X, y), n_per_class="min",
-                                          max_steps=3, random_state=0).fit(X, y)
+        only_zeros = RobustSubsetSelector(
+            ConstantModel().fit(X, y), n_per_class="min", max_steps=3, random_state=0
+        ).fit(X, y)
     assert only_zeros.n_selected_per_class_[0] == (y == 0).sum() == only_zeros.support_.sum()
 
 
 def test_robust_subset_selector_clone_prefit_and_errors(logreg, flat_digits, tiny_net, digits):
     X, _, y, _ = flat_digits
-    selector = RobustSubsetSelector(logreg, n_per_class=5, max_steps=10, random_state=0,
-                                    perturbation=RandomPixels(4))
+    selector = RobustSubsetSelector(
+        logreg, n_per_class=5, max_steps=10, random_state=0, perturbation=RandomPixels(4)
+    )
     twin = clone(selector)
     assert twin.get_params()["n_per_class"] == 5 and twin.estimator is not logreg
     with pytest.raises(Exception, match="not fitted.*prefit=False"):
@@ -433,13 +487,15 @@ def test_robust_subset_selector_clone_prefit_and_errors(logreg, flat_digits, tin
     assert twin.estimator_ is not twin.estimator
     # a robustsk net takes the torch path
     X_img, _, y_img, _ = digits
-    _, y_net = RobustSubsetSelector(tiny_net, n_per_class=3, max_steps=5,
-                                    perturbation=RandomPixels(2),
-                                    random_state=0).fit_resample(X_img, y_img)
+    _, y_net = RobustSubsetSelector(
+        tiny_net, n_per_class=3, max_steps=5, perturbation=RandomPixels(2), random_state=0
+    ).fit_resample(X_img, y_img)
     assert len(y_net) <= 30
-    for bad, error, match in [(0, ValueError, "n_per_class must be in"),
-                              ("max", TypeError, "n_per_class must be an int, 'min' or None"),
-                              (2.5, TypeError, "n_per_class must be an int")]:
+    for bad, error, match in [
+        (0, ValueError, "n_per_class must be in"),
+        ("max", TypeError, "n_per_class must be an int, 'min' or None"),
+        (2.5, TypeError, "n_per_class must be an int"),
+    ]:
         with pytest.raises(error, match=match):
             RobustSubsetSelector(logreg, n_per_class=bad).fit_resample(X, y)
     with pytest.raises(ValueError, match="X contains NaN"):
@@ -458,8 +514,17 @@ def test_robust_subset_selector_clone_prefit_and_errors(logreg, flat_digits, tin
 
 def test_run_rpr_writes_results_curves_and_figure(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
-    cfg = RPRConfig(n_train=400, n_test=100, n_per_class=10, epochs=2, retrain_epochs=2,
-                    max_steps=15, k=4, lr=1e-2, module=MLP)
+    cfg = RPRConfig(
+        n_train=400,
+        n_test=100,
+        n_per_class=10,
+        epochs=2,
+        retrain_epochs=2,
+        max_steps=15,
+        k=4,
+        lr=1e-2,
+        module=MLP,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         results = run_rpr(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
@@ -474,8 +539,12 @@ def test_run_rpr_writes_results_curves_and_figure(digits, tmp_path):
     assert "0.2957" in (tmp_path / "summary.md").read_text()  # the paper's number beside ours
     assert (tmp_path / "rpr_curves.png").read_bytes()[:4] == b"\x89PNG"
     paper = RPRConfig.paper()
-    assert (paper.n_train, paper.n_test, paper.n_per_class, paper.max_steps) == \
-        (60000, 10000, 1500, 250)
+    assert (paper.n_train, paper.n_test, paper.n_per_class, paper.max_steps) == (
+        60000,
+        10000,
+        1500,
+        250,
+    )
 
 
 def _write_idx(path, array):
@@ -492,7 +561,7 @@ def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
     labels = np.arange(80) % 10
     images = rng.integers(0, 40, size=(80, 28, 28)).astype(np.uint8)
     for c in range(10):  # a bright bar whose position is the class: learnable
-        images[labels == c, 2 * c + 3:2 * c + 6, 4:24] = 255
+        images[labels == c, 2 * c + 3 : 2 * c + 6, 4:24] = 255
     data = tmp_path / "mnist"
     data.mkdir()
     for prefix, n in (("train", 80), ("t10k", 40)):
@@ -501,9 +570,32 @@ def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
     out = tmp_path / "out"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        assert main(["reproduce", "rpr", "--mnist", str(data), "--out", str(out),
-                     "--n-train", "80", "--n-test", "40", "--n-per-class", "2", "--epochs", "2",
-                     "--retrain-epochs", "2", "--max-steps", "5", "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "reproduce",
+                    "rpr",
+                    "--mnist",
+                    str(data),
+                    "--out",
+                    str(out),
+                    "--n-train",
+                    "80",
+                    "--n-test",
+                    "40",
+                    "--n-per-class",
+                    "2",
+                    "--epochs",
+                    "2",
+                    "--retrain-epochs",
+                    "2",
+                    "--max-steps",
+                    "5",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
     for name in ("results.csv", "per_class.csv", "curves.csv", "summary.md", "rpr_curves.png"):
         assert (out / name).stat().st_size > 0
     with pytest.raises(SystemExit):

@@ -9,16 +9,27 @@ from robustsk.selection import select_for_retraining
 @pytest.fixture(scope="module")
 def model(digits):
     X_train, _, y_train, _ = digits
-    return RobustNetClassifier(max_epochs=8, lr=1e-2, batch_size=32, verbose=0,
-                               random_state=0).fit(X_train[:900], y_train[:900])
+    return RobustNetClassifier(max_epochs=8, lr=1e-2, batch_size=32, verbose=0, random_state=0).fit(
+        X_train[:900], y_train[:900]
+    )
 
 
 def test_retraining_learns_the_selected_adversarial_examples(model, digits):
     X_train, X_test, y_train, y_test = digits
     before = model.predict_proba(X_test).copy()
-    result = select_for_retraining(model, X_train[900:], y_train[900:], 300,
-                                   X_train=X_train[:900], y_train=y_train[:900], eps=0.1,
-                                   alpha=0.025, steps=10, epochs=5, random_state=0)
+    result = select_for_retraining(
+        model,
+        X_train[900:],
+        y_train[900:],
+        300,
+        X_train=X_train[:900],
+        y_train=y_train[:900],
+        eps=0.1,
+        alpha=0.025,
+        steps=10,
+        epochs=5,
+        random_state=0,
+    )
     idx = result.indices
     assert idx.shape == (300,) and len(set(idx.tolist())) == 300
     assert np.abs(result.X_adv - X_train[900:][idx]).max() <= 0.1 + 1e-6
@@ -32,9 +43,18 @@ def test_retraining_learns_the_selected_adversarial_examples(model, digits):
 
 def test_any_strategy_and_scratch_retraining(model, digits):
     X_train, _, y_train, _ = digits
-    result = select_for_retraining(model, X_train[900:], y_train[900:], 20,
-                                   strategy=random_sampling, retrain="scratch", eps=0.1,
-                                   steps=2, epochs=1, random_state=0)
+    result = select_for_retraining(
+        model,
+        X_train[900:],
+        y_train[900:],
+        20,
+        strategy=random_sampling,
+        retrain="scratch",
+        eps=0.1,
+        steps=2,
+        epochs=1,
+        random_state=0,
+    )
     assert result.estimator is not model and len(result.estimator.history_) == 1
 
 

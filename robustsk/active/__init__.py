@@ -6,5 +6,14 @@ from ._learner import ActiveLearner
 from ._level_learner import AQPLLearner, PerturbationLevelLearner
 from ._oracles import CallableOracle, LevelQuery, SimulatedOracle, make_queries
 
-__all__ = ["AQPLLearner", "ActiveLearner", "AnswerJournal", "CallableOracle", "LevelQuery",
-           "PerturbationLevelLearner", "SimulatedOracle", "make_queries", "row_keys"]
+__all__ = [
+    "AQPLLearner",
+    "ActiveLearner",
+    "AnswerJournal",
+    "CallableOracle",
+    "LevelQuery",
+    "PerturbationLevelLearner",
+    "SimulatedOracle",
+    "make_queries",
+    "row_keys",
+]

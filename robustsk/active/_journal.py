@@ -59,14 +59,18 @@ class AnswerJournal:
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
         lines = []
         for i in range(X.shape[0]):
-            lines.append(json.dumps({
-                "key": keys[i],
-                "label": _to_json_label(np.asarray(y)[i]),
-                "index": None if indices is None else int(indices[i]),
-                "shape": list(X.shape[1:]),
-                "x": base64.b64encode(X[i].tobytes()).decode("ascii"),
-                "time": now,
-            }))
+            lines.append(
+                json.dumps(
+                    {
+                        "key": keys[i],
+                        "label": _to_json_label(np.asarray(y)[i]),
+                        "index": None if indices is None else int(indices[i]),
+                        "shape": list(X.shape[1:]),
+                        "x": base64.b64encode(X[i].tobytes()).decode("ascii"),
+                        "time": now,
+                    }
+                )
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
@@ -87,8 +91,11 @@ class AnswerJournal:
                 out.append(json.loads(line))
             except json.JSONDecodeError:
                 if number >= len(lines) - 1:  # the last line was cut by a crash
-                    warnings.warn(f"{self.path}: skipping an incomplete last line.",
-                                  RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"{self.path}: skipping an incomplete last line.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 else:
                     raise ValueError(f"{self.path}:{number} is not a journal record.") from None
         return out
@@ -98,8 +105,12 @@ class AnswerJournal:
         records = self.records()
         if not records:
             return None, np.empty(0), np.empty(0, dtype=str), []
-        X = np.stack([np.frombuffer(base64.b64decode(r["x"]), dtype=np.float32)
-                      .reshape(r["shape"]) for r in records])
+        X = np.stack(
+            [
+                np.frombuffer(base64.b64decode(r["x"]), dtype=np.float32).reshape(r["shape"])
+                for r in records
+            ]
+        )
         y = np.array([r["label"] for r in records])
         keys = np.array([r["key"] for r in records])
         return X, y, keys, [r["index"] for r in records]

@@ -57,8 +57,18 @@ class ActiveLearner:
         Their scores.
     """
 
-    def __init__(self, estimator, query_strategy=max_entropy, X_training=None, y_training=None,
-                 *, warm_start=False, journal=None, random_state=None, **fit_kwargs):
+    def __init__(
+        self,
+        estimator,
+        query_strategy=max_entropy,
+        X_training=None,
+        y_training=None,
+        *,
+        warm_start=False,
+        journal=None,
+        random_state=None,
+        **fit_kwargs,
+    ):
         if not callable(query_strategy):
             raise TypeError(f"query_strategy must be callable, got {query_strategy!r}.")
         if (X_training is None) != (y_training is None):
@@ -76,8 +86,10 @@ class ActiveLearner:
         self.X_training = None if X_training is None else np.asarray(X_training)
         self.y_training = None if y_training is None else np.asarray(y_training)
         if self.X_training is not None and len(self.X_training) != len(self.y_training):
-            raise ValueError(f"X_training and y_training have {len(self.X_training)} and "
-                             f"{len(self.y_training)} rows.")
+            raise ValueError(
+                f"X_training and y_training have {len(self.X_training)} and "
+                f"{len(self.y_training)} rows."
+            )
         if self._journal is not None:
             X_j, y_j, keys, _ = self._journal.load()
             if X_j is not None:
@@ -121,7 +133,8 @@ class ActiveLearner:
         result = self.query_strategy(self, pool, n_instances, **kwargs)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(
-                f"query_strategy must return (indices, scores), got {type(result).__name__}.")
+                f"query_strategy must return (indices, scores), got {type(result).__name__}."
+            )
         idx, scores = np.asarray(result[0], dtype=np.int64), np.asarray(result[1])
         if candidates is not None:
             idx = candidates[idx]
@@ -205,5 +218,4 @@ def _accepts(func, name, *, var_keyword=True) -> bool:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or (var_keyword and any(p.kind == p.VAR_KEYWORD
-                                                  for p in params.values()))
+    return name in params or (var_keyword and any(p.kind == p.VAR_KEYWORD for p in params.values()))

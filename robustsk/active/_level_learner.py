@@ -78,10 +78,25 @@ class PerturbationLevelLearner:
         and evaluation accuracies when ``eval_set`` is given to :meth:`run`.
     """
 
-    def __init__(self, oracle, estimator=None, *, query_strategy=noise_entropy, n_per_side=100,
-                 n_noise=50, sigma_init=0.3, sigma_mode="fixed", budget=None, max_rounds=10,
-                 tol=None, epochs_per_round=None, ladder=(0.0, 0.9, 0.01), journal=None,
-                 random_state=None, verbose=0):
+    def __init__(
+        self,
+        oracle,
+        estimator=None,
+        *,
+        query_strategy=noise_entropy,
+        n_per_side=100,
+        n_noise=50,
+        sigma_init=0.3,
+        sigma_mode="fixed",
+        budget=None,
+        max_rounds=10,
+        tol=None,
+        epochs_per_round=None,
+        ladder=(0.0, 0.9, 0.01),
+        journal=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.oracle = oracle
         self.estimator = estimator
         self.query_strategy = query_strategy
@@ -142,9 +157,10 @@ class PerturbationLevelLearner:
         if sample_sigma is None:
             self.sigma_ = np.full(n, self.sigma_init, dtype=np.float32)
         else:
-            self.sigma_ = np.broadcast_to(np.asarray(
-                check_per_sample(sample_sigma, n, "sample_sigma", low=0.0), np.float32),
-                (n,)).copy()
+            self.sigma_ = np.broadcast_to(
+                np.asarray(check_per_sample(sample_sigma, n, "sample_sigma", low=0.0), np.float32),
+                (n,),
+            ).copy()
         self.answered_ = np.zeros(n, dtype=bool)
         self.answers_ = {}
         self.history_ = []
@@ -152,8 +168,11 @@ class PerturbationLevelLearner:
         for i, s in self._load_journal().items():
             if 0 <= i < n:
                 self._record(i, s)
-        self.estimator_ = self.estimator if self.estimator is not None else \
-            NoiseTrainedClassifier(max_epochs=5, verbose=0, random_state=self.random_state)
+        self.estimator_ = (
+            self.estimator
+            if self.estimator is not None
+            else NoiseTrainedClassifier(max_epochs=5, verbose=0, random_state=self.random_state)
+        )
         self.estimator_.set_params(sigma_mode=self.sigma_mode, sigma=self.sigma_init)
         self.estimator_.fit(self.X_, self.y_, sample_sigma=self.sigma_)
         self._sync_levels()
@@ -191,8 +210,12 @@ class PerturbationLevelLearner:
                 noisy = GaussianNoise(eval_sigma, random_state=0)(np.asarray(Xe, np.float32))
                 record["noise_accuracy"] = self.estimator_.score(noisy, ye)
             if self.verbose:
-                print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in record.items()))
+                print(
+                    ", ".join(
+                        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in record.items()
+                    )
+                )
             if self.tol is not None and record["mean_abs_change"] < self.tol:
                 break
         return self
@@ -206,9 +229,16 @@ class PerturbationLevelLearner:
         if n_ask <= 0:
             return None
         ids = self._select(candidates, n_ask)
-        queries = make_queries(self.X_, self.y_, self.sigma_, ids, sigma_min=self.ladder[0],
-                               sigma_max=self.ladder[1], step=self.ladder[2],
-                               seed=int(self._rng.integers(2**31 - 1 - len(self.X_))))
+        queries = make_queries(
+            self.X_,
+            self.y_,
+            self.sigma_,
+            ids,
+            sigma_min=self.ladder[0],
+            sigma_max=self.ladder[1],
+            step=self.ladder[2],
+            seed=int(self._rng.integers(2**31 - 1 - len(self.X_))),
+        )
         answers = np.asarray(self.oracle.answer(queries), dtype=np.float64)
         if answers.shape != (len(ids),):
             raise ValueError(f"the oracle returned {answers.shape} answers for {len(ids)} queries.")
@@ -221,10 +251,13 @@ class PerturbationLevelLearner:
             self.estimator_.set_params(max_epochs=self.epochs_per_round)
         self.estimator_.partial_fit(self.X_, self.y_, sample_sigma=self.sigma_)
         self._sync_levels()
-        record = {"round": len(self.history_) + 1, "queries": int(len(ids)),
-                  "total_queries": int(self.answered_.sum()),
-                  "mean_abs_change": float(np.abs(answers - before).mean()),
-                  "mean_sigma": float(self.sigma_.mean())}
+        record = {
+            "round": len(self.history_) + 1,
+            "queries": int(len(ids)),
+            "total_queries": int(self.answered_.sum()),
+            "mean_abs_change": float(np.abs(answers - before).mean()),
+            "mean_sigma": float(self.sigma_.mean()),
+        }
         self.history_.append(record)
         return record
 
@@ -259,8 +292,12 @@ class PerturbationLevelLearner:
         path = Path(os.fspath(self.journal))
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
-            f.write("".join(json.dumps({"index": int(i), "sigma": float(s)}) + "\n"
-                            for i, s in zip(ids, answers)))
+            f.write(
+                "".join(
+                    json.dumps({"index": int(i), "sigma": float(s)}) + "\n"
+                    for i, s in zip(ids, answers)
+                )
+            )
             f.flush()
             os.fsync(f.fileno())
 

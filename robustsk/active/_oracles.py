@@ -57,7 +57,8 @@ class LevelQuery:
         if hit.size == 0:
             raise ValueError(
                 f"answer {value!r} is not on the ladder ({self.sigmas[0]:g} to "
-                f"{self.sigmas[-1]:g}, {len(self.sigmas)} levels).")
+                f"{self.sigmas[-1]:g}, {len(self.sigmas)} levels)."
+            )
         return float(self.sigmas[hit[0]])
 
 
@@ -107,8 +108,9 @@ class SimulatedOracle:
         Seeds the noise.
     """
 
-    def __init__(self, reference, *, tau=0.9, n_draws=20, clip=(0.0, 1.0), batch_size=4096,
-                 random_state=None):
+    def __init__(
+        self, reference, *, tau=0.9, n_draws=20, clip=(0.0, 1.0), batch_size=4096, random_state=None
+    ):
         self.reference = reference
         self.tau = tau
         self.n_draws = n_draws
@@ -132,11 +134,13 @@ class SimulatedOracle:
             for q_i, q in enumerate(queries):
                 x = torch.as_tensor(np.asarray(q.x, dtype=np.float32), device=net.device)
                 target = int(np.searchsorted(classes, q.y))
-                z = torch.randn((self.n_draws,) + tuple(x.shape), generator=gen,
-                                device=net.device)  # (D, ...)
+                z = torch.randn(
+                    (self.n_draws,) + tuple(x.shape), generator=gen, device=net.device
+                )  # (D, ...)
                 # every level x every draw: (L * D, ...) copies
                 copies = x.unsqueeze(0) + sigmas.reshape((-1,) + (1,) * x.ndim).repeat_interleave(
-                    self.n_draws, 0) * z.repeat((n_levels,) + (1,) * x.ndim)
+                    self.n_draws, 0
+                ) * z.repeat((n_levels,) + (1,) * x.ndim)
                 if self.clip is not None:
                     copies.clamp_(*self.clip)
                 correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
@@ -178,5 +182,7 @@ def make_queries(X, y, sigma, ids, *, sigma_min=0.0, sigma_max=0.9, step=0.01, s
     queries : list of LevelQuery
     """
     sigmas = make_sigma_ladder(sigma_min, sigma_max, step)
-    return [LevelQuery(int(i), np.asarray(X[i]), y[i], sigmas, float(sigma[i]), seed + int(i))
-            for i in ids]
+    return [
+        LevelQuery(int(i), np.asarray(X[i]), y[i], sigmas, float(sigma[i]), seed + int(i))
+        for i in ids
+    ]

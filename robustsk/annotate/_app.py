@@ -98,15 +98,22 @@ def create_app(store, *, token=None) -> FastAPI:
             return Response(status_code=204)
         q = store.get(qid)
         sig = np.asarray(q["sigmas"])
-        return {"id": q["id"], "example": q["example"], "sigmas": q["sigmas"],
-                "current_index": int(np.argmin(np.abs(sig - q["current_sigma"]))),
-                "progress": store.progress()}
+        return {
+            "id": q["id"],
+            "example": q["example"],
+            "sigmas": q["sigmas"],
+            "current_index": int(np.argmin(np.abs(sig - q["current_sigma"]))),
+            "progress": store.progress(),
+        }
 
     @app.post("/api/queries")
     def add_query(body: NewQuery, _=Depends(check_token)):
         if int(np.prod(body.shape)) != len(body.x):
-            raise HTTPException(422, f"x has {len(body.x)} values but shape {body.shape} "
-                                     f"needs {int(np.prod(body.shape))}")
+            raise HTTPException(
+                422,
+                f"x has {len(body.x)} values but shape {body.shape} "
+                f"needs {int(np.prod(body.shape))}",
+            )
         if min(body.sigmas) < 0:
             raise HTTPException(422, "sigmas must be >= 0")
         x = np.asarray(body.x, dtype=np.float32).reshape(body.shape)

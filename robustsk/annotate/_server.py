@@ -39,8 +39,7 @@ class AnnotationServer:
         self.db = db
         self.host = host
         self.port = port
-        self.token = token if token is not None or is_loopback(host) else \
-            secrets.token_urlsafe(16)
+        self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(16)
         self.store = QueryStore(db)
         self._server = None
         self._thread = None
@@ -48,8 +47,12 @@ class AnnotationServer:
     def _make(self):
         import uvicorn
 
-        config = uvicorn.Config(create_app(self.store, token=self.token), host=self.host,
-                                port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(self.store, token=self.token),
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+        )
         return uvicorn.Server(config)
 
     def start(self, timeout=10.0):
@@ -60,8 +63,9 @@ class AnnotationServer:
         deadline = time.monotonic() + timeout
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"the annotation server did not start on "
-                                   f"{self.host}:{self.port}")
+                raise RuntimeError(
+                    f"the annotation server did not start on {self.host}:{self.port}"
+                )
             time.sleep(0.02)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self
@@ -113,8 +117,16 @@ class HumanOracle:
         Print where to annotate.
     """
 
-    def __init__(self, url=None, *, token=None, db="annotations.sqlite", poll_interval=0.5,
-                 timeout=None, verbose=1):
+    def __init__(
+        self,
+        url=None,
+        *,
+        token=None,
+        db="annotations.sqlite",
+        poll_interval=0.5,
+        timeout=None,
+        verbose=1,
+    ):
         self.url = url
         self.token = token
         self.db = db
@@ -134,9 +146,12 @@ class HumanOracle:
 
     def _request(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self._base() + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json",
-                                              "X-Token": self.token or ""})
+        req = urllib.request.Request(
+            self._base() + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "X-Token": self.token or ""},
+        )
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return json.loads(resp.read() or b"null")
@@ -149,10 +164,21 @@ class HumanOracle:
         for q in queries:
             x = np.asarray(q.x, dtype=np.float32)
             label = q.y.item() if isinstance(q.y, np.generic) else q.y
-            ids.append(self._request("POST", "/api/queries", {
-                "example": int(q.query_id), "x": x.ravel().tolist(), "shape": list(x.shape),
-                "label": label, "sigmas": [float(s) for s in q.sigmas],
-                "current_sigma": float(q.current_sigma), "seed": int(q.seed)})["id"])
+            ids.append(
+                self._request(
+                    "POST",
+                    "/api/queries",
+                    {
+                        "example": int(q.query_id),
+                        "x": x.ravel().tolist(),
+                        "shape": list(x.shape),
+                        "label": label,
+                        "sigmas": [float(s) for s in q.sigmas],
+                        "current_sigma": float(q.current_sigma),
+                        "seed": int(q.seed),
+                    },
+                )["id"]
+            )
         answers = {}
         start = time.monotonic()
         while len(answers) < len(ids):
@@ -163,8 +189,9 @@ class HumanOracle:
                         answers[qid] = got
             if len(answers) < len(ids):
                 if self.timeout is not None and time.monotonic() - start > self.timeout:
-                    raise TimeoutError(f"{len(ids) - len(answers)} queries still open after "
-                                       f"{self.timeout} s")
+                    raise TimeoutError(
+                        f"{len(ids) - len(answers)} queries still open after {self.timeout} s"
+                    )
                 time.sleep(self.poll_interval)
         return np.array([answers[qid] for qid in ids], dtype=np.float64)
 

@@ -62,8 +62,18 @@ class QueryStore:
             cur = self._db.execute(
                 "INSERT INTO queries (key, example, label, shape, x, sigmas, current_sigma, seed,"
                 " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, int(example), json.dumps(_plain(label)), json.dumps(list(x.shape)),
-                 x.tobytes(), json.dumps(sigmas), float(current_sigma), int(seed), time.time()))
+                (
+                    key,
+                    int(example),
+                    json.dumps(_plain(label)),
+                    json.dumps(list(x.shape)),
+                    x.tobytes(),
+                    json.dumps(sigmas),
+                    float(current_sigma),
+                    int(seed),
+                    time.time(),
+                ),
+            )
             return int(cur.lastrowid)
 
     def get(self, qid: int) -> dict | None:
@@ -72,21 +82,29 @@ class QueryStore:
             row = self._db.execute(
                 "SELECT q.id, q.example, q.label, q.shape, q.x, q.sigmas, q.current_sigma, q.seed,"
                 " a.sigma FROM queries q LEFT JOIN answers a ON a.query = q.id WHERE q.id = ?",
-                (int(qid),)).fetchone()
+                (int(qid),),
+            ).fetchone()
         if row is None:
             return None
         shape = json.loads(row[3])
-        return {"id": row[0], "example": row[1], "label": json.loads(row[2]),
-                "x": np.frombuffer(row[4], dtype=np.float32).reshape(shape),
-                "sigmas": json.loads(row[5]), "current_sigma": row[6], "seed": row[7],
-                "answer": row[8]}
+        return {
+            "id": row[0],
+            "example": row[1],
+            "label": json.loads(row[2]),
+            "x": np.frombuffer(row[4], dtype=np.float32).reshape(shape),
+            "sigmas": json.loads(row[5]),
+            "current_sigma": row[6],
+            "seed": row[7],
+            "answer": row[8],
+        }
 
     def next_open(self) -> int | None:
         """Id of the oldest unanswered query, or None."""
         with self._lock:
             row = self._db.execute(
                 "SELECT q.id FROM queries q LEFT JOIN answers a ON a.query = q.id "
-                "WHERE a.query IS NULL ORDER BY q.id LIMIT 1").fetchone()
+                "WHERE a.query IS NULL ORDER BY q.id LIMIT 1"
+            ).fetchone()
         return None if row is None else int(row[0])
 
     def progress(self) -> dict:
@@ -106,12 +124,16 @@ class QueryStore:
             raise RuntimeError(f"query {qid} is already answered (sigma={query['answer']})")
         hit = [s for s in query["sigmas"] if abs(s - float(sigma)) < 1e-9]
         if not hit:
-            raise ValueError(f"sigma={sigma!r} is not on query {qid}'s ladder "
-                             f"({query['sigmas'][0]} to {query['sigmas'][-1]})")
+            raise ValueError(
+                f"sigma={sigma!r} is not on query {qid}'s ladder "
+                f"({query['sigmas'][0]} to {query['sigmas'][-1]})"
+            )
         with self._lock:
             try:
-                self._db.execute("INSERT INTO answers (query, sigma, answered) VALUES (?, ?, ?)",
-                                 (int(qid), hit[0], time.time()))
+                self._db.execute(
+                    "INSERT INTO answers (query, sigma, answered) VALUES (?, ?, ?)",
+                    (int(qid), hit[0], time.time()),
+                )
             except sqlite3.IntegrityError:
                 raise RuntimeError(f"query {qid} is already answered") from None
 

@@ -7,8 +7,9 @@ import torch
 from ..utils import check_clip, check_number
 
 
-def deepfool(model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int = 50,
-             clip=(0.0, 1.0)):
+def deepfool(
+    model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int = 50, clip=(0.0, 1.0)
+):
     """Smallest L2 perturbation that changes the model's decision (Moosavi-Dezfooli et al. 2016).
 
     All examples of the batch are attacked together; each leaves the loop as
@@ -51,7 +52,7 @@ def deepfool(model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int =
         active = (~fooled).nonzero().squeeze(1)
         if active.numel() == 0:
             break
-        xa = (x[active] + (1 + overshoot) * r_total[active])
+        xa = x[active] + (1 + overshoot) * r_total[active]
         if clip is not None:
             xa = xa.clamp(*clip)
         xa.requires_grad_(True)
@@ -64,9 +65,13 @@ def deepfool(model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int =
         if not keep.any():
             break
         n_classes = logits.shape[1]
-        grads = torch.stack([
-            torch.autograd.grad(logits[:, k].sum(), xa, retain_graph=k < n_classes - 1)[0]
-            for k in range(n_classes)], dim=1)  # (a, C, ...)
+        grads = torch.stack(
+            [
+                torch.autograd.grad(logits[:, k].sum(), xa, retain_graph=k < n_classes - 1)[0]
+                for k in range(n_classes)
+            ],
+            dim=1,
+        )  # (a, C, ...)
         idx = active[keep]
         g = grads[keep].flatten(2)  # (k, C, d)
         lg = logits.detach()[keep]  # (k, C)
@@ -79,8 +84,9 @@ def deepfool(model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int =
         ratio[torch.arange(len(idx)), y] = float("inf")
         best = ratio.argmin(dim=1)  # (k,)
         w_best = w[torch.arange(len(idx)), best]  # (k, d)
-        step = ((ratio[torch.arange(len(idx)), best] + 1e-4)
-                / w_norm[torch.arange(len(idx)), best]).unsqueeze(1) * w_best
+        step = (
+            (ratio[torch.arange(len(idx)), best] + 1e-4) / w_norm[torch.arange(len(idx)), best]
+        ).unsqueeze(1) * w_best
         r_total[idx] += step.reshape((len(idx),) + x.shape[1:])
     distance = (x_adv - x).flatten(1).norm(dim=1)
     return x_adv, distance, fooled

@@ -9,9 +9,20 @@ from ..utils import check_clip, check_number, check_options, torch_generator
 from ._projection import NORMS, as_eps, project, random_start, steepest_step
 
 
-def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps=0.3, alpha=0.01, steps=40,
-        norm="inf", random_init=True, clip=(0.0, 1.0), early_stop=False,
-        random_state=None) -> torch.Tensor:
+def pgd(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps=0.3,
+    alpha=0.01,
+    steps=40,
+    norm="inf",
+    random_init=True,
+    clip=(0.0, 1.0),
+    early_stop=False,
+    random_state=None,
+) -> torch.Tensor:
     """Untargeted PGD: ``steps`` ascent steps on the cross-entropy, projected onto the ball.
 
     Every example of the batch is attacked at once; its perturbation always
@@ -64,7 +75,7 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps=0.3, alpha=0.01, steps=4
         xa = x_adv[active].requires_grad_(True)
         logits = model(xa)
         loss = F.cross_entropy(logits, y[active], reduction="sum")
-        grad, = torch.autograd.grad(loss, xa)
+        (grad,) = torch.autograd.grad(loss, xa)
         if early_stop:
             wrong = logits.detach().argmax(1) != y[active]
             keep = ~wrong
@@ -77,8 +88,17 @@ def pgd(model, x: torch.Tensor, y: torch.Tensor, *, eps=0.3, alpha=0.01, steps=4
     return x_adv.detach()
 
 
-def fgsm(model, x: torch.Tensor, y: torch.Tensor, *, eps=0.3, alpha=None, random_init=False,
-         clip=(0.0, 1.0), random_state=None) -> torch.Tensor:
+def fgsm(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps=0.3,
+    alpha=None,
+    random_init=False,
+    clip=(0.0, 1.0),
+    random_state=None,
+) -> torch.Tensor:
     """Fast gradient sign method: one signed step (Goodfellow et al. 2015).
 
     With ``random_init=True`` it is the "fast is better than free" variant
@@ -110,8 +130,18 @@ def fgsm(model, x: torch.Tensor, y: torch.Tensor, *, eps=0.3, alpha=None, random
     """
     if alpha is None:  # per-example step from per-example radii
         alpha = (1.25 if random_init else 1.0) * as_eps(eps, x.detach()).reshape(-1)
-    return pgd(model, x, y, eps=eps, alpha=alpha, steps=1, norm="inf", random_init=random_init,
-               clip=clip, random_state=random_state)
+    return pgd(
+        model,
+        x,
+        y,
+        eps=eps,
+        alpha=alpha,
+        steps=1,
+        norm="inf",
+        random_init=random_init,
+        clip=clip,
+        random_state=random_state,
+    )
 
 
 def _clip(x, clip):

@@ -15,8 +15,9 @@ def as_eps(eps, x: torch.Tensor) -> torch.Tensor:
     if eps.ndim == 0:
         eps = eps.expand(x.shape[0])
     if eps.shape != (x.shape[0],):
-        raise ValueError(f"eps must be a scalar or have shape ({x.shape[0]},), got "
-                         f"{tuple(eps.shape)}.")
+        raise ValueError(
+            f"eps must be a scalar or have shape ({x.shape[0]},), got {tuple(eps.shape)}."
+        )
     if (eps < 0).any() or not torch.isfinite(eps).all():
         raise ValueError("eps must be finite and >= 0.")
     return expand_per_sample(eps, x)

@@ -10,5 +10,14 @@ from ._bounds import (
 )
 from ._budgets import BudgetGenerator, budget_range, refine_budgets
 
-__all__ = ["METHODS", "BudgetGenerator", "budget_range", "compute_bounds", "crown_bounds",
-           "input_box", "interval_bounds", "margin_matrix", "refine_budgets"]
+__all__ = [
+    "METHODS",
+    "BudgetGenerator",
+    "budget_range",
+    "compute_bounds",
+    "crown_bounds",
+    "input_box",
+    "interval_bounds",
+    "margin_matrix",
+    "refine_budgets",
+]

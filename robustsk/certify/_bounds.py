@@ -133,8 +133,10 @@ def _ibp(layers, lower, upper, C=None):
         lo, hi = out_mid - out_rad, out_mid + out_rad
     if C is not None:
         Cp, Cn = C.clamp(min=0), C.clamp(max=0)
-        lo, hi = (Cp.matmul(lo.unsqueeze(-1)) + Cn.matmul(hi.unsqueeze(-1))).squeeze(-1), \
-                 (Cp.matmul(hi.unsqueeze(-1)) + Cn.matmul(lo.unsqueeze(-1))).squeeze(-1)
+        lo, hi = (
+            (Cp.matmul(lo.unsqueeze(-1)) + Cn.matmul(hi.unsqueeze(-1))).squeeze(-1),
+            (Cp.matmul(hi.unsqueeze(-1)) + Cn.matmul(lo.unsqueeze(-1))).squeeze(-1),
+        )
     return lo, hi, inputs
 
 
@@ -153,8 +155,9 @@ def _relu_relaxation(lo, hi):
     return lower_d, upper_d, upper_b
 
 
-def _backward(layers, shapes, end, A, relu_inputs, lower, upper, *, need_lower=True,
-              need_upper=True):
+def _backward(
+    layers, shapes, end, A, relu_inputs, lower, upper, *, need_lower=True, need_upper=True
+):
     """CROWN: bounds of ``A @ node_end`` by backward linear relaxation to the input box.
 
     ``shapes[i]`` is the shape (without batch) of the input of layer ``i`` and
@@ -234,8 +237,17 @@ def _shapes(layers, example):
     return shapes
 
 
-def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lower=True,
-                 bound_upper=True, spec_chunk=None):
+def crown_bounds(
+    module,
+    lower,
+    upper,
+    C=None,
+    *,
+    intermediate="crown",
+    bound_lower=True,
+    bound_upper=True,
+    spec_chunk=None,
+):
     """CROWN bounds of ``C @ module(x)`` for ``x`` in the box.
 
     The output layer is bounded by backward linear relaxation (CROWN, Zhang
@@ -279,8 +291,7 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
     relu_inputs = {}
     if intermediate == "ibp":
         _, _, inputs = _ibp(layers, lower, upper)
-        relu_inputs = {i: inputs[i] for i, layer in enumerate(layers)
-                       if isinstance(layer, nn.ReLU)}
+        relu_inputs = {i: inputs[i] for i, layer in enumerate(layers) if isinstance(layer, nn.ReLU)}
     else:
         # IBP first; CROWN then refines only the neurons IBP leaves unstable in some example
         # (a stable neuron's relaxation is exact whatever its bounds), like auto_LiRPA.
@@ -298,7 +309,7 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
             chunk = spec_chunk or max(1, _ELEMENTS // max(1, n * _widest(shapes[:i])))
             eye = torch.eye(size, dtype=lower.dtype, device=lower.device)
             for start in range(0, unstable.numel(), chunk):
-                idx = unstable[start:start + chunk]
+                idx = unstable[start : start + chunk]
                 A = eye[idx].view(1, idx.numel(), *shapes[i]).expand(n, -1, *shapes[i])
                 lb, ub = _backward(layers, shapes, i - 1, A, relu_inputs, lower, upper)
                 lo[:, idx], hi[:, idx] = lb, ub
@@ -306,10 +317,22 @@ def crown_bounds(module, lower, upper, C=None, *, intermediate="crown", bound_lo
     out_shape = shapes[-1]
     if C is None:
         size = math.prod(out_shape)
-        C = torch.eye(size, dtype=lower.dtype, device=lower.device).view(
-            1, size, *out_shape).expand(n, -1, *out_shape)
-    return _backward(layers, shapes, len(layers) - 1, C.to(lower.dtype), relu_inputs, lower,
-                     upper, need_lower=bound_lower, need_upper=bound_upper)
+        C = (
+            torch.eye(size, dtype=lower.dtype, device=lower.device)
+            .view(1, size, *out_shape)
+            .expand(n, -1, *out_shape)
+        )
+    return _backward(
+        layers,
+        shapes,
+        len(layers) - 1,
+        C.to(lower.dtype),
+        relu_inputs,
+        lower,
+        upper,
+        need_lower=bound_lower,
+        need_upper=bound_upper,
+    )
 
 
 def compute_bounds(module, lower, upper, C=None, method="crown-ibp", **kwargs):

@@ -62,8 +62,9 @@ def refine_budgets(g, eps0, low, high):
     eps : torch.Tensor of the shape and dtype of ``g``
     """
     if not (0 < low <= eps0 <= high):
-        raise ValueError(f"budgets need 0 < low <= eps0 <= high; got low={low}, eps0={eps0}, "
-                         f"high={high}.")
+        raise ValueError(
+            f"budgets need 0 < low <= eps0 <= high; got low={low}, eps0={eps0}, high={high}."
+        )
     dtype = g.dtype
     g64 = g.double().flatten(1)
     n = g64.shape[1]
@@ -76,8 +77,11 @@ def refine_budgets(g, eps0, low, high):
     up = (V0 - V) * (log_u - log_e) / torch.where(deficit, n * log_u - V, one)
     surplus = V > V0
     down = (V - V0) * (log_e - log_l) / torch.where(surplus, V - n * log_l, one)
-    log_e = log_e + torch.where(deficit, up, torch.zeros_like(up)) \
+    log_e = (
+        log_e
+        + torch.where(deficit, up, torch.zeros_like(up))
         - torch.where(surplus, down, torch.zeros_like(down))
+    )
     return log_e.clamp(log_l, log_u).exp().view_as(g).to(dtype)
 
 
@@ -105,13 +109,22 @@ class BudgetGenerator(nn.Module):
         if len(self.input_shape) == 3:
             c, h, w = self.input_shape
             self.body = nn.Sequential(
-                nn.Conv2d(c, channels[0], 3, padding=1), nn.ReLU(),
-                nn.Conv2d(channels[0], channels[1], 3, padding=1), nn.ReLU(),
-                nn.Flatten(), nn.Linear(channels[1] * h * w, n), nn.Sigmoid())
+                nn.Conv2d(c, channels[0], 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(channels[0], channels[1], 3, padding=1),
+                nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(channels[1] * h * w, n),
+                nn.Sigmoid(),
+            )
         else:
             self.body = nn.Sequential(
-                nn.Flatten(), nn.Linear(n, hidden_units), nn.ReLU(),
-                nn.Linear(hidden_units, n), nn.Sigmoid())
+                nn.Flatten(),
+                nn.Linear(n, hidden_units),
+                nn.ReLU(),
+                nn.Linear(hidden_units, n),
+                nn.Sigmoid(),
+            )
 
     def forward(self, x):
         return self.body(x).view(x.shape[0], *self.input_shape)

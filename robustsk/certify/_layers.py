@@ -7,8 +7,17 @@ from torch import nn
 from torch.nn import functional as F
 
 #: Layers bounds propagate through (Dropout is the identity in evaluation).
-SUPPORTED = (nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.AvgPool2d, nn.BatchNorm1d,
-             nn.BatchNorm2d, nn.Dropout, nn.Identity)
+SUPPORTED = (
+    nn.Linear,
+    nn.Conv2d,
+    nn.ReLU,
+    nn.Flatten,
+    nn.AvgPool2d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.Dropout,
+    nn.Identity,
+)
 
 
 def sequential_layers(module) -> list:
@@ -21,7 +30,8 @@ def sequential_layers(module) -> list:
     if not isinstance(module, nn.Sequential):
         raise TypeError(
             f"bounds need a torch.nn.Sequential of {_names()}; got {type(module).__name__}. "
-            "robustsk's MLP and SmallCNN are sequential.")
+            "robustsk's MLP and SmallCNN are sequential."
+        )
     layers = []
     for layer in module:
         if isinstance(layer, nn.Sequential):
@@ -34,7 +44,8 @@ def sequential_layers(module) -> list:
         else:
             raise TypeError(
                 f"bounds cannot go through a {type(layer).__name__} layer; supported layers: "
-                f"{_names()}.")
+                f"{_names()}."
+            )
     return layers
 
 
@@ -43,14 +54,19 @@ def _names():
 
 
 def _check_layer(layer):
-    if isinstance(layer, nn.AvgPool2d) and (layer.ceil_mode or (
-            layer.padding not in (0, (0, 0)) and not layer.count_include_pad)
-            or layer.divisor_override is not None):
-        raise TypeError("AvgPool2d is supported with ceil_mode=False, no divisor_override and "
-                        "count_include_pad=True when padded.")
+    if isinstance(layer, nn.AvgPool2d) and (
+        layer.ceil_mode
+        or (layer.padding not in (0, (0, 0)) and not layer.count_include_pad)
+        or layer.divisor_override is not None
+    ):
+        raise TypeError(
+            "AvgPool2d is supported with ceil_mode=False, no divisor_override and "
+            "count_include_pad=True when padded."
+        )
     if isinstance(layer, nn.Conv2d) and layer.padding_mode != "zeros":
-        raise TypeError(f"Conv2d with padding_mode={layer.padding_mode!r} is not supported; "
-                        "use 'zeros'.")
+        raise TypeError(
+            f"Conv2d with padding_mode={layer.padding_mode!r} is not supported; use 'zeros'."
+        )
 
 
 def _bn_affine(layer):
@@ -73,8 +89,9 @@ def linear_part(layer, x):
     if isinstance(layer, nn.Linear):
         return F.linear(x, layer.weight)
     if isinstance(layer, nn.Conv2d):
-        return F.conv2d(x, layer.weight, None, layer.stride, layer.padding, layer.dilation,
-                        layer.groups)
+        return F.conv2d(
+            x, layer.weight, None, layer.stride, layer.padding, layer.dilation, layer.groups
+        )
     if isinstance(layer, nn.AvgPool2d):
         return layer(x)
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -90,8 +107,9 @@ def abs_linear_part(layer, x):
     if isinstance(layer, nn.Linear):
         return F.linear(x, layer.weight.abs())
     if isinstance(layer, nn.Conv2d):
-        return F.conv2d(x, layer.weight.abs(), None, layer.stride, layer.padding,
-                        layer.dilation, layer.groups)
+        return F.conv2d(
+            x, layer.weight.abs(), None, layer.stride, layer.padding, layer.dilation, layer.groups
+        )
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         scale, _ = _bn_affine(layer)
         scale = scale.abs()
@@ -123,15 +141,23 @@ def transpose_part(layer, A, in_shape):
     if isinstance(layer, nn.Flatten):
         return A.reshape(n, *in_shape)
     if isinstance(layer, nn.Conv2d):
-        return torch.nn.grad.conv2d_input((n, *in_shape), layer.weight, A, layer.stride,
-                                          layer.padding, layer.dilation, layer.groups)
+        return torch.nn.grad.conv2d_input(
+            (n, *in_shape),
+            layer.weight,
+            A,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            layer.groups,
+        )
     if isinstance(layer, nn.AvgPool2d):
         c = in_shape[0]
         k = _pair(layer.kernel_size)
         stride = _pair(layer.stride if layer.stride is not None else layer.kernel_size)
         weight = A.new_full((c, 1, *k), 1.0 / (k[0] * k[1]))
-        return torch.nn.grad.conv2d_input((n, *in_shape), weight, A, stride,
-                                          _pair(layer.padding), 1, c)
+        return torch.nn.grad.conv2d_input(
+            (n, *in_shape), weight, A, stride, _pair(layer.padding), 1, c
+        )
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         scale, _ = _bn_affine(layer)
         return A * (_channel_view(scale, A.dim()) if A.dim() > 2 else scale)

@@ -7,5 +7,11 @@ from ._doubled import make_doubled
 from ._mnist import load_mnist, read_idx
 from ._watermarked import make_watermarked
 
-__all__ = ["load_digits_images", "load_mnist", "make_corrupted", "make_doubled",
-           "make_watermarked", "read_idx"]
+__all__ = [
+    "load_digits_images",
+    "load_mnist",
+    "make_corrupted",
+    "make_doubled",
+    "make_watermarked",
+    "read_idx",
+]

@@ -9,8 +9,16 @@ from ..perturb import CORRUPTIONS, Corruption
 from ..utils import check_batch, check_number, numpy_generator
 
 
-def make_corrupted(X, corruptions="all", *, severity: int = 3, clip=(0.0, 1.0),
-                   random_state=None, n_jobs=None, verbose: int = 0) -> dict:
+def make_corrupted(
+    X,
+    corruptions="all",
+    *,
+    severity: int = 3,
+    clip=(0.0, 1.0),
+    random_state=None,
+    n_jobs=None,
+    verbose: int = 0,
+) -> dict:
     """Corrupt a set of images with each common corruption, as MNIST-C does for MNIST.
 
     Parameters
@@ -56,11 +64,14 @@ def make_corrupted(X, corruptions="all", *, severity: int = 3, clip=(0.0, 1.0),
             f"corruptions must be 'all' or names from {list(CORRUPTIONS)}, got {corruptions!r}."
         )
     seeds = numpy_generator(random_state).integers(2**31 - 1, size=len(names))
-    jobs = (delayed(Corruption(name, severity, clip=clip, random_state=int(seed)))(X)
-            for name, seed in zip(names, seeds))
+    jobs = (
+        delayed(Corruption(name, severity, clip=clip, random_state=int(seed)))(X)
+        for name, seed in zip(names, seeds)
+    )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     out = {}
-    for name, res in zip(names, tqdm(results, total=len(names), desc="corrupting",
-                                     disable=not verbose)):
+    for name, res in zip(
+        names, tqdm(results, total=len(names), desc="corrupting", disable=not verbose)
+    ):
         out[name] = res  # same type, shape and dtype as X
     return out

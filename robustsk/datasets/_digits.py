@@ -33,5 +33,9 @@ def load_digits_images(*, return_X_y: bool = False):
     y = digits.target.astype(np.int64)
     if return_X_y:
         return X, y
-    return Bunch(data=X, target=y, target_names=digits.target_names,
-                 DESCR="8x8 handwritten digits (scikit-learn), as (n, 1, 8, 8) float32 in [0, 1].")
+    return Bunch(
+        data=X,
+        target=y,
+        target_names=digits.target_names,
+        DESCR="8x8 handwritten digits (scikit-learn), as (n, 1, 8, 8) float32 in [0, 1].",
+    )

@@ -89,15 +89,15 @@ def make_doubled(X, y, *, border: int = 4, random_state=None, return_info: bool 
     check_number(border, "border", low=1, integer=True)
     check_random_state_param(random_state)
     if not isinstance(return_info, (bool, np.bool_)):
-        raise TypeError(f"return_info must be a bool, got {return_info!r} "
-                        f"({type(return_info).__name__}).")
+        raise TypeError(
+            f"return_info must be a bool, got {return_info!r} ({type(return_info).__name__})."
+        )
     X = check_images01(X, "X", min_ndim=3)
     if X.ndim == 3:
         X = X[:, None]  # gray (n, h, w) -> (n, 1, h, w)
     if X.ndim != 4 or X.shape[1] not in (1, 3):
         raise ValueError(
-            f"X must have shape (n, c, h, w) with c = 1 or 3, or (n, h, w), got shape "
-            f"{X.shape}."
+            f"X must have shape (n, c, h, w) with c = 1 or 3, or (n, h, w), got shape {X.shape}."
         )
     n, _, h, w = X.shape
     if n < 2:
@@ -119,5 +119,8 @@ def make_doubled(X, y, *, border: int = 4, random_state=None, return_info: bool 
     y_new = np.where(green == 0, y[left], y[right])
     if not return_info:
         return X_new, y_new
-    return X_new, y_new, Bunch(left=left.astype(np.int64), right=right.astype(np.int64),
-                               color=_COLORS[green])
+    return (
+        X_new,
+        y_new,
+        Bunch(left=left.astype(np.int64), right=right.astype(np.int64), color=_COLORS[green]),
+    )

@@ -41,8 +41,9 @@ def read_idx(path) -> np.ndarray:
     dims = np.frombuffer(raw, dtype=">u4", count=ndim, offset=4).astype(int)
     data = np.frombuffer(raw, dtype=_DTYPES[raw[2]], offset=4 + 4 * ndim)
     if data.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated: header says {dims.tolist()}, found "
-                         f"{data.size} values.")
+        raise ValueError(
+            f"{path} is truncated: header says {dims.tolist()}, found {data.size} values."
+        )
     return data.reshape(dims)
 
 
@@ -54,8 +55,9 @@ def _find(folder: Path, stem: str):
     return None
 
 
-def load_mnist(path, *, subset: str = "train", n_samples: int | None = None,
-               return_X_y: bool = False):
+def load_mnist(
+    path, *, subset: str = "train", n_samples: int | None = None, return_X_y: bool = False
+):
     """Load MNIST (or Fashion-MNIST, or any set in the same layout) from a folder.
 
     The folder holds the four idx files under their usual names, each either
@@ -91,7 +93,8 @@ def load_mnist(path, *, subset: str = "train", n_samples: int | None = None,
     folder = Path(os.fspath(path))
     if not folder.is_dir():
         raise FileNotFoundError(
-            f"path {str(folder)!r} is not a folder; it should hold MNIST's idx files.")
+            f"path {str(folder)!r} is not a folder; it should hold MNIST's idx files."
+        )
     found = {stem: _find(folder, stem) for stem in _FILES[subset]}
     missing = [stem for stem, file in found.items() if file is None]
     if missing:

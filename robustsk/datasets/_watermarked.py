@@ -35,12 +35,11 @@ def _watermark_patches(images: np.ndarray, opacity: float) -> np.ndarray:
     """Scale (m, 1, 28, 28) images to 12 x 12, keep the inner 8 x 8, fade: (m, 8, 8)."""
     with torch.no_grad():
         small = F.interpolate(torch.from_numpy(images), size=(_SMALL, _SMALL), mode="area")
-    inner = small[:, 0, _CROP:_SMALL - _CROP, _CROP:_SMALL - _CROP]  # (m, 8, 8)
+    inner = small[:, 0, _CROP : _SMALL - _CROP, _CROP : _SMALL - _CROP]  # (m, 8, 8)
     return (inner.numpy() * np.float32(opacity)).astype(np.float32)
 
 
-def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None,
-                     return_info: bool = False):
+def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None, return_info: bool = False):
     """Build Watermarked MNIST: a faint 0 or 1 in the margin decides labels 0-9 or 10-19.
 
     For each image, a watermark bit (0 or 1) is drawn with equal probability,
@@ -128,8 +127,9 @@ def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None,
     check_number(opacity, "opacity", low=0, high=1, include_low=False)
     check_random_state_param(random_state)
     if not isinstance(return_info, (bool, np.bool_)):
-        raise TypeError(f"return_info must be a bool, got {return_info!r} "
-                        f"({type(return_info).__name__}).")
+        raise TypeError(
+            f"return_info must be a bool, got {return_info!r} ({type(return_info).__name__})."
+        )
     X = _as_mnist_images(X)
     n = X.shape[0]
     y = check_labels(y, n)
@@ -164,7 +164,12 @@ def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None,
     y_new = y + 10 * bit
     if not return_info:
         return X_new, y_new
-    info = Bunch(watermark=bit.astype(np.int64), source=pool[at].astype(np.int64),
-                 side=_SIDES[side], column=column.astype(np.int64),
-                 top=top.astype(np.int64), patch=patch)
+    info = Bunch(
+        watermark=bit.astype(np.int64),
+        source=pool[at].astype(np.int64),
+        side=_SIDES[side],
+        column=column.astype(np.int64),
+        top=top.astype(np.int64),
+        patch=patch,
+    )
     return X_new, y_new, info

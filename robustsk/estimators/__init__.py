@@ -6,5 +6,9 @@ from ._base import RobustNetClassifier
 from ._certified import CertifiedBudgetClassifier
 from ._noise import NoiseTrainedClassifier
 
-__all__ = ["AdversarialClassifier", "CertifiedBudgetClassifier", "NoiseTrainedClassifier",
-           "RobustNetClassifier"]
+__all__ = [
+    "AdversarialClassifier",
+    "CertifiedBudgetClassifier",
+    "NoiseTrainedClassifier",
+    "RobustNetClassifier",
+]

@@ -16,8 +16,9 @@ def choose_rows(n: int, share: float, generator: torch.Generator) -> torch.Tenso
     return torch.randperm(n, generator=generator, device=device)[:count].cpu()
 
 
-def adapt_levels(levels: np.ndarray, ids: np.ndarray, correct: np.ndarray, step: float,
-                 bounds) -> None:
+def adapt_levels(
+    levels: np.ndarray, ids: np.ndarray, correct: np.ndarray, step: float, bounds
+) -> None:
     """CAT's rule, in place: ``level += step`` where the perturbed copy was classified
     correctly, ``level -= step`` where it was not, clipped to ``bounds``."""
     delta = np.where(correct, step, -step).astype(levels.dtype)

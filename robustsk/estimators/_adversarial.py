@@ -99,9 +99,21 @@ class AdversarialClassifier(RobustNetClassifier):
     array([0.1, 0.1, 0.1], dtype=float32)
     """
 
-    def __init__(self, module=None, *args, eps=0.3, alpha=0.01, steps=40, attack="pgd",
-                 norm="inf", adversarial_fraction=1.0, eps_mode="fixed", eps_step=None,
-                 eps_warmup_epochs=0, **kwargs):
+    def __init__(
+        self,
+        module=None,
+        *args,
+        eps=0.3,
+        alpha=0.01,
+        steps=40,
+        attack="pgd",
+        norm="inf",
+        adversarial_fraction=1.0,
+        eps_mode="fixed",
+        eps_step=None,
+        eps_warmup_epochs=0,
+        **kwargs,
+    ):
         super().__init__(module, *args, **kwargs)
         self.eps = eps
         self.alpha = alpha
@@ -151,11 +163,27 @@ class AdversarialClassifier(RobustNetClassifier):
             p.requires_grad_(False)
         try:
             if self.attack == "fgsm":
-                return fgsm(self.infer, x, y, eps=eps, random_init=True,
-                            clip=check_clip(self.clip), random_state=self._train_generator)
-            return pgd(self.infer, x, y, eps=eps, alpha=self.alpha, steps=self.steps,
-                       norm=self.norm, random_init=True, clip=check_clip(self.clip),
-                       random_state=self._train_generator)
+                return fgsm(
+                    self.infer,
+                    x,
+                    y,
+                    eps=eps,
+                    random_init=True,
+                    clip=check_clip(self.clip),
+                    random_state=self._train_generator,
+                )
+            return pgd(
+                self.infer,
+                x,
+                y,
+                eps=eps,
+                alpha=self.alpha,
+                steps=self.steps,
+                norm=self.norm,
+                random_init=True,
+                clip=check_clip(self.clip),
+                random_state=self._train_generator,
+            )
         finally:
             for p in frozen:
                 p.requires_grad_(True)

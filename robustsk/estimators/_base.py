@@ -87,13 +87,33 @@ class RobustNetClassifier(NeuralNetClassifier):
         Per-epoch and per-batch records.
     """
 
-    def __init__(self, module=None, *args, criterion=torch.nn.CrossEntropyLoss,
-                 optimizer=torch.optim.Adam, lr=1e-3, max_epochs=10, batch_size=128,
-                 train_split=None, device="auto", clip=(0.0, 1.0), random_state=None,
-                 **kwargs):
-        super().__init__(module, *args, criterion=criterion, optimizer=optimizer, lr=lr,
-                         max_epochs=max_epochs, batch_size=batch_size,
-                         train_split=train_split, device=device, **kwargs)
+    def __init__(
+        self,
+        module=None,
+        *args,
+        criterion=torch.nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=1e-3,
+        max_epochs=10,
+        batch_size=128,
+        train_split=None,
+        device="auto",
+        clip=(0.0, 1.0),
+        random_state=None,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            **kwargs,
+        )
         self.clip = clip
         self.random_state = random_state
 
@@ -157,8 +177,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         """Validate and cast ``X``; returns a float32 array of shape (n, *input_shape_)."""
         if isinstance(X, torch.Tensor):
             X = X.detach().cpu().numpy()
-        X = check_array(X, dtype=np.float32, allow_nd=True, ensure_all_finite=True,
-                        input_name="X")
+        X = check_array(X, dtype=np.float32, allow_nd=True, ensure_all_finite=True, input_name="X")
         if X.ndim not in (2, 4):
             raise ValueError(
                 f"X must have shape (n_samples, n_features) or (n_samples, channels, height, "
@@ -183,7 +202,8 @@ class RobustNetClassifier(NeuralNetClassifier):
         """Validate ``y``; sets ``classes_`` on reset and returns int64 codes."""
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None.")
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         y = column_or_1d(check_array(y, ensure_2d=False, dtype=None, input_name="y"), warn=True)
         if y.shape[0] != n_samples:
             raise ValueError(
@@ -265,7 +285,10 @@ class RobustNetClassifier(NeuralNetClassifier):
             warnings.warn(
                 f"X has values in [{X.min():.3g}, {X.max():.3g}], outside clip={self.clip!r}; "
                 "perturbed copies are clipped to clip. Scale X into that range or pass "
-                "clip=None.", UserWarning, stacklevel=3)
+                "clip=None.",
+                UserWarning,
+                stacklevel=3,
+            )
         data = {DATA_KEY: X, INDEX_KEY: np.arange(X.shape[0])}
         with self._seeded(reset):
             if reset:

@@ -115,10 +115,23 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
     dtype('bool')
     """
 
-    def __init__(self, module=None, *args, eps0=0.4, alpha_low=0.5, alpha_high=2.0,
-                 budget="learned", bound="crown-ibp", generator=None, ramp_start=1,
-                 ramp_length=None, kappa_start=1.0, kappa_end=0.0, eval_batch_size=256,
-                 **kwargs):
+    def __init__(
+        self,
+        module=None,
+        *args,
+        eps0=0.4,
+        alpha_low=0.5,
+        alpha_high=2.0,
+        budget="learned",
+        bound="crown-ibp",
+        generator=None,
+        ramp_start=1,
+        ramp_length=None,
+        kappa_start=1.0,
+        kappa_end=0.0,
+        eval_batch_size=256,
+        **kwargs,
+    ):
         super().__init__(module, *args, **kwargs)
         self.eps0 = eps0
         self.alpha_low = alpha_low
@@ -174,8 +187,11 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         batches = len(self.history_[-1]["batches"]) if len(self.history_) else 0
         per_epoch = max(1, getattr(self, "_batches_per_epoch", 1))
         progress = epochs + batches / per_epoch - self.ramp_start
-        length = self.ramp_length if self.ramp_length is not None \
+        length = (
+            self.ramp_length
+            if self.ramp_length is not None
             else max(1, round(0.6 * self.max_epochs))
+        )
         if length == 0:
             return 1.0 if progress >= 0 else 0.0
         return float(min(1.0, max(0.0, progress / length)))
@@ -206,16 +222,19 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         ibp, _ = compute_bounds(self.module_, lower, upper, C, method="ibp")
         if self.bound == "ibp" or r >= 1:
             return ibp
-        crown, _ = compute_bounds(self.module_, lower, upper, C, method="crown-ibp",
-                                  bound_upper=False)
+        crown, _ = compute_bounds(
+            self.module_, lower, upper, C, method="crown-ibp", bound_upper=False
+        )
         return (1 - r) * crown + r * ibp
 
     # --------------------------------------------------------- public API
     def _batches(self, X):
         X = self._check_X(X, reset=False)
         for start in range(0, X.shape[0], self.eval_batch_size):
-            yield start, torch.as_tensor(X[start:start + self.eval_batch_size],
-                                         device=self.device)
+            yield (
+                start,
+                torch.as_tensor(X[start : start + self.eval_batch_size], device=self.device),
+            )
 
     def budgets(self, X):
         """Per-element budgets ``eps(x)`` of each example.
@@ -273,12 +292,19 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             with torch.no_grad():
                 for start, xb in self._batches(X):
                     stop = start + xb.shape[0]
-                    e = torch.as_tensor(eps if np.ndim(eps) == 0 else eps[start:stop],
-                                        device=self.device)
+                    e = torch.as_tensor(
+                        eps if np.ndim(eps) == 0 else eps[start:stop], device=self.device
+                    )
                     lower, upper = input_box(xb, e, clip)
                     C = margin_matrix(codes[start:stop].to(self.device), len(self.classes_))
-                    lb, _ = compute_bounds(self.module_, lower, upper, C, method=bound,
-                                           **({} if bound == "ibp" else {"bound_upper": False}))
+                    lb, _ = compute_bounds(
+                        self.module_,
+                        lower,
+                        upper,
+                        C,
+                        method=bound,
+                        **({} if bound == "ibp" else {"bound_upper": False}),
+                    )
                     out.append(lb.cpu().numpy())
         finally:
             self.module_.train(was_training)
@@ -312,8 +338,10 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             if budget == "uniform":
                 return float(self.eps0)
             if self.generator_ is None:
-                raise ValueError("budget='learned' needs a model trained with learned budgets; "
-                                 "pass a fitted learned-budget model as budget= instead.")
+                raise ValueError(
+                    "budget='learned' needs a model trained with learned budgets; "
+                    "pass a fitted learned-budget model as budget= instead."
+                )
             return self.budgets(X)
         if isinstance(budget, CertifiedBudgetClassifier):
             return budget.budgets(X)
@@ -323,8 +351,9 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         try:
             return np.ascontiguousarray(np.broadcast_to(eps, X.shape))
         except ValueError:
-            raise ValueError(f"budget of shape {eps.shape} does not broadcast to X's shape "
-                             f"{X.shape}.") from None
+            raise ValueError(
+                f"budget of shape {eps.shape} does not broadcast to X's shape {X.shape}."
+            ) from None
 
 
 class _eval:

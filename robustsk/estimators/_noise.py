@@ -90,8 +90,17 @@ class NoiseTrainedClassifier(RobustNetClassifier):
     (1797,)
     """
 
-    def __init__(self, module=None, *args, sigma=0.3, clean_fraction=0.5, sigma_mode="fixed",
-                 sigma_step=0.02, sigma_bounds=(0.0, 1.0), **kwargs):
+    def __init__(
+        self,
+        module=None,
+        *args,
+        sigma=0.3,
+        clean_fraction=0.5,
+        sigma_mode="fixed",
+        sigma_step=0.02,
+        sigma_bounds=(0.0, 1.0),
+        **kwargs,
+    ):
         super().__init__(module, *args, **kwargs)
         self.sigma = sigma
         self.clean_fraction = clean_fraction
@@ -129,8 +138,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         -------
         self
         """
-        return super().partial_fit(X, y, classes=classes, sample_sigma=sample_sigma,
-                                   **fit_params)
+        return super().partial_fit(X, y, classes=classes, sample_sigma=sample_sigma, **fit_params)
 
     def _check_params(self):
         super()._check_params()
@@ -166,8 +174,9 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         x_train = x.clone()
         if noisy.numel():
             rows = noisy.to(x.device)
-            x_train[rows] = add_gaussian_noise(x[rows], sigma, clip=check_clip(self.clip),
-                                               generator=gen)
+            x_train[rows] = add_gaussian_noise(
+                x[rows], sigma, clip=check_clip(self.clip), generator=gen
+            )
         y_pred = self.infer(x_train, **fit_params)
         loss = self.get_loss(y_pred, y, X=x_train, training=True)
         loss.backward()
@@ -175,6 +184,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         if self.sigma_mode == "adaptive" and noisy.numel():
             rows = noisy.to(x.device)
             correct = (y_pred[rows].argmax(dim=1) == y[rows]).cpu().numpy()  # (n_noisy,)
-            adapt_levels(self.sigma_, index[noisy].numpy(), correct, self.sigma_step,
-                         self.sigma_bounds)
+            adapt_levels(
+                self.sigma_, index[noisy].numpy(), correct, self.sigma_step, self.sigma_bounds
+            )
         return {"loss": loss, "y_pred": y_pred}

@@ -11,7 +11,8 @@ class EpochProgressBar(ProgressBar):
 
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         if net.verbose:
-            super().on_epoch_begin(net, dataset_train=dataset_train,
-                                   dataset_valid=dataset_valid, **kwargs)
+            super().on_epoch_begin(
+                net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+            )
         else:
             self.pbar_ = tqdm.tqdm(disable=True)

@@ -6,6 +6,17 @@ from ._rpr import RPRScorer, rpr_score, rpr_steps
 from ._rpr_curve import plot_rpr_curve, rpr_curve
 from ._verified import VerifiedErrorScorer, verified_error
 
-__all__ = ["AdversarialScorer", "CorruptionScorer", "RPRScorer", "adversarial_accuracy",
-           "adversarial_examples", "corruption_accuracy", "plot_rpr_curve", "rpr_curve",
-           "rpr_score", "rpr_steps", "VerifiedErrorScorer", "verified_error"]
+__all__ = [
+    "AdversarialScorer",
+    "CorruptionScorer",
+    "RPRScorer",
+    "adversarial_accuracy",
+    "adversarial_examples",
+    "corruption_accuracy",
+    "plot_rpr_curve",
+    "rpr_curve",
+    "rpr_score",
+    "rpr_steps",
+    "VerifiedErrorScorer",
+    "verified_error",
+]

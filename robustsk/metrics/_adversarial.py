@@ -36,13 +36,27 @@ def encode_labels(estimator, y) -> np.ndarray:
     classes = np.asarray(getattr(estimator, "classes_", np.unique(y)))
     codes = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
     if (classes[codes] != y).any():
-        raise ValueError(f"y holds labels the estimator does not know: "
-                         f"{np.unique(y[classes[codes] != y]).tolist()!r}.")
+        raise ValueError(
+            f"y holds labels the estimator does not know: "
+            f"{np.unique(y[classes[codes] != y]).tolist()!r}."
+        )
     return codes
 
 
-def adversarial_accuracy(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, steps=50,
-                         norm="inf", batch_size=256, random_state=None, verbose=0) -> float:
+def adversarial_accuracy(
+    estimator,
+    X,
+    y,
+    *,
+    attack="pgd",
+    eps=0.3,
+    alpha=0.01,
+    steps=50,
+    norm="inf",
+    batch_size=256,
+    random_state=None,
+    verbose=0,
+) -> float:
     """Accuracy on adversarial examples crafted against ``estimator``.
 
     Parameters
@@ -82,16 +96,39 @@ def adversarial_accuracy(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, 
         For "autoattack" or "square" without torchattacks, with the install line.
     """
     correct = 0
-    for x_adv, t, model in _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm,
-                                           batch_size, random_state, verbose,
-                                           "adversarial_accuracy"):
+    for x_adv, t, model in _attack_batches(
+        estimator,
+        X,
+        y,
+        attack,
+        eps,
+        alpha,
+        steps,
+        norm,
+        batch_size,
+        random_state,
+        verbose,
+        "adversarial_accuracy",
+    ):
         with torch.no_grad():
             correct += int((model(x_adv).argmax(1) == t).sum())
     return correct / len(np.asarray(X))
 
 
-def adversarial_examples(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, steps=50,
-                         norm="inf", batch_size=256, random_state=None, verbose=0):
+def adversarial_examples(
+    estimator,
+    X,
+    y,
+    *,
+    attack="pgd",
+    eps=0.3,
+    alpha=0.01,
+    steps=50,
+    norm="inf",
+    batch_size=256,
+    random_state=None,
+    verbose=0,
+):
     """Adversarial examples of ``X`` against ``estimator``, crafted batch by batch.
 
     Parameters are those of :func:`adversarial_accuracy`.
@@ -125,14 +162,29 @@ def adversarial_examples(estimator, X, y, *, attack="pgd", eps=0.3, alpha=0.01, 
     X_adv : ndarray of X's shape, float32
     """
     X = np.asarray(X, dtype=np.float32)
-    parts = [x_adv.cpu().numpy() for x_adv, _, _ in _attack_batches(
-        estimator, X, y, attack, eps, alpha, steps, norm, batch_size, random_state, verbose,
-        "adversarial_examples")]
+    parts = [
+        x_adv.cpu().numpy()
+        for x_adv, _, _ in _attack_batches(
+            estimator,
+            X,
+            y,
+            attack,
+            eps,
+            alpha,
+            steps,
+            norm,
+            batch_size,
+            random_state,
+            verbose,
+            "adversarial_examples",
+        )
+    ]
     return np.concatenate(parts).reshape(X.shape)
 
 
-def _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm, batch_size,
-                    random_state, verbose, caller):
+def _attack_batches(
+    estimator, X, y, attack, eps, alpha, steps, norm, batch_size, random_state, verbose, caller
+):
     """Validate, then yield ``(x_adv, labels, model)`` batch by batch, the module in eval mode."""
     check_options(attack, "attack", set(BUILTIN_ATTACKS + TORCHATTACKS_ATTACKS))
     check_options(norm, "norm", {"inf", "2"})
@@ -146,8 +198,11 @@ def _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm, batch_size
     net = TorchClassifier(estimator, caller)
     model = _LogitModule(net)
     seed = draw_seed(random_state)
-    runner = _torchattacks_runner(attack, model, eps, norm, seed, net) \
-        if attack in TORCHATTACKS_ATTACKS else None
+    runner = (
+        _torchattacks_runner(attack, model, eps, norm, seed, net)
+        if attack in TORCHATTACKS_ATTACKS
+        else None
+    )
     clip = getattr(estimator, "clip", (0.0, 1.0))
     gen = torch.Generator(device=net.device).manual_seed(seed)
     with net.evaluating():
@@ -157,8 +212,17 @@ def _attack_batches(estimator, X, y, attack, eps, alpha, steps, norm, batch_size
             if runner is not None:
                 x_adv = runner(x, t)
             elif attack == "pgd":
-                x_adv = pgd(model, x, t, eps=eps, alpha=alpha, steps=steps, norm=norm,
-                            clip=clip, random_state=gen)
+                x_adv = pgd(
+                    model,
+                    x,
+                    t,
+                    eps=eps,
+                    alpha=alpha,
+                    steps=steps,
+                    norm=norm,
+                    clip=clip,
+                    random_state=gen,
+                )
             else:
                 x_adv = fgsm(model, x, t, eps=eps, clip=clip)
             yield x_adv, t, model
@@ -172,8 +236,9 @@ def _torchattacks_runner(attack, model, eps, norm, seed, net):
     n_classes = len(getattr(net.estimator, "classes_", [])) or 10
     norm_name = "Linf" if norm == "inf" else "L2"
     if attack == "autoattack":
-        atk = torchattacks.AutoAttack(model, norm=norm_name, eps=eps, version="standard",
-                                      n_classes=n_classes, seed=seed)
+        atk = torchattacks.AutoAttack(
+            model, norm=norm_name, eps=eps, version="standard", n_classes=n_classes, seed=seed
+        )
     else:
         atk = torchattacks.Square(model, norm=norm_name, eps=eps, seed=seed)
     return atk
@@ -200,8 +265,9 @@ class AdversarialScorer:
         self.attack_params = attack_params
 
     def __call__(self, estimator, X, y):
-        return adversarial_accuracy(estimator, X, y, attack=self.attack, eps=self.eps,
-                                    **self.attack_params)
+        return adversarial_accuracy(
+            estimator, X, y, attack=self.attack, eps=self.eps, **self.attack_params
+        )
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.attack_params.items())

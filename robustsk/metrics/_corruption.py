@@ -7,8 +7,17 @@ import numpy as np
 from ..datasets import make_corrupted
 
 
-def corruption_accuracy(estimator, X, y, *, corruptions="all", severity=3, image_shape=None,
-                        random_state=None, return_per_corruption=False):
+def corruption_accuracy(
+    estimator,
+    X,
+    y,
+    *,
+    corruptions="all",
+    severity=3,
+    image_shape=None,
+    random_state=None,
+    return_per_corruption=False,
+):
     """Mean accuracy of ``estimator`` over corrupted copies of ``X``.
 
     Works with any fitted classifier with ``score``/``predict``.
@@ -73,10 +82,18 @@ class CorruptionScorer:
         self.random_state = random_state
 
     def __call__(self, estimator, X, y):
-        return corruption_accuracy(estimator, X, y, corruptions=self.corruptions,
-                                   severity=self.severity, image_shape=self.image_shape,
-                                   random_state=self.random_state)
+        return corruption_accuracy(
+            estimator,
+            X,
+            y,
+            corruptions=self.corruptions,
+            severity=self.severity,
+            image_shape=self.image_shape,
+            random_state=self.random_state,
+        )
 
     def __repr__(self):
-        return (f"CorruptionScorer(corruptions={self.corruptions!r}, severity={self.severity!r}"
-                f", image_shape={self.image_shape!r}, random_state={self.random_state!r})")
+        return (
+            f"CorruptionScorer(corruptions={self.corruptions!r}, severity={self.severity!r}"
+            f", image_shape={self.image_shape!r}, random_state={self.random_state!r})"
+        )

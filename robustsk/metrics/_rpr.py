@@ -64,7 +64,8 @@ def _check_perturbation(perturbation):
         raise TypeError(
             "perturbation must be a robustsk.perturb.Perturbation or a callable "
             f"f(X) -> X_perturbed, got {perturbation!r} ({type(perturbation).__name__}), "
-            "which has no __call__.")
+            "which has no __call__."
+        )
     if isinstance(perturbation, Perturbation):
         check_clip(perturbation.clip, "perturbation.clip")
         check_random_state_param(perturbation.random_state, "perturbation.random_state")
@@ -73,12 +74,14 @@ def _check_perturbation(perturbation):
             raise ValueError(
                 "perturbation=GaussianNoise with one sigma per sample is not supported by "
                 "rpr_steps (rows are perturbed copies, not samples); pass a scalar sigma, got "
-                f"an array of shape {np.shape(perturbation.sigma)}.")
+                f"an array of shape {np.shape(perturbation.sigma)}."
+            )
     return perturbation
 
 
-def validate_rpr_args(X, y, *, perturbation, max_steps, random_state, batch_size, chunk_size,
-                      backend):
+def validate_rpr_args(
+    X, y, *, perturbation, max_steps, random_state, batch_size, chunk_size, backend
+):
     """Validate everything but the estimator; return ``(X, y, perturbation)``.
 
     ``X`` comes back as a float32 numpy array, ``y`` as a 1-d array and
@@ -104,8 +107,9 @@ def validate_rpr_args(X, y, *, perturbation, max_steps, random_state, batch_size
     if y.ndim != 1:
         raise ValueError(f"y must have shape (n_samples,), got shape {y.shape}.")
     if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X and y must have the same number of samples, got {X.shape[0]} "
-                         f"and {y.shape[0]}.")
+        raise ValueError(
+            f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}."
+        )
     return X, y, perturbation
 
 
@@ -117,7 +121,10 @@ def _warn_outside_clip(X, perturbation):
             warnings.warn(
                 f"X has values in [{X.min():.3g}, {X.max():.3g}], outside the perturbation's "
                 f"clip={clip!r}: perturbed values are drawn in that range. Scale X into it or "
-                "set the perturbation's clip.", UserWarning, stacklevel=3)
+                "set the perturbation's clip.",
+                UserWarning,
+                stacklevel=3,
+            )
 
 
 def _make_model(estimator, y, backend):
@@ -128,16 +135,28 @@ def _make_model(estimator, y, backend):
     if backend == "torch":
         return TorchModel(estimator, encode_labels(estimator, y))
     if not callable(getattr(estimator, "predict", None)):
-        raise TypeError(f"estimator must be a fitted classifier with predict(X), got "
-                        f"{type(estimator).__name__}.")
+        raise TypeError(
+            f"estimator must be a fitted classifier with predict(X), got "
+            f"{type(estimator).__name__}."
+        )
     if getattr(estimator, "classes_", None) is not None:
         encode_labels(estimator, y)  # labels the model cannot predict: a clear error now
     return PredictModel(estimator, y)
 
 
-def rpr_steps(estimator, X, y, *, perturbation=None, max_steps: int = 250, random_state=None,
-              batch_size: int | None = None, chunk_size: int | None = None, backend: str = "auto",
-              verbose: int = 0) -> np.ndarray:
+def rpr_steps(
+    estimator,
+    X,
+    y,
+    *,
+    perturbation=None,
+    max_steps: int = 250,
+    random_state=None,
+    batch_size: int | None = None,
+    chunk_size: int | None = None,
+    backend: str = "auto",
+    verbose: int = 0,
+) -> np.ndarray:
     """RPR step count of every point: perturbation draws until the model errs, capped.
 
     For a point ``(x, y)`` the model is shown ``R(x)``, a fresh draw of the
@@ -207,23 +226,47 @@ def rpr_steps(estimator, X, y, *, perturbation=None, max_steps: int = 250, rando
     ((100,), True)
     """
     X, y, perturbation = validate_rpr_args(
-        X, y, perturbation=perturbation, max_steps=max_steps, random_state=random_state,
-        batch_size=batch_size, chunk_size=chunk_size, backend=backend)
+        X,
+        y,
+        perturbation=perturbation,
+        max_steps=max_steps,
+        random_state=random_state,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        backend=backend,
+    )
     model = _make_model(estimator, y, backend)
     _warn_outside_clip(X, perturbation)
     batch_size, chunk_size = default_sizes(model, batch_size, chunk_size)
     perturb = make_perturber(perturbation, model.device, random_state)
     with tqdm(total=X.shape[0], desc="rpr", unit="pt", disable=not verbose) as progress:
-        return run_engine(model, perturb, X, max_steps=max_steps, batch_size=batch_size,
-                          chunk_size=chunk_size, progress=progress)
+        return run_engine(
+            model,
+            perturb,
+            X,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
 
 
 rpr_steps.__doc__ = _fill(rpr_steps.__doc__)
 
 
-def rpr_score(estimator, X, y, *, perturbation=None, max_steps: int = 250, random_state=None,
-              batch_size: int | None = None, chunk_size: int | None = None, backend: str = "auto",
-              verbose: int = 0) -> float:
+def rpr_score(
+    estimator,
+    X,
+    y,
+    *,
+    perturbation=None,
+    max_steps: int = 250,
+    random_state=None,
+    batch_size: int | None = None,
+    chunk_size: int | None = None,
+    backend: str = "auto",
+    verbose: int = 0,
+) -> float:
     """Fraction of points that are robust: they withstand ``max_steps`` draws.
 
     The paper's robust ratio of a data set (0.2957 on MNIST's test set for
@@ -258,9 +301,18 @@ def rpr_score(estimator, X, y, *, perturbation=None, max_steps: int = 250, rando
     >>> rpr_score(DummyClassifier().fit(X, y), X, y, max_steps=10)  # a constant never flips
     1.0
     """
-    steps = rpr_steps(estimator, X, y, perturbation=perturbation, max_steps=max_steps,
-                      random_state=random_state, batch_size=batch_size, chunk_size=chunk_size,
-                      backend=backend, verbose=verbose)
+    steps = rpr_steps(
+        estimator,
+        X,
+        y,
+        perturbation=perturbation,
+        max_steps=max_steps,
+        random_state=random_state,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        backend=backend,
+        verbose=verbose,
+    )
     return float(np.mean(steps >= max_steps))
 
 
@@ -310,8 +362,17 @@ class RPRScorer:
     (2,)
     """
 
-    def __init__(self, max_steps=250, *, perturbation=None, random_state=0, batch_size=None,
-                 chunk_size=None, backend="auto", verbose=0):
+    def __init__(
+        self,
+        max_steps=250,
+        *,
+        perturbation=None,
+        random_state=0,
+        batch_size=None,
+        chunk_size=None,
+        backend="auto",
+        verbose=0,
+    ):
         self.max_steps = max_steps
         self.perturbation = perturbation
         self.random_state = random_state
@@ -321,11 +382,21 @@ class RPRScorer:
         self.verbose = verbose
 
     def __call__(self, estimator, X, y):
-        return rpr_score(estimator, X, y, perturbation=self.perturbation,
-                         max_steps=self.max_steps, random_state=self.random_state,
-                         batch_size=self.batch_size, chunk_size=self.chunk_size,
-                         backend=self.backend, verbose=self.verbose)
+        return rpr_score(
+            estimator,
+            X,
+            y,
+            perturbation=self.perturbation,
+            max_steps=self.max_steps,
+            random_state=self.random_state,
+            batch_size=self.batch_size,
+            chunk_size=self.chunk_size,
+            backend=self.backend,
+            verbose=self.verbose,
+        )
 
     def __repr__(self):
-        return (f"RPRScorer(max_steps={self.max_steps!r}, perturbation={self.perturbation!r}, "
-                f"random_state={self.random_state!r})")
+        return (
+            f"RPRScorer(max_steps={self.max_steps!r}, perturbation={self.perturbation!r}, "
+            f"random_state={self.random_state!r})"
+        )

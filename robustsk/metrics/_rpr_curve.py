@@ -10,11 +10,15 @@ from ..utils import check_number
 def _check_steps(steps, max_steps):
     steps = np.asarray(steps)
     if steps.ndim != 1 or steps.shape[0] == 0:
-        raise ValueError(f"steps must be a non-empty 1-d array (from rpr_steps), got shape "
-                         f"{steps.shape}.")
+        raise ValueError(
+            f"steps must be a non-empty 1-d array (from rpr_steps), got shape {steps.shape}."
+        )
     if not np.issubdtype(steps.dtype, np.integer):
-        if not np.issubdtype(steps.dtype, np.number) or not np.isfinite(steps).all() or \
-                (steps != np.round(steps)).any():
+        if (
+            not np.issubdtype(steps.dtype, np.number)
+            or not np.isfinite(steps).all()
+            or (steps != np.round(steps)).any()
+        ):
             raise ValueError(f"steps must hold non-negative integers, got dtype {steps.dtype}.")
     steps = steps.astype(np.int64)
     if steps.min() < 0:
@@ -64,8 +68,9 @@ def rpr_curve(steps, *, max_steps: int | None = None):
     return np.arange(1, max_steps + 1), at_least[1:] / steps.shape[0]
 
 
-def plot_rpr_curve(steps, *, max_steps: int | None = None, label=None, ax=None, path=None,
-                   **line_kw):
+def plot_rpr_curve(
+    steps, *, max_steps: int | None = None, label=None, ax=None, path=None, **line_kw
+):
     """Plot the robust ratio against the number of draws (the paper's Figures 3 and 5).
 
     Call it once per model on the same ``ax`` to compare models.

@@ -100,8 +100,10 @@ class PredictModel:
         """Whether ``estimator.predict`` gives each row its point's label."""
         pred = np.asarray(self.estimator.predict(x.cpu().numpy()))
         if pred.shape[:1] != (x.shape[0],):
-            raise ValueError(f"estimator.predict returned shape {pred.shape} for "
-                             f"{x.shape[0]} rows; expected ({x.shape[0]},).")
+            raise ValueError(
+                f"estimator.predict returned shape {pred.shape} for "
+                f"{x.shape[0]} rows; expected ({x.shape[0]},)."
+            )
         return torch.from_numpy(np.asarray(pred.reshape(-1) == self.targets[pos.cpu().numpy()]))
 
 
@@ -125,8 +127,10 @@ def make_perturber(perturbation, device, random_state):
         out = perturbation(arr) if rng is None else perturbation(arr, random_state=rng)
         out = torch.as_tensor(np.asarray(out, dtype=np.float32), device=x.device)
         if out.shape != x.shape:
-            raise ValueError(f"perturbation returned shape {tuple(out.shape)} for a batch of "
-                             f"shape {tuple(x.shape)}; it must keep the shape.")
+            raise ValueError(
+                f"perturbation returned shape {tuple(out.shape)} for a batch of "
+                f"shape {tuple(x.shape)}; it must keep the shape."
+            )
         return out
 
     return apply
@@ -167,8 +171,9 @@ def block_size(n_alive: int, done: int, batch_size: int, max_steps: int) -> int:
     return min(max(1, batch_size // n_alive), max(1, done), max_steps - done)
 
 
-def run_engine(model, perturb, X: np.ndarray, *, max_steps: int, batch_size: int,
-               chunk_size: int, progress) -> np.ndarray:
+def run_engine(
+    model, perturb, X: np.ndarray, *, max_steps: int, batch_size: int, chunk_size: int, progress
+) -> np.ndarray:
     """Steps of every point: draws taken until the first misclassified one, capped.
 
     Parameters
@@ -209,8 +214,12 @@ def run_engine(model, perturb, X: np.ndarray, *, max_steps: int, batch_size: int
                 n_alive = alive.numel()
                 k = block_size(n_alive, done, batch_size, max_steps)
                 rows = alive.repeat_interleave(k)  # (n_alive * k,): k draws of each point
-                ok = torch.cat([model.correct(perturb(x[rows[s]]), rows[s])
-                                for s in even_batches(rows.numel(), batch_size)])
+                ok = torch.cat(
+                    [
+                        model.correct(perturb(x[rows[s]]), rows[s])
+                        for s in even_batches(rows.numel(), batch_size)
+                    ]
+                )
                 wrong = ~ok.to(device).view(n_alive, k)  # (n_alive, k)
                 broke = wrong.any(dim=1)
                 first = wrong.to(torch.int32).argmax(dim=1)  # the first misclassified draw

@@ -45,8 +45,10 @@ def verified_error(estimator, X, y, *, budget=None, bound="crown-ibp", batch_siz
             budget = np.float32(budget)
         return float(1.0 - estimator.certify(X, y, budget=budget, bound=bound).mean())
     if budget is None or isinstance(budget, str):
-        raise ValueError("verified_error of a net without its own budgets needs budget= a "
-                         f"float or an array of per-element budgets, got {budget!r}.")
+        raise ValueError(
+            "verified_error of a net without its own budgets needs budget= a "
+            f"float or an array of per-element budgets, got {budget!r}."
+        )
     net = TorchClassifier(estimator, "verified_error")
     X = np.asarray(X, dtype=np.float32)
     if not np.isfinite(X).all():
@@ -57,12 +59,14 @@ def verified_error(estimator, X, y, *, budget=None, bound="crown-ibp", batch_siz
     verified = []
     with net.evaluating(), torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
-            xb = net.tensor(X[start:start + batch_size])
-            e = torch.as_tensor(np.ascontiguousarray(eps[start:start + batch_size]),
-                                device=xb.device).reshape(xb.shape)
+            xb = net.tensor(X[start : start + batch_size])
+            e = torch.as_tensor(
+                np.ascontiguousarray(eps[start : start + batch_size]), device=xb.device
+            ).reshape(xb.shape)
             lower, upper = input_box(xb, e, clip)
-            C = margin_matrix(codes[start:start + batch_size].to(xb.device),
-                              len(estimator.classes_))
+            C = margin_matrix(
+                codes[start : start + batch_size].to(xb.device), len(estimator.classes_)
+            )
             kwargs = {} if bound == "ibp" else {"bound_upper": False}
             lb, _ = compute_bounds(net.module, lower, upper, C, method=bound, **kwargs)
             verified.append((lb > 0).all(dim=1).cpu().numpy())

@@ -26,15 +26,21 @@ class LeNet5(nn.Sequential):
         c, h, w = image_shape(input_shape, "LeNet5")
         pad2 = 0 if min(h, w) >= 16 else 2
         features = nn.Sequential(
-            nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
-            nn.Conv2d(6, 16, 5, padding=pad2), nn.ReLU(), nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(c, 6, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(6, 16, 5, padding=pad2),
+            nn.ReLU(),
+            nn.MaxPool2d(2, ceil_mode=True),
             nn.Flatten(),
         )
         n_flat = flat_size(features, (c, h, w))
         super().__init__(
             *features,
-            nn.Linear(n_flat, 120), nn.ReLU(),
-            nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(n_flat, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
             nn.Linear(84, int(n_classes)),
         )
         self.input_shape = (c, h, w)

@@ -25,18 +25,20 @@ class SmallCNN(nn.Sequential):
         Width of the hidden linear layer.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes=10, channels=(16, 32),
-                 hidden_units=100):
+    def __init__(self, input_shape=(1, 28, 28), n_classes=10, channels=(16, 32), hidden_units=100):
         c, h, w = image_shape(input_shape, "SmallCNN")
         features = nn.Sequential(
-            nn.Conv2d(c, channels[0], 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(channels[0], channels[1], 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c, channels[0], 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels[0], channels[1], 4, stride=2, padding=1),
+            nn.ReLU(),
             nn.Flatten(),
         )
         n_flat = flat_size(features, (c, h, w))
         super().__init__(
             *features,
-            nn.Linear(n_flat, int(hidden_units)), nn.ReLU(),
+            nn.Linear(n_flat, int(hidden_units)),
+            nn.ReLU(),
             nn.Linear(int(hidden_units), int(n_classes)),
         )
         self.input_shape = (c, h, w)

@@ -12,10 +12,21 @@ from ._base import Perturbation
 
 #: The 15 corruptions of Hendrycks & Dietterich (2019), in their usual order.
 CORRUPTIONS = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog",
-    "brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+    "gaussian_noise",
+    "shot_noise",
+    "impulse_noise",
+    "defocus_blur",
+    "glass_blur",
+    "motion_blur",
+    "zoom_blur",
+    "snow",
+    "frost",
+    "fog",
+    "brightness",
+    "contrast",
+    "elastic_transform",
+    "pixelate",
+    "jpeg_compression",
 )
 
 # Corruptions whose formula is per-pixel: computed here, vectorized over the
@@ -48,27 +59,35 @@ def _elastic_transform(image, severity):
     from scipy.ndimage import map_coordinates
     from skimage.filters import gaussian
 
-    c = [(2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02),
-         (0.07, 0.01, 0.02), (0.12, 0.01, 0.02)][severity - 1]
+    c = [(2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02), (0.07, 0.01, 0.02), (0.12, 0.01, 0.02)][
+        severity - 1
+    ]
     image = np.array(image, dtype=np.float32) / 255.0
     h, w = image.shape[:2]
     size = min(h, w)
     c = tuple(v * size for v in c)
     center = np.float32((h, w)) // 2
     square = size // 3
-    pts1 = np.float32([center + square, [center[0] + square, center[1] - square],
-                       center - square])
+    pts1 = np.float32([center + square, [center[0] + square, center[1] - square], center - square])
     pts2 = pts1 + np.random.uniform(-c[2], c[2], size=pts1.shape).astype(np.float32)
-    image = cv2.warpAffine(image, cv2.getAffineTransform(pts1, pts2), (w, h),
-                           borderMode=cv2.BORDER_REFLECT_101)
-    dx = (gaussian(np.random.uniform(-1, 1, size=(h, w)), c[1], mode="reflect",
-                   truncate=3) * c[0]).astype(np.float32)
-    dy = (gaussian(np.random.uniform(-1, 1, size=(h, w)), c[1], mode="reflect",
-                   truncate=3) * c[0]).astype(np.float32)
+    image = cv2.warpAffine(
+        image, cv2.getAffineTransform(pts1, pts2), (w, h), borderMode=cv2.BORDER_REFLECT_101
+    )
+    dx = (
+        gaussian(np.random.uniform(-1, 1, size=(h, w)), c[1], mode="reflect", truncate=3) * c[0]
+    ).astype(np.float32)
+    dy = (
+        gaussian(np.random.uniform(-1, 1, size=(h, w)), c[1], mode="reflect", truncate=3) * c[0]
+    ).astype(np.float32)
     x, y = np.meshgrid(np.arange(w), np.arange(h))
     idx = np.reshape(y + dy, (-1, 1)), np.reshape(x + dx, (-1, 1))
-    out = np.stack([map_coordinates(image[..., i], idx, order=1, mode="reflect").reshape(h, w)
-                    for i in range(image.shape[2])], axis=-1)
+    out = np.stack(
+        [
+            map_coordinates(image[..., i], idx, order=1, mode="reflect").reshape(h, w)
+            for i in range(image.shape[2])
+        ],
+        axis=-1,
+    )
     return np.clip(out, 0, 1) * 255
 
 
@@ -164,8 +183,9 @@ class Corruption(Perturbation):
                 if self.name == "elastic_transform":
                     res = _elastic_transform(hwc[i], self.severity)
                 else:
-                    res = corrupt_tta.corrupt(hwc[i].astype(np.float32), self.severity,
-                                              corruption_name=self.name)
+                    res = corrupt_tta.corrupt(
+                        hwc[i].astype(np.float32), self.severity, corruption_name=self.name
+                    )
             out[i] = np.asarray(res, dtype=np.float64).reshape(hwc.shape[1:])
         out = np.clip(out / 255.0, 0, 1)
         if c == 1:

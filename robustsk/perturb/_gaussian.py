@@ -9,8 +9,9 @@ from ..utils import check_clip, check_per_sample
 from ._base import Perturbation, expand_per_sample
 
 
-def add_gaussian_noise(x: torch.Tensor, sigma, *, clip=(0.0, 1.0),
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+def add_gaussian_noise(
+    x: torch.Tensor, sigma, *, clip=(0.0, 1.0), generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Return ``clip(x + sigma * z)`` with ``z ~ N(0, I)``; the tensor hot path.
 
     Parameters

@@ -8,8 +8,9 @@ import torch
 from ..utils import check_batch, check_clip, check_number, torch_generator
 
 
-def make_sigma_ladder(sigma_min: float = 0.0, sigma_max: float = 0.9,
-                      step: float = 0.01) -> np.ndarray:
+def make_sigma_ladder(
+    sigma_min: float = 0.0, sigma_max: float = 0.9, step: float = 0.01
+) -> np.ndarray:
     """Return the noise levels ``sigma_min, sigma_min + step, ..., sigma_max``.
 
     The defaults are the AQPL paper's annotation protocol (0 to 0.9 in steps

@@ -23,8 +23,11 @@ DEFAULT_BATCH_SIZE = 1024
 
 def unwrap_classifier(classifier):
     """Return the estimator inside an active learner, or the classifier itself."""
-    if hasattr(classifier, "query") and hasattr(classifier, "teach") and hasattr(
-            classifier, "estimator"):
+    if (
+        hasattr(classifier, "query")
+        and hasattr(classifier, "teach")
+        and hasattr(classifier, "estimator")
+    ):
         return classifier.estimator
     return classifier
 
@@ -32,8 +35,9 @@ def unwrap_classifier(classifier):
 def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
     """Validate a strategy's common arguments; return ``(estimator, X_pool, rng)``."""
     if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
-        raise TypeError(f"n_instances must be an int, got {n_instances!r} "
-                        f"({type(n_instances).__name__}).")
+        raise TypeError(
+            f"n_instances must be an int, got {n_instances!r} ({type(n_instances).__name__})."
+        )
     if isinstance(X_pool, torch.Tensor):
         X_pool = X_pool.detach().cpu().numpy()
     X_pool = np.asarray(X_pool)
@@ -42,7 +46,8 @@ def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
     n_pool = X_pool.shape[0]
     if not 1 <= n_instances <= n_pool:
         raise ValueError(
-            f"n_instances must be in [1, {n_pool}] (the pool size), got {n_instances}.")
+            f"n_instances must be in [1, {n_pool}] (the pool size), got {n_instances}."
+        )
     check_random_state_param(random_state)
     estimator = unwrap_classifier(classifier)
     if estimator is None:
@@ -50,8 +55,9 @@ def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
     return estimator, X_pool, numpy_generator(random_state)
 
 
-def select_top(scores: np.ndarray, n_instances: int, rng: np.random.Generator, *,
-               largest: bool = True):
+def select_top(
+    scores: np.ndarray, n_instances: int, rng: np.random.Generator, *, largest: bool = True
+):
     """Indices of the ``n_instances`` highest (or lowest) scores, ties broken at random.
 
     Runs in O(n) with :func:`numpy.argpartition` on scores jittered only
@@ -81,8 +87,10 @@ def predict_proba_batched(estimator, X, batch_size: int = DEFAULT_BATCH_SIZE) ->
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
             f"{type(estimator).__name__} has no predict_proba; probability-based strategies "
-            "need a classifier with predict_proba.")
+            "need a classifier with predict_proba."
+        )
     if X.shape[0] <= batch_size:
         return np.asarray(estimator.predict_proba(X))
-    return np.concatenate([np.asarray(estimator.predict_proba(X[s]))
-                           for s in batches(X.shape[0], batch_size)])
+    return np.concatenate(
+        [np.asarray(estimator.predict_proba(X[s])) for s in batches(X.shape[0], batch_size)]
+    )

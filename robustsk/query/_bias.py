@@ -42,8 +42,9 @@ def jensen_shannon(p, q) -> float:
     return 0.5 * kl(p, m) + 0.5 * kl(q, m)
 
 
-def selection_bias(classifier, X_pool, indices, *, y_pool=None, proba=None,
-                   characteristics=None, n_bins=50) -> dict:
+def selection_bias(
+    classifier, X_pool, indices, *, y_pool=None, proba=None, characteristics=None, n_bins=50
+) -> dict:
     """Jensen-Shannon divergence between the selected set's and the pool's characteristics.
 
     For each characteristic (the predictive entropy, Gini impurity, least
@@ -82,8 +83,9 @@ def selection_bias(classifier, X_pool, indices, *, y_pool=None, proba=None,
         characteristics = list(CHARACTERISTICS) + (["label"] if y_pool is not None else [])
     unknown = [c for c in characteristics if c not in CHARACTERISTICS and c != "label"]
     if unknown:
-        raise ValueError(f"characteristics must be from {list(CHARACTERISTICS) + ['label']}, "
-                         f"got {unknown!r}.")
+        raise ValueError(
+            f"characteristics must be from {list(CHARACTERISTICS) + ['label']}, got {unknown!r}."
+        )
     if "label" in characteristics and y_pool is None:
         raise ValueError("the 'label' characteristic needs y_pool.")
     n_pool = len(X_pool) if proba is None else len(proba)

@@ -9,8 +9,14 @@ from ._base import check_query, predict_proba_batched
 from ._embeddings import penultimate_embeddings
 
 
-def greedy_k_center(pool: torch.Tensor, centers: torch.Tensor | None, n: int,
-                    rng: np.random.Generator, *, chunk: int = 2048):
+def greedy_k_center(
+    pool: torch.Tensor,
+    centers: torch.Tensor | None,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    chunk: int = 2048,
+):
     """Greedy k-center: repeatedly take the pool point farthest from all centres.
 
     Distances to the labelled centres are computed once, in chunks (memory
@@ -41,7 +47,7 @@ def greedy_k_center(pool: torch.Tensor, centers: torch.Tensor | None, n: int,
     min_dist = torch.full((n_pool,), float("inf"), dtype=pool.dtype, device=pool.device)
     if centers is not None and centers.shape[0]:
         for start in range(0, centers.shape[0], chunk):
-            d = torch.cdist(pool, centers[start:start + chunk])  # (n_pool, chunk)
+            d = torch.cdist(pool, centers[start : start + chunk])  # (n_pool, chunk)
             min_dist = torch.minimum(min_dist, d.min(dim=1).values)
     chosen = np.empty(n, dtype=np.int64)
     gaps = np.empty(n)
@@ -58,8 +64,9 @@ def greedy_k_center(pool: torch.Tensor, centers: torch.Tensor | None, n: int,
     return chosen, gaps
 
 
-def coreset(classifier, X_pool, n_instances=1, *, random_state=None, X_labeled=None,
-            batch_size=1024):
+def coreset(
+    classifier, X_pool, n_instances=1, *, random_state=None, X_labeled=None, batch_size=1024
+):
     """Select a core set: greedy k-center on the network's penultimate embeddings.
 
     Every labelled example is a centre; each step takes the pool example
@@ -91,8 +98,9 @@ def coreset(classifier, X_pool, n_instances=1, *, random_state=None, X_labeled=N
     """
     if X_labeled is None and hasattr(classifier, "teach"):
         X_labeled = getattr(classifier, "X_training", None)
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="coreset")
+    estimator, X_pool, rng = check_query(
+        classifier, X_pool, n_instances, random_state, name="coreset"
+    )
     pool = torch.from_numpy(_embed(estimator, X_pool, batch_size))
     centers = None
     if X_labeled is not None and len(X_labeled):

@@ -10,8 +10,17 @@ from ._base import batches, check_query, select_top
 from ._torch_access import TorchClassifier
 
 
-def dfal(classifier, X_pool, n_instances=1, *, random_state=None, candidates_factor=10,
-         max_iter=50, overshoot=0.02, batch_size=256):
+def dfal(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    candidates_factor=10,
+    max_iter=50,
+    overshoot=0.02,
+    batch_size=256,
+):
     """Select the examples closest to the decision boundary by DeepFool's L2 distance.
 
     As in the paper's setting, DeepFool runs on a random subset of
@@ -43,8 +52,7 @@ def dfal(classifier, X_pool, n_instances=1, *, random_state=None, candidates_fac
     scores : ndarray of shape (n_instances,)
         DeepFool L2 distances (``inf`` where the decision never flipped).
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="dfal")
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dfal")
     check_number(candidates_factor, "candidates_factor", low=1, integer=True)
     net = TorchClassifier(estimator, "dfal")
     n_cand = min(X_pool.shape[0], candidates_factor * n_instances)
@@ -57,8 +65,13 @@ def dfal(classifier, X_pool, n_instances=1, *, random_state=None, candidates_fac
     dist = np.empty(n_cand)
     with net.evaluating():
         for s in batches(n_cand, batch_size):
-            _, d, fooled = deepfool(model, net.tensor(X_pool[cand[s]]), overshoot=overshoot,
-                                    max_iter=max_iter, clip=clip)
+            _, d, fooled = deepfool(
+                model,
+                net.tensor(X_pool[cand[s]]),
+                overshoot=overshoot,
+                max_iter=max_iter,
+                clip=clip,
+            )
             d = d.double().cpu().numpy()
             d[~fooled.cpu().numpy()] = np.inf
             dist[s] = d

@@ -69,8 +69,7 @@ def dre(classifier, X_pool, n_instances=1, *, random_state=None, n_bins=50, batc
     .. [1] Guo et al. "Robust Active Learning: Sample-Efficient Training of
        Robust Deep Learning Models", ICSE-SEIP 2022.
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="dre")
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dre")
     check_number(n_bins, "n_bins", low=1, integer=True)
     entropy = entropy_scores(predict_proba_batched(estimator, X_pool, batch_size))
     idx = dre_select(entropy, n_instances, rng, n_bins=n_bins)

@@ -30,8 +30,13 @@ def _factorizable(module: nn.Module) -> bool:
 def _layer_input(layer, a):
     """What a layer's weight gradient multiplies: the input, unfolded for a convolution."""
     if isinstance(layer, nn.Conv2d):
-        return F.unfold(a, layer.kernel_size, dilation=layer.dilation, padding=layer.padding,
-                        stride=layer.stride).transpose(1, 2)  # (batch, L, K)
+        return F.unfold(
+            a,
+            layer.kernel_size,
+            dilation=layer.dilation,
+            padding=layer.padding,
+            stride=layer.stride,
+        ).transpose(1, 2)  # (batch, L, K)
     return a
 
 
@@ -78,9 +83,10 @@ def _grad_sq_norms_hooks(net, x):
             log_p = net.log_proba(net.module(x))  # (batch, C)
             outs = [outputs[m] for m in layers]
             n_classes = log_p.shape[1]
-            per_class = [torch.autograd.grad(log_p[:, c].sum(), outs,
-                                             retain_graph=c < n_classes - 1)
-                         for c in range(n_classes)]  # C backward passes to the layer outputs
+            per_class = [
+                torch.autograd.grad(log_p[:, c].sum(), outs, retain_graph=c < n_classes - 1)
+                for c in range(n_classes)
+            ]  # C backward passes to the layer outputs
             sq = torch.zeros(x.shape[0], n_classes, device=x.device)
             for i, layer in enumerate(layers):
                 delta = torch.stack([d[i] for d in per_class], dim=1)  # (batch, C, ...)
@@ -163,7 +169,6 @@ def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=128)
     scores : ndarray of shape (n_instances,)
         Expected gradient lengths.
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="egl")
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="egl")
     check_number(batch_size, "batch_size", low=1, integer=True)
     return select_top(egl_scores(estimator, X_pool, batch_size=batch_size), n_instances, rng)

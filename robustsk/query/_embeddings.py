@@ -36,7 +36,8 @@ def penultimate_embeddings(estimator, X, *, batch_size: int = 1024) -> np.ndarra
     net = TorchClassifier(estimator, "penultimate_embeddings")
     captured = []
     hook = last_linear(net.module).register_forward_hook(
-        lambda mod, inputs, output: captured.append(inputs[0].detach().flatten(1)))
+        lambda mod, inputs, output: captured.append(inputs[0].detach().flatten(1))
+    )
     out = []
     try:
         with net.evaluating(), torch.no_grad():

@@ -50,8 +50,9 @@ def _insert_dropout(module: nn.Module, p: float):
             _insert_dropout(child, p)
 
 
-def mc_dropout_scores(classifier, X_pool, *, n_samples=10, p=0.1, random_state=None,
-                      batch_size=1024, strategy="bald"):
+def mc_dropout_scores(
+    classifier, X_pool, *, n_samples=10, p=0.1, random_state=None, batch_size=1024, strategy="bald"
+):
     """Per-example BALD or DropOut-Entropy scores, streamed in batches."""
     net = TorchClassifier(classifier, strategy)
     mc_module = with_mc_dropout(net.module, p)
@@ -68,18 +69,36 @@ def mc_dropout_scores(classifier, X_pool, *, n_samples=10, p=0.1, random_state=N
 
 
 def _mc_strategy(name, doc):
-    def strategy(classifier, X_pool, n_instances=1, *, random_state=None, n_samples=10, p=0.1,
-                 batch_size=1024):
-        estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                             name=name)
+    def strategy(
+        classifier,
+        X_pool,
+        n_instances=1,
+        *,
+        random_state=None,
+        n_samples=10,
+        p=0.1,
+        batch_size=1024,
+    ):
+        estimator, X_pool, rng = check_query(
+            classifier, X_pool, n_instances, random_state, name=name
+        )
         check_number(n_samples, "n_samples", low=1, integer=True)
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
-        scores = mc_dropout_scores(estimator, X_pool, n_samples=n_samples, p=p,
-                                   random_state=rng, batch_size=batch_size, strategy=name)
+        scores = mc_dropout_scores(
+            estimator,
+            X_pool,
+            n_samples=n_samples,
+            p=p,
+            random_state=rng,
+            batch_size=batch_size,
+            strategy=name,
+        )
         return select_top(scores, n_instances, rng)
 
     strategy.__name__ = strategy.__qualname__ = name
-    strategy.__doc__ = doc + """
+    strategy.__doc__ = (
+        doc
+        + """
     Needs a torch network (robustsk estimator or skorch net): dropout is run at
     prediction time on a copy of its module, ``n_samples`` passes per batch.
     A module without dropout gets ``Dropout(p)`` before each linear layer.
@@ -105,10 +124,16 @@ def _mc_strategy(name, doc):
     indices : ndarray of shape (n_instances,)
     scores : ndarray of shape (n_instances,)
     """
+    )
     return strategy
 
 
-bald = _mc_strategy("bald", "Select by BALD, the mutual information between prediction and "
-                            "weights under MC dropout (Houlsby et al. 2011).\n")
-dropout_entropy = _mc_strategy("dropout_entropy", "Select by the entropy of the mean MC-dropout "
-                                                  "prediction (Gal et al. 2017).\n")
+bald = _mc_strategy(
+    "bald",
+    "Select by BALD, the mutual information between prediction and "
+    "weights under MC dropout (Houlsby et al. 2011).\n",
+)
+dropout_entropy = _mc_strategy(
+    "dropout_entropy",
+    "Select by the entropy of the mean MC-dropout prediction (Gal et al. 2017).\n",
+)

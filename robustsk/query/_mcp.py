@@ -38,8 +38,7 @@ def mcp(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024
     scores : ndarray of shape (n_instances,)
         Priorities ``p2 / p1``.
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="mcp")
+    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="mcp")
     proba = predict_proba_batched(estimator, X_pool, batch_size)
     c1, c2, p1, p2 = top2_classes(proba)
     priority = p2 / np.maximum(p1, 1e-12)

@@ -26,12 +26,22 @@ def _pool_sigma(estimator, n_pool, sample_sigma):
         raise ValueError(
             "noise strategies need each example's noise level: pass sample_sigma (a scalar "
             "or one value per pool example), or use a NoiseTrainedClassifier whose sigma_ "
-            "matches the pool.")
+            "matches the pool."
+        )
     return np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n_pool,)).copy()
 
 
-def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None,
-                      batch_size=4096, clip=(0.0, 1.0), output="labels"):
+def noisy_predictions(
+    estimator,
+    X_pool,
+    sigma,
+    *,
+    n_noise=50,
+    random_state=None,
+    batch_size=4096,
+    clip=(0.0, 1.0),
+    output="labels",
+):
     """Predict ``n_noise`` Gaussian-noise copies of every pool example at its own level.
 
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
@@ -67,8 +77,9 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
     check_options(output, "output", {"labels", "entropy", "both"})
     n_pool = X_pool.shape[0]
     per_chunk = max(1, batch_size // n_noise)
-    torch_net = TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") \
-        else None
+    torch_net = (
+        TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") else None
+    )
     device = torch_net.device if torch_net is not None else torch.device("cpu")
     gen = torch_generator(random_state, device)
     labels = np.empty((n_pool, n_noise), dtype=np.int64) if output != "entropy" else None
@@ -79,8 +90,9 @@ def noisy_predictions(estimator, X_pool, sigma, *, n_noise=50, random_state=None
             b = x.shape[0]
             copies = x.repeat_interleave(n_noise, dim=0)  # (b * M, ...)
             sig = torch.as_tensor(np.ascontiguousarray(sigma[s]), device=device)
-            noisy = add_gaussian_noise(copies, sig.repeat_interleave(n_noise), clip=clip,
-                                       generator=gen)
+            noisy = add_gaussian_noise(
+                copies, sig.repeat_interleave(n_noise), clip=clip, generator=gen
+            )
             if torch_net is not None:
                 with torch.no_grad():
                     proba = torch_net.log_proba(torch_net.module(torch_net.tensor(noisy))).exp()
@@ -129,8 +141,17 @@ _PARAMS = """
 """
 
 
-def noise_entropy(classifier, X_pool, n_instances=1, *, random_state=None, sample_sigma=None,
-                  n_noise=50, batch_size=4096, clip="auto"):
+def noise_entropy(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    sample_sigma=None,
+    n_noise=50,
+    batch_size=4096,
+    clip="auto",
+):
     """AQPL's conformity query: half at maximum, half at minimum classification entropy.
 
     For each example, ``n_noise`` copies with noise ``N(0, sigma_i^2 I)`` at
@@ -145,36 +166,62 @@ def noise_entropy(classifier, X_pool, n_instances=1, *, random_state=None, sampl
     entropy of the same copies, so among unanimous examples the most
     confident ones (the most deficient noise) come first on the low side.
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="noise_entropy")
+    estimator, X_pool, rng = check_query(
+        classifier, X_pool, n_instances, random_state, name="noise_entropy"
+    )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
-    labels, soft = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise,
-                                     random_state=rng, batch_size=batch_size, clip=clip,
-                                     output="both")
+    labels, soft = noisy_predictions(
+        estimator,
+        X_pool,
+        sigma,
+        n_noise=n_noise,
+        random_state=rng,
+        batch_size=batch_size,
+        clip=clip,
+        output="both",
+    )
     n_classes = int(labels.max()) + 1
     entropy = label_entropy_scores(labels, n_classes)
     # rank by (label entropy, mean softmax entropy), remaining ties at random
     order = np.lexsort((rng.permutation(len(entropy)), soft, entropy))
     n_high = (n_instances + 1) // 2
-    idx = np.concatenate([order[::-1][:n_high], order[:n_instances - n_high]])
+    idx = np.concatenate([order[::-1][:n_high], order[: n_instances - n_high]])
     return idx, entropy[idx]
 
 
 noise_entropy.__doc__ += _PARAMS
 
 
-def noise_uncertainty(classifier, X_pool, n_instances=1, *, random_state=None,
-                      sample_sigma=None, n_noise=50, batch_size=4096, clip="auto"):
+def noise_uncertainty(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    sample_sigma=None,
+    n_noise=50,
+    batch_size=4096,
+    clip="auto",
+):
     """AQPL's Noise-uncertainty baseline: largest mean prediction entropy over noisy copies.
 
     Scores are the mean softmax entropies of ``n_noise`` copies at each
     example's own level.
     """
-    estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                         name="noise_uncertainty")
+    estimator, X_pool, rng = check_query(
+        classifier, X_pool, n_instances, random_state, name="noise_uncertainty"
+    )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
-    scores = noisy_predictions(estimator, X_pool, sigma, n_noise=n_noise, random_state=rng,
-                               batch_size=batch_size, clip=clip, output="entropy")
+    scores = noisy_predictions(
+        estimator,
+        X_pool,
+        sigma,
+        n_noise=n_noise,
+        random_state=rng,
+        batch_size=batch_size,
+        clip=clip,
+        output="entropy",
+    )
     return select_top(scores, n_instances, rng)
 
 

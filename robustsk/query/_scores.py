@@ -118,8 +118,9 @@ def top2_classes(proba):
     """Most and second most probable classes and their probabilities, each ``(n,)``."""
     p = np.asarray(proba)
     order = np.argpartition(-p, 1, axis=-1)[:, :2]
-    first_is_top = np.take_along_axis(p, order[:, :1], 1)[:, 0] >= np.take_along_axis(
-        p, order[:, 1:], 1)[:, 0]
+    first_is_top = (
+        np.take_along_axis(p, order[:, :1], 1)[:, 0] >= np.take_along_axis(p, order[:, 1:], 1)[:, 0]
+    )
     c1 = np.where(first_is_top, order[:, 0], order[:, 1])
     c2 = np.where(first_is_top, order[:, 1], order[:, 0])
     rows = np.arange(p.shape[0])

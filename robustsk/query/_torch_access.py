@@ -23,7 +23,8 @@ class TorchClassifier:
             raise TypeError(
                 f"{strategy} needs a fitted torch network (a robustsk estimator or a skorch "
                 f"net with module_), got {type(estimator).__name__}. Use a probability-based "
-                "strategy (max_entropy, margin, dre, ...) for other classifiers.")
+                "strategy (max_entropy, margin, dre, ...) for other classifiers."
+            )
         self.estimator = estimator
         self.module = module
         self.device = torch.device(getattr(estimator, "device", None) or "cpu")

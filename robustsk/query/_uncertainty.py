@@ -33,8 +33,9 @@ _DOC = """
 
 def _probability_strategy(score_fn, name, largest=True):
     def strategy(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024):
-        estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state,
-                                             name=name)
+        estimator, X_pool, rng = check_query(
+            classifier, X_pool, n_instances, random_state, name=name
+        )
         scores = score_fn(predict_proba_batched(estimator, X_pool, batch_size))
         return select_top(scores, n_instances, rng, largest=largest)
 
@@ -46,12 +47,15 @@ max_entropy = _probability_strategy(entropy_scores, "max_entropy")
 max_entropy.__doc__ = "Select the examples of highest predictive entropy (MaxEntropy).\n" + _DOC
 
 least_confidence = _probability_strategy(least_confidence_scores, "least_confidence")
-least_confidence.__doc__ = ("Select the examples whose top probability is lowest (LC), "
-                            "scored by ``1 - max p``.\n" + _DOC)
+least_confidence.__doc__ = (
+    "Select the examples whose top probability is lowest (LC), scored by ``1 - max p``.\n" + _DOC
+)
 
 margin = _probability_strategy(margin_scores, "margin", largest=False)
-margin.__doc__ = ("Select the examples with the smallest gap between the two most probable "
-                  "classes (Margin); scores are the gaps.\n" + _DOC)
+margin.__doc__ = (
+    "Select the examples with the smallest gap between the two most probable "
+    "classes (Margin); scores are the gaps.\n" + _DOC
+)
 
 deepgini = _probability_strategy(gini_scores, "deepgini")
 deepgini.__doc__ = "Select the examples of highest Gini impurity (DeepGini).\n" + _DOC
@@ -59,7 +63,8 @@ deepgini.__doc__ = "Select the examples of highest Gini impurity (DeepGini).\n" 
 clean_uncertainty = _probability_strategy(entropy_scores, "clean_uncertainty")
 clean_uncertainty.__doc__ = (
     "AQPL's Clean-uncertainty baseline: the examples whose clean prediction is most "
-    "uncertain (entropy).\n" + _DOC)
+    "uncertain (entropy).\n" + _DOC
+)
 
 
 def random_sampling(classifier, X_pool, n_instances=1, *, random_state=None):
@@ -84,7 +89,12 @@ def random_sampling(classifier, X_pool, n_instances=1, *, random_state=None):
     scores : ndarray of shape (n_instances,)
         Uniform random keys in [0, 1).
     """
-    _, X_pool, rng = check_query(classifier if classifier is not None else object(), X_pool,
-                                 n_instances, random_state, name="random")
+    _, X_pool, rng = check_query(
+        classifier if classifier is not None else object(),
+        X_pool,
+        n_instances,
+        random_state,
+        name="random",
+    )
     idx = rng.choice(X_pool.shape[0], size=n_instances, replace=False).astype(np.int64)
     return idx, rng.random(n_instances)

@@ -72,21 +72,34 @@ class AQPLConfig:
     def paper(cls, **changes):
         """Closer to the paper: all 60k training images (50k triplets, 10k for the reference),
         the full test set, B=100, M=50, 10 rounds, tau 0.99 with 50 draws."""
-        params = dict(n_train=50000, n_test=10000, n_reference=10000, n_per_side=100,
-                      n_noise=50, n_rounds=10, tau=0.99, n_draws=50, epochs=20,
-                      epochs_per_round=5)
+        params = dict(
+            n_train=50000,
+            n_test=10000,
+            n_reference=10000,
+            n_per_side=100,
+            n_noise=50,
+            n_rounds=10,
+            tau=0.99,
+            n_draws=50,
+            epochs=20,
+            epochs_per_round=5,
+        )
         params.update(changes)
         return cls(**params)
 
 
 def _evaluate(model, X_test, y_test, corrupted):
     per = {name: model.score(Xc, y_test) for name, Xc in corrupted.items()}
-    return {"clean": model.score(X_test, y_test), "gaussian": per["gaussian_noise"],
-            "corruptions_mean": float(np.mean(list(per.values())))}
+    return {
+        "clean": model.score(X_test, y_test),
+        "gaussian": per["gaussian_noise"],
+        "corruptions_mean": float(np.mean(list(per.values()))),
+    }
 
 
-def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None = None, *,
-             verbose=1):
+def run_aqpl(
+    X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None = None, *, verbose=1
+):
     """Reproduce AQPL's Table 1 and Figures 4-5; write CSV and PNG files into ``out_dir``.
 
     Parameters
@@ -117,25 +130,35 @@ def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None =
     cfg = cfg or AQPLConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    X, y = X_train[:cfg.n_train], y_train[:cfg.n_train]
-    X_ref = X_train[cfg.n_train:cfg.n_train + cfg.n_reference]
-    y_ref = y_train[cfg.n_train:cfg.n_train + cfg.n_reference]
-    X_test, y_test = X_test[:cfg.n_test], y_test[:cfg.n_test]
-    corrupted = make_corrupted(X_test, severity=cfg.severity, random_state=cfg.random_state,
-                               verbose=verbose)
+    X, y = X_train[: cfg.n_train], y_train[: cfg.n_train]
+    X_ref = X_train[cfg.n_train : cfg.n_train + cfg.n_reference]
+    y_ref = y_train[cfg.n_train : cfg.n_train + cfg.n_reference]
+    X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
+    corrupted = make_corrupted(
+        X_test, severity=cfg.severity, random_state=cfg.random_state, verbose=verbose
+    )
     common = dict(lr=1e-3, batch_size=64, verbose=0, random_state=cfg.random_state)
-    reference = NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=cfg.epochs,
-                                       **common).fit(X_ref, y_ref)
-    oracle = SimulatedOracle(reference, tau=cfg.tau, n_draws=cfg.n_draws,
-                             random_state=cfg.random_state)
+    reference = NoiseTrainedClassifier(
+        cfg.module, sigma=cfg.sigma_init, max_epochs=cfg.epochs, **common
+    ).fit(X_ref, y_ref)
+    oracle = SimulatedOracle(
+        reference, tau=cfg.tau, n_draws=cfg.n_draws, random_state=cfg.random_state
+    )
 
     def learner(strategy, mode):
         est = NoiseTrainedClassifier(cfg.module, max_epochs=cfg.epochs, **common)
         return PerturbationLevelLearner(
-            oracle, est, query_strategy=strategy, n_per_side=cfg.n_per_side,
-            n_noise=cfg.n_noise, sigma_init=cfg.sigma_init, sigma_mode=mode,
-            max_rounds=cfg.n_rounds, epochs_per_round=cfg.epochs_per_round,
-            random_state=cfg.random_state)
+            oracle,
+            est,
+            query_strategy=strategy,
+            n_per_side=cfg.n_per_side,
+            n_noise=cfg.n_noise,
+            sigma_init=cfg.sigma_init,
+            sigma_mode=mode,
+            max_rounds=cfg.n_rounds,
+            epochs_per_round=cfg.epochs_per_round,
+            random_state=cfg.random_state,
+        )
 
     table, curves = [], []
     # The baselines train as many epochs as the learners do in total, so that a difference
@@ -143,35 +166,51 @@ def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None =
     total = cfg.epochs + cfg.n_rounds * cfg.epochs_per_round
     baselines = {
         "Standard": RobustNetClassifier(cfg.module, max_epochs=total, **common),
-        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=total,
-                                      **common),
-        "CAT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, sigma_mode="adaptive",
-                                      max_epochs=total, **common),
+        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=total, **common),
+        "CAT": NoiseTrainedClassifier(
+            cfg.module, sigma=cfg.sigma_init, sigma_mode="adaptive", max_epochs=total, **common
+        ),
     }
     steps = list(baselines) + [f"curve:{s}" for s in AQPL_STRATEGIES] + ["AQPL-CAT"]
     for step in tqdm(steps, desc="aqpl", disable=not verbose):
         if step in baselines:
-            table.append({"method": step, **_evaluate(baselines[step].fit(X, y), X_test, y_test,
-                                                      corrupted)})
+            table.append(
+                {"method": step, **_evaluate(baselines[step].fit(X, y), X_test, y_test, corrupted)}
+            )
             continue
         name = step.split(":", 1)[1] if step.startswith("curve:") else "noise_entropy"
         mode = "adaptive" if step == "AQPL-CAT" else "fixed"
         lrn = learner(AQPL_STRATEGIES[name], mode).fit(X, y)
         if step.startswith("curve:"):
-            curves.append({"strategy": name, "queries": 0,
-                           **_evaluate(lrn.estimator_, X_test, y_test, corrupted)})
+            curves.append(
+                {
+                    "strategy": name,
+                    "queries": 0,
+                    **_evaluate(lrn.estimator_, X_test, y_test, corrupted),
+                }
+            )
         for _ in range(cfg.n_rounds):
             if lrn.step() is None:
                 break
             if step.startswith("curve:"):
-                curves.append({"strategy": name, "queries": int(lrn.answered_.sum()),
-                               **_evaluate(lrn.estimator_, X_test, y_test, corrupted)})
+                curves.append(
+                    {
+                        "strategy": name,
+                        "queries": int(lrn.answered_.sum()),
+                        **_evaluate(lrn.estimator_, X_test, y_test, corrupted),
+                    }
+                )
         if step == "curve:noise_entropy":
-            table.append({"method": "AQPL-GNT", **{k: curves[-1][k] for k in
-                                                  ("clean", "gaussian", "corruptions_mean")}})
+            table.append(
+                {
+                    "method": "AQPL-GNT",
+                    **{k: curves[-1][k] for k in ("clean", "gaussian", "corruptions_mean")},
+                }
+            )
         elif step == "AQPL-CAT":
-            table.append({"method": "AQPL-CAT", **_evaluate(lrn.estimator_, X_test, y_test,
-                                                            corrupted)})
+            table.append(
+                {"method": "AQPL-CAT", **_evaluate(lrn.estimator_, X_test, y_test, corrupted)}
+            )
     write_csv(table, out / "table1.csv")
     write_csv(curves, out / "curves.csv")
     _plot_table(table, out / "table1.png", cfg)
@@ -185,8 +224,11 @@ def run_aqpl(X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None =
 def format_table(table) -> str:
     """Table 1 as Markdown (accuracy in %)."""
     lines = ["| method | clean | Gaussian | mean of 15 |", "|---|---|---|---|"]
-    lines += [f"| {r['method']} | {100 * r['clean']:.2f} | {100 * r['gaussian']:.2f} | "
-              f"{100 * r['corruptions_mean']:.2f} |" for r in table]
+    lines += [
+        f"| {r['method']} | {100 * r['clean']:.2f} | {100 * r['gaussian']:.2f} | "
+        f"{100 * r['corruptions_mean']:.2f} |"
+        for r in table
+    ]
     return "\n".join(lines)
 
 
@@ -196,8 +238,7 @@ def _plot_table(table, path, cfg):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = [("clean", "clean"), ("gaussian", "Gaussian noise"),
-            ("corruptions_mean", "mean of 15")]
+    cols = [("clean", "clean"), ("gaussian", "Gaussian noise"), ("corruptions_mean", "mean of 15")]
     width = 0.8 / len(table)
     fig, ax = plt.subplots(figsize=(8, 4))
     for i, r in enumerate(table):

@@ -72,14 +72,22 @@ class BudgetsConfig:
     @classmethod
     def paper(cls, **changes):
         """The paper's schedule: all of MNIST, 100 epochs, the ramp over epochs 2 to 61."""
-        params = dict(n_train=60000, n_test=10000, epochs=100, ramp_start=1, ramp_length=60,
-                      batch_size=256, lr=5e-4)
+        params = dict(
+            n_train=60000,
+            n_test=10000,
+            epochs=100,
+            ramp_start=1,
+            ramp_length=60,
+            batch_size=256,
+            lr=5e-4,
+        )
         params.update(changes)
         return cls(**params)
 
 
-def run_budgets(X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | None = None, *,
-                verbose=1):
+def run_budgets(
+    X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | None = None, *, verbose=1
+):
     """Reproduce Tables 1 and 3 and Figures 2 and 4; write CSV and PNG files into ``out_dir``.
 
     Parameters
@@ -111,17 +119,27 @@ def run_budgets(X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | 
     cfg = cfg or BudgetsConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    X, y = X_train[:cfg.n_train], y_train[:cfg.n_train]
-    X_test, y_test = X_test[:cfg.n_test], y_test[:cfg.n_test]
+    X, y = X_train[: cfg.n_train], y_train[: cfg.n_train]
+    X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
     Xw, yw = make_watermarked(X, y, random_state=cfg.random_state)
     Xw_test, yw_test = make_watermarked(X_test, y_test, random_state=cfg.random_state + 1)
 
     def model(budget, eps0, alpha):
         return CertifiedBudgetClassifier(
-            cfg.module, eps0=eps0, alpha_low=alpha[0], alpha_high=alpha[1], budget=budget,
-            bound=cfg.bound, ramp_start=cfg.ramp_start, ramp_length=cfg.ramp_length,
-            max_epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, verbose=0,
-            random_state=cfg.random_state)
+            cfg.module,
+            eps0=eps0,
+            alpha_low=alpha[0],
+            alpha_high=alpha[1],
+            budget=budget,
+            bound=cfg.bound,
+            ramp_start=cfg.ramp_start,
+            ramp_length=cfg.ramp_length,
+            max_epochs=cfg.epochs,
+            lr=cfg.lr,
+            batch_size=cfg.batch_size,
+            verbose=0,
+            random_state=cfg.random_state,
+        )
 
     jobs = [("mnist", b, cfg.mnist_eps0) for b in ("uniform", "learned")]
     jobs += [("watermarked", b, e) for e in cfg.watermark_eps0 for b in ("uniform", "learned")]
@@ -137,11 +155,14 @@ def run_budgets(X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | 
     uniform, learned = (fitted["mnist", b, cfg.mnist_eps0] for b in ("uniform", "learned"))
     table1 = []
     for name, clf in (("Uniform", uniform), ("Learned", learned)):
-        table1.append({
-            "training_budgets": f"{name} eps0={cfg.mnist_eps0}",
-            "clean_error": 100 * (1 - clf.score(X_test, y_test)),
-            "verified_error_uniform": errors(clf, X_test, y_test, "uniform"),
-            "verified_error_learned": errors(clf, X_test, y_test, learned)})
+        table1.append(
+            {
+                "training_budgets": f"{name} eps0={cfg.mnist_eps0}",
+                "clean_error": 100 * (1 - clf.score(X_test, y_test)),
+                "verified_error_uniform": errors(clf, X_test, y_test, "uniform"),
+                "verified_error_learned": errors(clf, X_test, y_test, learned),
+            }
+        )
     table3 = []
     for eps0 in cfg.watermark_eps0:
         row = {"eps0": eps0}
@@ -152,35 +173,57 @@ def run_budgets(X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | 
         table3.append(row)
     write_csv(table1, out / "table1.csv")
     write_csv(table3, out / "table3.csv")
-    plot_budgets(learned, X_test[:8], out / "budgets_mnist.png",
-                 title=f"Learned budgets, MNIST, eps0={cfg.mnist_eps0}")
+    plot_budgets(
+        learned,
+        X_test[:8],
+        out / "budgets_mnist.png",
+        title=f"Learned budgets, MNIST, eps0={cfg.mnist_eps0}",
+    )
     wm = fitted["watermarked", "learned", cfg.watermark_eps0[-1]]
-    plot_budgets(wm, Xw_test[:8], out / "budgets_watermarked.png",
-                 title=f"Learned budgets, Watermarked MNIST, eps0={cfg.watermark_eps0[-1]}")
+    plot_budgets(
+        wm,
+        Xw_test[:8],
+        out / "budgets_watermarked.png",
+        title=f"Learned budgets, Watermarked MNIST, eps0={cfg.watermark_eps0[-1]}",
+    )
     summary = format_tables(table1, table3, cfg)
     (out / "summary.md").write_text(summary + "\n", encoding="utf-8")
     if verbose:
         print(summary)
-        print(f"wrote {out}/table1.csv, table3.csv, budgets_mnist.png, budgets_watermarked.png,"
-              " summary.md")
+        print(
+            f"wrote {out}/table1.csv, table3.csv, budgets_mnist.png, budgets_watermarked.png,"
+            " summary.md"
+        )
     return table1, table3
 
 
 def format_tables(table1, table3, cfg) -> str:
     """Tables 1 and 3 as Markdown (errors in %)."""
-    lines = [f"Table 1 (MNIST, {cfg.n_train} training / {cfg.n_test} test images, "
-             f"{cfg.epochs} epochs, verified by {cfg.eval_bound})", "",
-             "| training budgets | clean error | verified error, uniform | "
-             "verified error, learned |", "|---|---|---|---|"]
-    lines += [f"| {r['training_budgets']} | {r['clean_error']:.2f} | "
-              f"{r['verified_error_uniform']:.2f} | {r['verified_error_learned']:.2f} |"
-              for r in table1]
-    lines += ["", "Table 3 (Watermarked MNIST)", "",
-              "| eps0 | uniform: clean | uniform: verified | learned: clean | learned: verified |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {r['eps0']} | {r['uniform_clean_error']:.2f} | "
-              f"{r['uniform_verified_error']:.2f} | {r['learned_clean_error']:.2f} | "
-              f"{r['learned_verified_error']:.2f} |" for r in table3]
+    lines = [
+        f"Table 1 (MNIST, {cfg.n_train} training / {cfg.n_test} test images, "
+        f"{cfg.epochs} epochs, verified by {cfg.eval_bound})",
+        "",
+        "| training budgets | clean error | verified error, uniform | verified error, learned |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['training_budgets']} | {r['clean_error']:.2f} | "
+        f"{r['verified_error_uniform']:.2f} | {r['verified_error_learned']:.2f} |"
+        for r in table1
+    ]
+    lines += [
+        "",
+        "Table 3 (Watermarked MNIST)",
+        "",
+        "| eps0 | uniform: clean | uniform: verified | learned: clean | learned: verified |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['eps0']} | {r['uniform_clean_error']:.2f} | "
+        f"{r['uniform_verified_error']:.2f} | {r['learned_clean_error']:.2f} | "
+        f"{r['learned_verified_error']:.2f} |"
+        for r in table3
+    ]
     return "\n".join(lines)
 
 

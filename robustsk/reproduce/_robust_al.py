@@ -91,26 +91,56 @@ class RobustALConfig:
     def paper(cls, **changes):
         """MNIST / LeNet-5 as in the paper: 200 initial, +200 per stage, 24 stages (5k budget),
         PGD-40 training (alpha 0.01), PGD-50 and AutoAttack evaluation on the full test set."""
-        params = dict(strategies=tuple(ROBUST_AL_STRATEGIES), n_pool=60000, n_test=10000,
-                      n_initial=200, n_per_stage=200, n_stages=24, epochs_per_stage=20,
-                      train_alpha=0.01, train_steps=40, autoattack=True,
-                      eps_warmup_epochs=0, lr=1e-3)
+        params = dict(
+            strategies=tuple(ROBUST_AL_STRATEGIES),
+            n_pool=60000,
+            n_test=10000,
+            n_initial=200,
+            n_per_stage=200,
+            n_stages=24,
+            epochs_per_stage=20,
+            train_alpha=0.01,
+            train_steps=40,
+            autoattack=True,
+            eps_warmup_epochs=0,
+            lr=1e-3,
+        )
         params.update(changes)
         return cls(**params)
 
 
 def _make_estimator(cfg: RobustALConfig, adversarial: bool, n_classes: int):
-    common = dict(classes=np.arange(n_classes), max_epochs=cfg.epochs_per_stage, lr=cfg.lr,
-                  batch_size=64, verbose=0, random_state=cfg.random_state)
+    common = dict(
+        classes=np.arange(n_classes),
+        max_epochs=cfg.epochs_per_stage,
+        lr=cfg.lr,
+        batch_size=64,
+        verbose=0,
+        random_state=cfg.random_state,
+    )
     if adversarial:
-        return AdversarialClassifier(cfg.module, eps=cfg.eps, alpha=cfg.train_alpha,
-                                     steps=cfg.train_steps,
-                                     eps_warmup_epochs=cfg.eps_warmup_epochs, **common)
+        return AdversarialClassifier(
+            cfg.module,
+            eps=cfg.eps,
+            alpha=cfg.train_alpha,
+            steps=cfg.train_steps,
+            eps_warmup_epochs=cfg.eps_warmup_epochs,
+            **common,
+        )
     return RobustNetClassifier(cfg.module, **common)
 
 
-def run_stage_loop(strategy_name, X_pool, y_pool, X_test, y_test, cfg: RobustALConfig, *,
-                   adversarial=True, verbose=0):
+def run_stage_loop(
+    strategy_name,
+    X_pool,
+    y_pool,
+    X_test,
+    y_test,
+    cfg: RobustALConfig,
+    *,
+    adversarial=True,
+    verbose=0,
+):
     """One active learning run: evaluate, query, teach, retrain, stage after stage.
 
     Parameters
@@ -143,23 +173,45 @@ def run_stage_loop(strategy_name, X_pool, y_pool, X_test, y_test, cfg: RobustALC
     unlabeled = np.ones(len(X_pool), dtype=bool)
     unlabeled[initial] = False
     estimator = _make_estimator(cfg, adversarial, int(np.max(y_pool)) + 1)
-    learner = ActiveLearner(estimator, strategy, X_pool[initial], y_pool[initial],
-                            warm_start=True, random_state=cfg.random_state)
+    learner = ActiveLearner(
+        estimator,
+        strategy,
+        X_pool[initial],
+        y_pool[initial],
+        warm_start=True,
+        random_state=cfg.random_state,
+    )
     records = []
     mode = "robust" if adversarial else "standard"
-    for stage in tqdm(range(cfg.n_stages + 1), desc=f"{strategy_name} ({mode})",
-                      disable=not verbose, leave=False):
+    for stage in tqdm(
+        range(cfg.n_stages + 1), desc=f"{strategy_name} ({mode})", disable=not verbose, leave=False
+    ):
         start = time.perf_counter()
-        row = {"strategy": strategy_name, "training": mode, "stage": stage,
-               "n_labeled": int((~unlabeled).sum()),
-               "accuracy": estimator.score(X_test, y_test),
-               "pgd": adversarial_accuracy(estimator, X_test, y_test, eps=cfg.eps,
-                                           alpha=cfg.eval_alpha, steps=cfg.eval_steps,
-                                           random_state=cfg.random_state)}
+        row = {
+            "strategy": strategy_name,
+            "training": mode,
+            "stage": stage,
+            "n_labeled": int((~unlabeled).sum()),
+            "accuracy": estimator.score(X_test, y_test),
+            "pgd": adversarial_accuracy(
+                estimator,
+                X_test,
+                y_test,
+                eps=cfg.eps,
+                alpha=cfg.eval_alpha,
+                steps=cfg.eval_steps,
+                random_state=cfg.random_state,
+            ),
+        }
         if cfg.autoattack:
-            row["autoattack"] = adversarial_accuracy(estimator, X_test, y_test,
-                                                     attack="autoattack", eps=cfg.eps,
-                                                     random_state=cfg.random_state)
+            row["autoattack"] = adversarial_accuracy(
+                estimator,
+                X_test,
+                y_test,
+                attack="autoattack",
+                eps=cfg.eps,
+                random_state=cfg.random_state,
+            )
         if stage < cfg.n_stages:
             candidates = np.flatnonzero(unlabeled)
             idx, _ = learner.query(X_pool[candidates], n_instances=cfg.n_per_stage)
@@ -171,8 +223,9 @@ def run_stage_loop(strategy_name, X_pool, y_pool, X_test, y_test, cfg: RobustALC
     return records
 
 
-def run_robust_al(X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig | None = None,
-                  *, verbose=1):
+def run_robust_al(
+    X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig | None = None, *, verbose=1
+):
     """Run every configured strategy (and the standard-training baseline) and write results.
 
     Writes ``stages.csv`` (one row per strategy, training and stage),
@@ -207,15 +260,16 @@ def run_robust_al(X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig |
         raise ValueError(f"strategies must be from {list(ROBUST_AL_STRATEGIES)}, got {unknown}.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    X_pool, y_pool = X_pool[:cfg.n_pool], y_pool[:cfg.n_pool]
-    X_test, y_test = X_test[:cfg.n_test], y_test[:cfg.n_test]
+    X_pool, y_pool = X_pool[: cfg.n_pool], y_pool[: cfg.n_pool]
+    X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
     runs = [(s, True) for s in cfg.strategies]
     if cfg.standard_run:
         runs.append((cfg.standard_run, False))
     records = []
     for name, adversarial in tqdm(runs, desc="robust-al", disable=not verbose):
-        records += run_stage_loop(name, X_pool, y_pool, X_test, y_test, cfg,
-                                  adversarial=adversarial, verbose=verbose)
+        records += run_stage_loop(
+            name, X_pool, y_pool, X_test, y_test, cfg, adversarial=adversarial, verbose=verbose
+        )
         write_csv(records, out / "stages.csv")  # progress is on disk after every run
     summary = summarize(records, cfg.n_stages)
     write_csv(summary, out / "summary.csv")
@@ -223,8 +277,10 @@ def run_robust_al(X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig |
     plot_curves(records, out / "curves.png", cfg)
     if verbose:
         print(format_summary(summary, cfg))
-        print(f"wrote {out / 'stages.csv'}, {out / 'summary.csv'}, {out / 'summary.md'}, "
-              f"{out / 'curves.png'}")
+        print(
+            f"wrote {out / 'stages.csv'}, {out / 'summary.csv'}, {out / 'summary.md'}, "
+            f"{out / 'curves.png'}"
+        )
     return records
 
 
@@ -232,7 +288,7 @@ def summarize(records, n_stages):
     """Accuracy and robustness at one third of the stages and at the last stage (Table 5)."""
     third = max(1, round(n_stages / 3))
     rows = []
-    for (name, mode) in dict.fromkeys((r["strategy"], r["training"]) for r in records):
+    for name, mode in dict.fromkeys((r["strategy"], r["training"]) for r in records):
         runs = {r["stage"]: r for r in records if r["strategy"] == name and r["training"] == mode}
         row = {"strategy": name, "training": mode}
         for label, stage in (("third", third), ("last", n_stages)):
@@ -249,14 +305,19 @@ def summarize(records, n_stages):
 def format_summary(summary, cfg) -> str:
     """Table 5's layout as Markdown: accuracy / robustness (%) at 1/3 and at the end."""
     rob = "autoattack" if cfg.autoattack else "pgd"
-    lines = [f"Robust active learning, {cfg.module.__name__}: accuracy / {rob.upper()} robustness "
-             f"(%), eps {cfg.eps}",
-             "", "| strategy | training | 1/3 stage acc | 1/3 stage rob | last acc | last rob |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Robust active learning, {cfg.module.__name__}: accuracy / {rob.upper()} robustness "
+        f"(%), eps {cfg.eps}",
+        "",
+        "| strategy | training | 1/3 stage acc | 1/3 stage rob | last acc | last rob |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in summary:
-        lines.append(f"| {r['strategy']} | {r['training']} | {100 * r['third_accuracy']:.2f} | "
-                     f"{100 * r[f'third_{rob}']:.2f} | {100 * r['last_accuracy']:.2f} | "
-                     f"{100 * r[f'last_{rob}']:.2f} |")
+        lines.append(
+            f"| {r['strategy']} | {r['training']} | {100 * r['third_accuracy']:.2f} | "
+            f"{100 * r[f'third_{rob}']:.2f} | {100 * r['last_accuracy']:.2f} | "
+            f"{100 * r[f'last_{rob}']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -268,13 +329,12 @@ def plot_curves(records, path, cfg):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for (name, mode) in dict.fromkeys((r["strategy"], r["training"]) for r in records):
+    for name, mode in dict.fromkeys((r["strategy"], r["training"]) for r in records):
         rows = [r for r in records if r["strategy"] == name and r["training"] == mode]
         n = [r["n_labeled"] for r in rows]
         style = "-" if mode == "robust" else ":"
         label = name if mode == "robust" else f"{name} (standard training)"
-        axes[0].plot(n, [100 * r["accuracy"] for r in rows], style, marker="o", ms=3,
-                     label=label)
+        axes[0].plot(n, [100 * r["accuracy"] for r in rows], style, marker="o", ms=3, label=label)
         axes[1].plot(n, [100 * r["pgd"] for r in rows], style, marker="o", ms=3, label=label)
     axes[0].set_title("clean accuracy")
     axes[1].set_title(f"robustness (PGD-{cfg.eval_steps}, eps {cfg.eps})")

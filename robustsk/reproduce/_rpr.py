@@ -17,9 +17,10 @@ from ..selection import RobustSubsetSelector
 from ..utils import write_csv
 
 #: The paper's numbers (section 2.3), printed beside ours.
-PAPER = {"M": {"test_accuracy": 0.9885, "test_robust_ratio": 0.2957,
-               "train_robust_ratio": 0.7128},
-         "M_R": {"test_accuracy": 0.9692, "test_robust_ratio": 0.5101}}
+PAPER = {
+    "M": {"test_accuracy": 0.9885, "test_robust_ratio": 0.2957, "train_robust_ratio": 0.7128},
+    "M_R": {"test_accuracy": 0.9692, "test_robust_ratio": 0.5101},
+}
 
 
 @dataclass
@@ -77,20 +78,24 @@ class RPRConfig:
     def paper(cls, **changes):
         """The paper's protocol: all 60,000 training and 10,000 test images, 1,500 robust
         images per class for M_R, MAX_STEPS 250 (for a GPU)."""
-        params = dict(n_train=60000, n_test=10000, n_per_class=1500, epochs=10,
-                      retrain_epochs=10)
+        params = dict(n_train=60000, n_test=10000, n_per_class=1500, epochs=10, retrain_epochs=10)
         params.update(changes)
         return cls(**params)
 
 
 def _train(cfg, X, y, epochs, n_classes):
-    return RobustNetClassifier(cfg.module, classes=np.arange(n_classes), max_epochs=epochs,
-                               lr=cfg.lr, batch_size=cfg.batch_size, verbose=0,
-                               random_state=cfg.random_state).fit(X, y)
+    return RobustNetClassifier(
+        cfg.module,
+        classes=np.arange(n_classes),
+        max_epochs=epochs,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        verbose=0,
+        random_state=cfg.random_state,
+    ).fit(X, y)
 
 
-def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = None, *,
-            verbose=1):
+def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = None, *, verbose=1):
     """Train M, judge its training points by RPR, retrain M_R on the robust subset; report.
 
     Writes into ``out_dir``: ``results.csv`` (test accuracy and robust ratio of
@@ -125,12 +130,16 @@ def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = N
     cfg = cfg or RPRConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    X, y = X_train[:cfg.n_train], y_train[:cfg.n_train]
-    X_test, y_test = X_test[:cfg.n_test], y_test[:cfg.n_test]
+    X, y = X_train[: cfg.n_train], y_train[: cfg.n_train]
+    X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
     n_classes = int(max(y.max(), y_test.max())) + 1
     perturbation = RandomPixels(cfg.k)
-    rpr = dict(perturbation=perturbation, max_steps=cfg.max_steps,
-               batch_size=cfg.rpr_batch_size, verbose=verbose)
+    rpr = dict(
+        perturbation=perturbation,
+        max_steps=cfg.max_steps,
+        batch_size=cfg.rpr_batch_size,
+        verbose=verbose,
+    )
 
     def log(message):
         if verbose:
@@ -139,56 +148,86 @@ def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = N
     start = time.perf_counter()
     model = _train(cfg, X, y, cfg.epochs, n_classes)
     log(f"M trained on {len(X):,} images ({time.perf_counter() - start:.0f} s)")
-    selector = RobustSubsetSelector(model, n_per_class=cfg.n_per_class, **rpr,
-                                    random_state=cfg.random_state)
+    selector = RobustSubsetSelector(
+        model, n_per_class=cfg.n_per_class, **rpr, random_state=cfg.random_state
+    )
     X_r, y_r = selector.fit_resample(X, y)
-    log(f"robust training images under M: {selector.robust_.mean():.4f}; "
-        f"M_R trains on {len(X_r):,}")
+    log(
+        f"robust training images under M: {selector.robust_.mean():.4f}; M_R trains on {len(X_r):,}"
+    )
     model_r = _train(cfg, X_r, y_r, cfg.retrain_epochs, n_classes)
 
     results, test_steps = [], {}
     for name, net, n_fit in (("M", model, len(X)), ("M_R", model_r, len(X_r))):
         steps = rpr_steps(net, X_test, y_test, random_state=cfg.random_state + 1, **rpr)
         test_steps[name] = steps
-        row = {"model": name, "n_train": n_fit, "test_accuracy": net.score(X_test, y_test),
-               "test_robust_ratio": float(np.mean(steps >= cfg.max_steps)),
-               "test_mean_steps": float(steps.mean())}
+        row = {
+            "model": name,
+            "n_train": n_fit,
+            "test_accuracy": net.score(X_test, y_test),
+            "test_robust_ratio": float(np.mean(steps >= cfg.max_steps)),
+            "test_mean_steps": float(steps.mean()),
+        }
         row["train_robust_ratio"] = float(selector.robust_.mean()) if name == "M" else ""
         results.append(row)
     write_csv(results, out / "results.csv")
-    write_csv([{"class": c, "n_train": int((y == c).sum()),
+    write_csv(
+        [
+            {
+                "class": c,
+                "n_train": int((y == c).sum()),
                 "n_robust": selector.n_robust_per_class_[c],
                 "robust_fraction": selector.n_robust_per_class_[c] / max(1, int((y == c).sum())),
-                "n_selected": selector.n_selected_per_class_[c]}
-               for c in selector.classes_.tolist()], out / "per_class.csv")
+                "n_selected": selector.n_selected_per_class_[c],
+            }
+            for c in selector.classes_.tolist()
+        ],
+        out / "per_class.csv",
+    )
     m, ratio_m = rpr_curve(test_steps["M"], max_steps=cfg.max_steps)
     _, ratio_r = rpr_curve(test_steps["M_R"], max_steps=cfg.max_steps)
-    write_csv([{"n_steps": int(a), "robust_ratio_M": float(b), "robust_ratio_M_R": float(c)}
-               for a, b, c in zip(m, ratio_m, ratio_r)], out / "curves.csv")
+    write_csv(
+        [
+            {"n_steps": int(a), "robust_ratio_M": float(b), "robust_ratio_M_R": float(c)}
+            for a, b, c in zip(m, ratio_m, ratio_r)
+        ],
+        out / "curves.csv",
+    )
     plot_figures(test_steps, selector, cfg, out / "rpr_curves.png")
     summary = format_summary(results, cfg)
     (out / "summary.md").write_text(summary)
     log(summary)
-    log(f"wrote results.csv, per_class.csv, curves.csv, rpr_curves.png and summary.md to {out} "
-        f"({time.perf_counter() - start:.0f} s)")
+    log(
+        f"wrote results.csv, per_class.csv, curves.csv, rpr_curves.png and summary.md to {out} "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
     return results
 
 
 def format_summary(results, cfg) -> str:
     """Our numbers beside the paper's, as Markdown."""
-    lines = [f"RPR on MNIST, {cfg.module.__name__}: {cfg.n_train:,} training and "
-             f"{cfg.n_test:,} test images, MAX_STEPS {cfg.max_steps}, "
-             f"n_per_class {cfg.n_per_class}", "",
-             "| model | trained on | test accuracy | test robust ratio | paper accuracy | "
-             "paper robust ratio |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"RPR on MNIST, {cfg.module.__name__}: {cfg.n_train:,} training and "
+        f"{cfg.n_test:,} test images, MAX_STEPS {cfg.max_steps}, "
+        f"n_per_class {cfg.n_per_class}",
+        "",
+        "| model | trained on | test accuracy | test robust ratio | paper accuracy | "
+        "paper robust ratio |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
         p = PAPER[r["model"]]
-        lines.append(f"| {r['model']} | {r['n_train']:,} | {100 * r['test_accuracy']:.2f}% | "
-                     f"{r['test_robust_ratio']:.4f} | {100 * p['test_accuracy']:.2f}% | "
-                     f"{p['test_robust_ratio']:.4f} |")
+        lines.append(
+            f"| {r['model']} | {r['n_train']:,} | {100 * r['test_accuracy']:.2f}% | "
+            f"{r['test_robust_ratio']:.4f} | {100 * p['test_accuracy']:.2f}% | "
+            f"{p['test_robust_ratio']:.4f} |"
+        )
     train = results[0]["train_robust_ratio"]
-    lines += ["", f"Robust training images under M: {100 * train:.2f}% "
-              f"(paper: {100 * PAPER['M']['train_robust_ratio']:.2f}%)."]
+    lines += [
+        "",
+        f"Robust training images under M: {100 * train:.2f}% "
+        f"(paper: {100 * PAPER['M']['train_robust_ratio']:.2f}%).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -202,12 +241,15 @@ def plot_figures(test_steps, selector, cfg, path):
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for name, style in (("M", "-"), ("M_R", "--")):
-        plot_rpr_curve(test_steps[name], max_steps=cfg.max_steps, label=name, ax=ax1,
-                       linestyle=style)
+        plot_rpr_curve(
+            test_steps[name], max_steps=cfg.max_steps, label=name, ax=ax1, linestyle=style
+        )
     ax1.set_title("test images still robust (Figures 3 and 5)")
     classes = selector.classes_
-    ax2.bar([str(c) for c in classes.tolist()],
-            [selector.n_robust_per_class_[c] for c in classes.tolist()])
+    ax2.bar(
+        [str(c) for c in classes.tolist()],
+        [selector.n_robust_per_class_[c] for c in classes.tolist()],
+    )
     ax2.set_xlabel("class")
     ax2.set_ylabel("robust training images under M")
     ax2.set_title("robust training images per class (Figure 4)")

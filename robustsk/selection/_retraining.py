@@ -13,10 +13,24 @@ from ..query import dre
 from ..utils import check_number, check_options, draw_seed
 
 
-def select_for_retraining(estimator, X_candidates, y_candidates, n_instances, *,
-                          strategy=dre, X_train=None, y_train=None, eps=0.3, alpha=0.01,
-                          steps=40, retrain="continue", epochs=None, batch_size=256,
-                          random_state=None, **strategy_params):
+def select_for_retraining(
+    estimator,
+    X_candidates,
+    y_candidates,
+    n_instances,
+    *,
+    strategy=dre,
+    X_train=None,
+    y_train=None,
+    eps=0.3,
+    alpha=0.01,
+    steps=40,
+    retrain="continue",
+    epochs=None,
+    batch_size=256,
+    random_state=None,
+    **strategy_params,
+):
     """Select test inputs, attack them and retrain on the adversarial examples.
 
     The three steps of section 8: (1) ``strategy`` selects ``n_instances`` of
@@ -71,16 +85,25 @@ def select_for_retraining(estimator, X_candidates, y_candidates, n_instances, *,
     seed = draw_seed(random_state)
     X_candidates = np.asarray(X_candidates, dtype=np.float32)
     y_candidates = np.asarray(y_candidates)
-    indices, scores = strategy(estimator, X_candidates, n_instances, random_state=seed,
-                               **strategy_params)
+    indices, scores = strategy(
+        estimator, X_candidates, n_instances, random_state=seed, **strategy_params
+    )
     X_sel = X_candidates[indices]
-    X_adv = adversarial_examples(estimator, X_sel, y_candidates[indices], eps=eps,
-                                 alpha=alpha, steps=steps, batch_size=batch_size,
-                                 random_state=seed)
+    X_adv = adversarial_examples(
+        estimator,
+        X_sel,
+        y_candidates[indices],
+        eps=eps,
+        alpha=alpha,
+        steps=steps,
+        batch_size=batch_size,
+        random_state=seed,
+    )
     X_fit, y_fit = X_adv, y_candidates[indices]
     if X_train is not None:
-        X_fit = np.concatenate([np.asarray(X_train, dtype=np.float32).reshape(
-            (-1,) + X_adv.shape[1:]), X_adv])
+        X_fit = np.concatenate(
+            [np.asarray(X_train, dtype=np.float32).reshape((-1,) + X_adv.shape[1:]), X_adv]
+        )
         y_fit = np.concatenate([np.asarray(y_train), y_fit])
     if retrain == "continue":
         model_out = copy.deepcopy(estimator)
@@ -92,5 +115,6 @@ def select_for_retraining(estimator, X_candidates, y_candidates, n_instances, *,
         if epochs is not None:
             model_out.set_params(max_epochs=epochs)
         model_out.fit(X_fit, y_fit)
-    return Bunch(estimator=model_out, indices=np.asarray(indices), scores=np.asarray(scores),
-                 X_adv=X_adv)
+    return Bunch(
+        estimator=model_out, indices=np.asarray(indices), scores=np.asarray(scores), X_adv=X_adv
+    )

@@ -109,8 +109,19 @@ class RobustSubsetSelector(BaseEstimator):
     True
     """
 
-    def __init__(self, estimator, *, n_per_class=None, max_steps=250, perturbation=None,
-                 prefit=True, random_state=None, batch_size=None, backend="auto", verbose=0):
+    def __init__(
+        self,
+        estimator,
+        *,
+        n_per_class=None,
+        max_steps=250,
+        perturbation=None,
+        prefit=True,
+        random_state=None,
+        batch_size=None,
+        backend="auto",
+        verbose=0,
+    ):
         self.estimator = estimator
         self.n_per_class = n_per_class
         self.max_steps = max_steps
@@ -182,16 +193,19 @@ class RobustSubsetSelector(BaseEstimator):
         n = self.n_per_class
         if n is not None and not (isinstance(n, str) and n == "min"):
             if isinstance(n, str) or not isinstance(n, numbers.Integral):
-                raise TypeError(f"n_per_class must be an int, 'min' or None, got {n!r} "
-                                f"({type(n).__name__}).")
+                raise TypeError(
+                    f"n_per_class must be an int, 'min' or None, got {n!r} ({type(n).__name__})."
+                )
             check_number(n, "n_per_class", low=1, integer=True)
         check_number(self.max_steps, "max_steps", low=1, integer=True)
         if not isinstance(self.prefit, (bool, np.bool_)):
             raise TypeError(f"prefit must be a bool, got {self.prefit!r}.")
         check_random_state_param(self.random_state)
         if not callable(getattr(self.estimator, "predict", None)):
-            raise TypeError(f"estimator must be a classifier with predict(X), got "
-                            f"{type(self.estimator).__name__}.")
+            raise TypeError(
+                f"estimator must be a classifier with predict(X), got "
+                f"{type(self.estimator).__name__}."
+            )
         if self.prefit and hasattr(self.estimator, "fit"):
             try:
                 check_is_fitted(self.estimator)
@@ -199,7 +213,8 @@ class RobustSubsetSelector(BaseEstimator):
                 raise NotFittedError(
                     f"estimator {type(self.estimator).__name__} is not fitted; fit it first "
                     "(the model that judges robustness) or pass prefit=False to fit a clone "
-                    "of it on the data given to fit_resample.") from None
+                    "of it on the data given to fit_resample."
+                ) from None
 
     def _fit_resample(self, X, y):
         self._fit(X, y, stacklevel=4)
@@ -210,14 +225,28 @@ class RobustSubsetSelector(BaseEstimator):
         model = self.estimator
         if not self.prefit:
             # X, y and the RPR settings are checked before a clone is fitted
-            validate_rpr_args(X, y, perturbation=self.perturbation, max_steps=self.max_steps,
-                              random_state=self.random_state, batch_size=self.batch_size,
-                              chunk_size=None, backend=self.backend)
+            validate_rpr_args(
+                X,
+                y,
+                perturbation=self.perturbation,
+                max_steps=self.max_steps,
+                random_state=self.random_state,
+                batch_size=self.batch_size,
+                chunk_size=None,
+                backend=self.backend,
+            )
             model = clone(self.estimator).fit(X, y)
-        steps = rpr_steps(model, X, y, perturbation=self.perturbation, max_steps=self.max_steps,
-                          random_state=None if self.random_state is None else seed,
-                          batch_size=self.batch_size, backend=self.backend,
-                          verbose=self.verbose)
+        steps = rpr_steps(
+            model,
+            X,
+            y,
+            perturbation=self.perturbation,
+            max_steps=self.max_steps,
+            random_state=None if self.random_state is None else seed,
+            batch_size=self.batch_size,
+            backend=self.backend,
+            verbose=self.verbose,
+        )
         y_arr = np.asarray(y).ravel()
         robust = steps >= self.max_steps
         classes, codes = np.unique(y_arr, return_inverse=True)
@@ -226,19 +255,25 @@ class RobustSubsetSelector(BaseEstimator):
             raise ValueError(
                 f"no point withstands max_steps={self.max_steps} draws under this model and "
                 "perturbation, so there is nothing to select; lower max_steps or use a "
-                "milder perturbation.")
+                "milder perturbation."
+            )
         if self.n_per_class is None:
             take = n_robust
         else:
-            want = int(n_robust[n_robust > 0].min()) if self.n_per_class == "min" \
+            want = (
+                int(n_robust[n_robust > 0].min())
+                if self.n_per_class == "min"
                 else int(self.n_per_class)
+            )
             short = n_robust < want
             if short.any():
                 warnings.warn(
                     f"n_per_class={self.n_per_class!r}: classes "
                     f"{classes[short].tolist()!r} have only {n_robust[short].tolist()!r} robust "
                     "points; all of them are kept, so the subset is not balanced.",
-                    UserWarning, stacklevel=stacklevel)
+                    UserWarning,
+                    stacklevel=stacklevel,
+                )
             take = np.minimum(n_robust, want)
         rng = np.random.default_rng([seed, 1])
         # a random rank for every robust point within its class; keep ranks < take[class]

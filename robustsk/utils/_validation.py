@@ -26,8 +26,9 @@ def check_clip(clip, name: str = "clip"):
     return low, high
 
 
-def check_number(value, name: str, *, low=None, high=None, integer=False,
-                 include_low=True, include_high=True):
+def check_number(
+    value, name: str, *, low=None, high=None, integer=False, include_low=True, include_high=True
+):
     """Validate a real (or integer) scalar in an interval; return it.
 
     Raises :class:`TypeError` for a non-number and :class:`ValueError` for a
@@ -85,8 +86,9 @@ def check_per_sample(values, n_samples: int, name: str, *, low=0.0, high=None):
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
     if np.ndim(values) == 0:
-        check_number(float(values) if isinstance(values, np.generic) else values, name,
-                     low=low, high=high)
+        check_number(
+            float(values) if isinstance(values, np.generic) else values, name, low=low, high=high
+        )
         return float(values)
     arr = np.asarray(values)
     if not np.issubdtype(arr.dtype, np.number):
