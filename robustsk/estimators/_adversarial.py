@@ -203,7 +203,7 @@ class AdversarialClassifier(RobustNetClassifier):
         self._set_training(True)
         y_pred = self.infer(x_train, **fit_params)
         loss = self.get_loss(y_pred, y, X=x_train, training=True)
-        loss.backward()
+        self.backward_loss(loss)
         if self.eps_mode == "adaptive" and rows.numel():
             on = rows.to(x.device)
             robust = (y_pred[on].argmax(dim=1) == y[on]).cpu().numpy()

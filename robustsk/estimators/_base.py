@@ -126,6 +126,16 @@ class RobustNetClassifier(NeuralNetClassifier):
     def device(self, value):
         self.__dict__["device"] = value
 
+    def _tensor_device(self):
+        """Where batches go: the device, or the module's own one for ``device=None``
+        (set by accelerate and other wrappers that place the module themselves)."""
+        device = self.device
+        if device is not None:
+            return device
+        module = getattr(self, "module_", None)
+        param = next(module.parameters(), None) if module is not None else None
+        return param.device if param is not None else torch.device("cpu")
+
     def get_params(self, deep=True, **kwargs):
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device")
@@ -293,7 +303,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         with self._seeded(reset):
             if reset:
                 self.initialize()
-            self._train_generator = torch_generator(self._call_seed + 1, self.device)
+            self._train_generator = torch_generator(self._call_seed + 1, self._tensor_device())
             # NeuralNet.partial_fit runs skorch's loop on the validated data.
             super().partial_fit(data, y, **fit_params)
         return self
@@ -325,12 +335,31 @@ class RobustNetClassifier(NeuralNetClassifier):
             x = x[DATA_KEY]
         return super().infer(x, **fit_params)
 
+    def backward_loss(self, loss):
+        """Backpropagate a training loss; the one place robust training steps call backward.
+
+        Override it to route the backward pass elsewhere, e.g. through
+        Hugging Face accelerate for multi-GPU training::
+
+            class AcceleratedNoiseClassifier(AccelerateMixin, NoiseTrainedClassifier):
+                train_step_single = NoiseTrainedClassifier.train_step_single
+
+                def backward_loss(self, loss):
+                    self.accelerator.backward(loss)
+
+        Parameters
+        ----------
+        loss : torch.Tensor
+            Scalar loss of the batch.
+        """
+        loss.backward()
+
     def unpack_training_batch(self, batch):
         """Return ``(x, y, index)`` tensors on the net's device for a training batch."""
         Xi, yi = batch
-        x = to_tensor(Xi[DATA_KEY], device=self.device)
+        x = to_tensor(Xi[DATA_KEY], device=self._tensor_device())
         index = Xi[INDEX_KEY]
-        y = to_tensor(yi, device=self.device)
+        y = to_tensor(yi, device=self._tensor_device())
         return x, y, index
 
     # --------------------------------------------------------------- predict

@@ -213,7 +213,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         loss = self.get_loss(y_pred, y, X=x, training=True)
         if r > 0:
             loss = kappa * loss + (1 - kappa) * robust_loss(self._margin_bounds(x, y, r))
-        loss.backward()
+        self.backward_loss(loss)
         return {"loss": loss, "y_pred": y_pred}
 
     def _margin_bounds(self, x, y, r):
@@ -233,7 +233,9 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         for start in range(0, X.shape[0], self.eval_batch_size):
             yield (
                 start,
-                torch.as_tensor(X[start : start + self.eval_batch_size], device=self.device),
+                torch.as_tensor(
+                    X[start : start + self.eval_batch_size], device=self._tensor_device()
+                ),
             )
 
     def budgets(self, X):
@@ -293,10 +295,12 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 for start, xb in self._batches(X):
                     stop = start + xb.shape[0]
                     e = torch.as_tensor(
-                        eps if np.ndim(eps) == 0 else eps[start:stop], device=self.device
+                        eps if np.ndim(eps) == 0 else eps[start:stop], device=self._tensor_device()
                     )
                     lower, upper = input_box(xb, e, clip)
-                    C = margin_matrix(codes[start:stop].to(self.device), len(self.classes_))
+                    C = margin_matrix(
+                        codes[start:stop].to(self._tensor_device()), len(self.classes_)
+                    )
                     lb, _ = compute_bounds(
                         self.module_,
                         lower,

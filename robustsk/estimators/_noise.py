@@ -179,7 +179,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
             )
         y_pred = self.infer(x_train, **fit_params)
         loss = self.get_loss(y_pred, y, X=x_train, training=True)
-        loss.backward()
+        self.backward_loss(loss)
 
         if self.sigma_mode == "adaptive" and noisy.numel():
             rows = noisy.to(x.device)

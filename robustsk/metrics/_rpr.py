@@ -14,7 +14,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..perturb import GaussianNoise, Perturbation, RandomPixels
-from ..utils import check_batch, check_clip, check_number, check_options, check_random_state_param
+from ..utils import (
+    check_batch,
+    check_clip,
+    check_number,
+    check_options,
+    check_random_state_param,
+    draw_seed,
+)
 from ._adversarial import encode_labels
 from ._rpr_engine import PredictModel, TorchModel, default_sizes, make_perturber, run_engine
 
@@ -49,6 +56,13 @@ _ENGINE_PARAMS = """perturbation : Perturbation, callable or None, default=None
         estimators and skorch nets: eval mode, no gradients); "predict" calls
         ``estimator.predict`` on numpy batches (any classifier); "auto" picks
         "torch" when the estimator has a torch ``module_``.
+    n_jobs : int or None, default=None
+        Run blocks of ``chunk_size`` points in parallel through joblib (any
+        backend, e.g. ``joblib.parallel_backend("dask")`` on a Dask cluster).
+        Each block gets its own seed spawned from ``random_state``, so results
+        are the same for every integer ``n_jobs`` (and differ in their draws,
+        not their law, from ``n_jobs=None``, the single-stream path). Lower
+        ``chunk_size`` for more blocks.
     verbose : int, default=0
         Show a progress bar over points."""
 
@@ -155,6 +169,7 @@ def rpr_steps(
     batch_size: int | None = None,
     chunk_size: int | None = None,
     backend: str = "auto",
+    n_jobs: int | None = None,
     verbose: int = 0,
 ) -> np.ndarray:
     """RPR step count of every point: perturbation draws until the model errs, capped.
@@ -235,9 +250,25 @@ def rpr_steps(
         chunk_size=chunk_size,
         backend=backend,
     )
+    if n_jobs is not None:
+        check_number(n_jobs, "n_jobs", integer=True)
     model = _make_model(estimator, y, backend)
     _warn_outside_clip(X, perturbation)
     batch_size, chunk_size = default_sizes(model, batch_size, chunk_size)
+    if n_jobs is not None:
+        return _parallel_steps(
+            estimator,
+            X,
+            y,
+            perturbation,
+            max_steps,
+            random_state,
+            batch_size,
+            chunk_size,
+            backend,
+            n_jobs,
+            verbose,
+        )
     perturb = make_perturber(perturbation, model.device, random_state)
     with tqdm(total=X.shape[0], desc="rpr", unit="pt", disable=not verbose) as progress:
         return run_engine(
@@ -254,6 +285,41 @@ def rpr_steps(
 rpr_steps.__doc__ = _fill(rpr_steps.__doc__)
 
 
+def _parallel_steps(
+    estimator,
+    X,
+    y,
+    perturbation,
+    max_steps,
+    random_state,
+    batch_size,
+    chunk_size,
+    backend,
+    n_jobs,
+    verbose,
+):
+    """Blocks of ``chunk_size`` points through joblib, one spawned seed per block."""
+    from joblib import Parallel, delayed
+
+    blocks = [slice(i, min(i + chunk_size, X.shape[0])) for i in range(0, X.shape[0], chunk_size)]
+    seeds = np.random.SeedSequence(draw_seed(random_state)).spawn(len(blocks))
+    parts = Parallel(n_jobs=n_jobs, verbose=10 if verbose else 0)(
+        delayed(rpr_steps)(
+            estimator,
+            X[b],
+            y[b],
+            perturbation=perturbation,
+            max_steps=max_steps,
+            random_state=int(seed.generate_state(1)[0] & 0x7FFFFFFF),
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            backend=backend,
+        )
+        for b, seed in zip(blocks, seeds)
+    )
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
 def rpr_score(
     estimator,
     X,
@@ -265,6 +331,7 @@ def rpr_score(
     batch_size: int | None = None,
     chunk_size: int | None = None,
     backend: str = "auto",
+    n_jobs: int | None = None,
     verbose: int = 0,
 ) -> float:
     """Fraction of points that are robust: they withstand ``max_steps`` draws.
@@ -311,6 +378,7 @@ def rpr_score(
         batch_size=batch_size,
         chunk_size=chunk_size,
         backend=backend,
+        n_jobs=n_jobs,
         verbose=verbose,
     )
     return float(np.mean(steps >= max_steps))
@@ -342,6 +410,8 @@ class RPRScorer:
         Points processed together (``None``: ``max(batch_size, 8192)``).
     backend : {"auto", "torch", "predict"}, default="auto"
         As in :func:`rpr_steps`.
+    n_jobs : int or None, default=None
+        Parallel blocks of points through joblib, as in :func:`rpr_steps`.
     verbose : int, default=0
         Progress bar.
 
@@ -371,6 +441,7 @@ class RPRScorer:
         batch_size=None,
         chunk_size=None,
         backend="auto",
+        n_jobs=None,
         verbose=0,
     ):
         self.max_steps = max_steps
@@ -379,6 +450,7 @@ class RPRScorer:
         self.batch_size = batch_size
         self.chunk_size = chunk_size
         self.backend = backend
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def __call__(self, estimator, X, y):
@@ -392,6 +464,7 @@ class RPRScorer:
             batch_size=self.batch_size,
             chunk_size=self.chunk_size,
             backend=self.backend,
+            n_jobs=self.n_jobs,
             verbose=self.verbose,
         )
 

@@ -1,0 +1,110 @@
+"""Scale-out through joblib: grid search over noise levels, RPR scoring and parallel RPR
+blocks, on joblib's own workers and on a dask.distributed LocalCluster."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+
+from robustsk.estimators import NoiseTrainedClassifier
+from robustsk.metrics import RPRScorer, rpr_steps
+from robustsk.perturb import RandomPixels
+
+
+@pytest.fixture(scope="module")
+def flat(digits):
+    X_train, X_test, y_train, y_test = digits
+    return X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1), y_train, y_test
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as local,
+        distributed.Client(local) as client,
+    ):
+        yield client
+
+
+def test_parallel_rpr_blocks_give_the_same_steps_for_any_n_jobs(flat, cluster):
+    X_train, X_test, y_train, y_test = flat
+    model = LogisticRegression(max_iter=300).fit(X_train, y_train)
+    kw = dict(perturbation=RandomPixels(4), max_steps=30, random_state=0, chunk_size=100)
+    one = rpr_steps(model, X_test, y_test, n_jobs=1, **kw)
+    two = rpr_steps(model, X_test, y_test, n_jobs=2, **kw)
+    with joblib.parallel_backend("dask"):
+        on_dask = rpr_steps(model, X_test, y_test, n_jobs=-1, **kw)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(one, on_dask)
+    assert one.shape == (len(y_test),) and 0 < np.mean(one == 30) < 1
+    # the single-stream path has the same law
+    single = rpr_steps(model, X_test, y_test, **kw)
+    assert abs(np.mean(single == 30) - np.mean(one == 30)) < 0.1
+    with pytest.raises(TypeError, match="n_jobs"):
+        rpr_steps(model, X_test, y_test, n_jobs=1.5, **kw)
+
+
+def test_grid_search_over_noise_levels_with_rpr_scoring_on_dask(digits, cluster):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:400], y_train[:400]
+    grid = dict(sigma=[0.0, 0.4])
+    scoring = {"accuracy": "accuracy", "rpr": RPRScorer(max_steps=20, random_state=0)}
+    est = NoiseTrainedClassifier(max_epochs=2, lr=1e-2, batch_size=32, verbose=0, random_state=0)
+
+    def search(n_jobs):
+        return GridSearchCV(est, grid, scoring=scoring, refit="rpr", cv=2, n_jobs=n_jobs).fit(X, y)
+
+    sequential = search(1)
+    from distributed import get_task_stream
+
+    with joblib.parallel_backend("dask"), get_task_stream(cluster) as tasks:
+        distributed = search(2)
+    assert len(tasks.data) >= 4  # the 2 x 2 fits ran as tasks on the cluster
+    # the same fits and scores; torch's float reductions may differ across worker threads,
+    # so a borderline prediction can flip: equal up to a few test points
+    for key in ("mean_test_accuracy", "mean_test_rpr"):
+        np.testing.assert_allclose(
+            distributed.cv_results_[key], sequential.cv_results_[key], atol=0.03
+        )
+    assert len(distributed.cv_results_["params"]) == 2
+
+
+def test_accelerate_path_keeps_the_robust_training_step(digits):
+    """skorch's AccelerateMixin (multi-GPU) with a robust estimator: the robust hook stays,
+    the backward pass goes through the accelerator (here on the CPU)."""
+    accelerate = pytest.importorskip("accelerate")
+    from skorch.hf import AccelerateMixin
+
+    from robustsk.estimators import AdversarialClassifier
+
+    calls = []
+
+    class AcceleratedAdversarialClassifier(AccelerateMixin, AdversarialClassifier):
+        train_step_single = AdversarialClassifier.train_step_single
+
+        def backward_loss(self, loss):
+            calls.append(1)
+            self.accelerator.backward(loss)
+
+    X_train, X_test, y_train, y_test = digits
+    params = dict(
+        eps=0.1,
+        alpha=0.05,
+        steps=3,
+        max_epochs=2,
+        lr=1e-2,
+        batch_size=64,
+        verbose=0,
+        random_state=0,
+        device=None,
+    )
+    net = AcceleratedAdversarialClassifier(accelerator=accelerate.Accelerator(cpu=True), **params)
+    net.fit(X_train, y_train)
+    plain = AdversarialClassifier(**{**params, "device": "cpu"}).fit(X_train, y_train)
+    assert len(calls) == 2 * int(np.ceil(len(y_train) / 64))
+    assert net.score(X_test, y_test) > 0.8
+    np.testing.assert_allclose(net.eps_, plain.eps_)
