@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -362,3 +363,62 @@ def compute_bounds(module, lower, upper, C=None, method="crown-ibp", **kwargs):
         return interval_bounds(module, lower, upper, C)
     intermediate = "ibp" if method == "crown-ibp" else "crown"
     return crown_bounds(module, lower, upper, C, intermediate=intermediate, **kwargs)
+
+
+def margin_lower_bounds(
+    module,
+    X,
+    codes,
+    eps,
+    n_classes,
+    *,
+    clip=(0.0, 1.0),
+    method="crown-ibp",
+    batch_size=256,
+    device="cpu",
+):
+    """Lower bounds of every margin ``f_y - f_k`` over each example's box, batched.
+
+    The evaluation loop shared by certification and verified error: batches of
+    ``X`` go to ``device``, get their boxes from ``eps`` and their margin
+    specification from ``codes``, and are bounded without gradients.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The net, already in the mode to bound (eval).
+    X : ndarray of shape (n, ...)
+        Inputs, float32, in the module's input shape.
+    codes : ndarray of shape (n,)
+        Class indices.
+    eps : float or ndarray broadcastable to ``X``
+        Budgets.
+    n_classes : int
+        Number of logits.
+    clip : tuple (low, high) or None, default=(0.0, 1.0)
+        Valid input range.
+    method : {"ibp", "crown-ibp", "crown"}, default="crown-ibp"
+        Bound method.
+    batch_size : int, default=256
+        Examples per bound computation.
+    device : str or torch.device, default="cpu"
+        Where the batches are bounded.
+
+    Returns
+    -------
+    lb : ndarray of shape (n, n_classes - 1)
+    """
+    eps = np.asarray(eps, dtype=np.float32)
+    eps = eps if eps.ndim == 0 else np.broadcast_to(eps, X.shape)
+    kwargs = {} if method == "ibp" else {"bound_upper": False}
+    out = []
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch_size):
+            stop = min(start + batch_size, X.shape[0])
+            xb = torch.as_tensor(X[start:stop], device=device)
+            e = eps if eps.ndim == 0 else np.ascontiguousarray(eps[start:stop])
+            lower, upper = input_box(xb, torch.as_tensor(e, device=device), clip)
+            C = margin_matrix(torch.as_tensor(codes[start:stop], device=device), n_classes)
+            lb, _ = compute_bounds(module, lower, upper, C, method=method, **kwargs)
+            out.append(lb.cpu().numpy())
+    return np.concatenate(out) if out else np.empty((0, n_classes - 1), np.float32)

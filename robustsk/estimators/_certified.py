@@ -9,6 +9,7 @@ import torch
 from torch.nn import functional as F
 
 from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
+from ..certify._bounds import margin_lower_bounds
 from ..certify._budgets import BudgetGenerator
 from ..utils import check_clip, check_number, check_options
 from ._base import RobustNetClassifier
@@ -284,35 +285,24 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         self.check_is_fitted()
         check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
         X = self._check_X(X, reset=False)
-        codes = torch.as_tensor(self._check_y(y, X.shape[0], reset=False))
+        codes = self._check_y(y, X.shape[0], reset=False)
         eps = self._resolve_budget(budget, X)
-        clip = check_clip(self.clip)
-        out = []
         was_training = self.module_.training
         self.module_.eval()
         try:
-            with torch.no_grad():
-                for start, xb in self._batches(X):
-                    stop = start + xb.shape[0]
-                    e = torch.as_tensor(
-                        eps if np.ndim(eps) == 0 else eps[start:stop], device=self._tensor_device()
-                    )
-                    lower, upper = input_box(xb, e, clip)
-                    C = margin_matrix(
-                        codes[start:stop].to(self._tensor_device()), len(self.classes_)
-                    )
-                    lb, _ = compute_bounds(
-                        self.module_,
-                        lower,
-                        upper,
-                        C,
-                        method=bound,
-                        **({} if bound == "ibp" else {"bound_upper": False}),
-                    )
-                    out.append(lb.cpu().numpy())
+            return margin_lower_bounds(
+                self.module_,
+                X,
+                codes,
+                eps,
+                len(self.classes_),
+                clip=check_clip(self.clip),
+                method=bound,
+                batch_size=self.eval_batch_size,
+                device=self._tensor_device(),
+            )
         finally:
             self.module_.train(was_training)
-        return np.concatenate(out)
 
     def certify(self, X, y, *, budget=None, bound="crown-ibp"):
         """Which examples are verified: every margin's lower bound is positive.

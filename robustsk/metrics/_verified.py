@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..certify import compute_bounds, input_box, margin_matrix
+from ..certify._bounds import margin_lower_bounds
 from ..query._torch_access import TorchClassifier
 from ..utils import check_clip, check_options
 from ._adversarial import encode_labels
@@ -53,24 +52,23 @@ def verified_error(estimator, X, y, *, budget=None, bound="crown-ibp", batch_siz
     X = np.asarray(X, dtype=np.float32)
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity.")
-    codes = torch.as_tensor(encode_labels(estimator, y))
-    eps = np.broadcast_to(np.asarray(budget, np.float32), X.shape)
+    codes = encode_labels(estimator, y)
     clip = check_clip(getattr(estimator, "clip", (0.0, 1.0)))
-    verified = []
-    with net.evaluating(), torch.no_grad():
-        for start in range(0, X.shape[0], batch_size):
-            xb = net.tensor(X[start : start + batch_size])
-            e = torch.as_tensor(
-                np.ascontiguousarray(eps[start : start + batch_size]), device=xb.device
-            ).reshape(xb.shape)
-            lower, upper = input_box(xb, e, clip)
-            C = margin_matrix(
-                codes[start : start + batch_size].to(xb.device), len(estimator.classes_)
-            )
-            kwargs = {} if bound == "ibp" else {"bound_upper": False}
-            lb, _ = compute_bounds(net.module, lower, upper, C, method=bound, **kwargs)
-            verified.append((lb > 0).all(dim=1).cpu().numpy())
-    return float(1.0 - np.concatenate(verified).mean())
+    if net.input_shape is not None:
+        X = X.reshape((X.shape[0], *net.input_shape))
+    with net.evaluating():
+        lb = margin_lower_bounds(
+            net.module,
+            X,
+            codes,
+            budget,
+            len(estimator.classes_),
+            clip=clip,
+            method=bound,
+            batch_size=batch_size,
+            device=net.device,
+        )
+    return float(1.0 - (lb > 0).all(axis=1).mean())
 
 
 class VerifiedErrorScorer:

@@ -1,0 +1,127 @@
+"""Run every benchmark in one go and write their result tables into ``doc/benchmark_report.md``.
+
+Each ``bench_*.py`` runs in its own process (one at a time: the benchmarks time
+the machine, so they must not share it), with the sizes of a full run or, with
+``--quick``, of a smoke run. Every benchmark prints its tables with ratios side by
+side (time against the reference implementation or a natural epoch, robust ratio
+or accuracy beside it); the report collects those tables verbatim, with the
+machine, the versions and each benchmark's wall time, so that one command
+refreshes the numbers behind ``doc/benchmarks.md``.
+
+Usage::
+
+    python benchmarks/run_all.py [--mnist PATH] [--quick] [--only NAME ...]
+                                 [--out doc/benchmark_report.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_MNIST = ROOT / ".." / "shared" / "data" / "mnist"
+
+#: name -> (script, arguments of a full run, arguments of a quick run)
+BENCHMARKS = {
+    "noise_epoch": ("bench_noise_epoch.py", [], ["--n-train", "2000", "--repeats", "1"]),
+    "query": ("bench_query.py", [], ["--heavy-pool", "2000"]),
+    "adversarial": (
+        "bench_adversarial.py",
+        [],
+        ["--n-attack", "200", "--n-train", "1000", "--repeats", "1", "--k", "3"],
+    ),
+    "certify": ("bench_certify.py", [], ["--repeats", "1", "--n-train", "500", "--epochs", "1"]),
+    "rpr": (
+        "bench_rpr.py",
+        ["--seq-n", "50"],
+        [
+            "--n",
+            "300",
+            "--train-n",
+            "1000",
+            "--train-epochs",
+            "1",
+            "--seq-n",
+            "5",
+            "--max-steps",
+            "50",
+        ],
+    ),
+}
+
+
+def run(name, mnist, quick):
+    script, full_args, quick_args = BENCHMARKS[name]
+    cmd = [sys.executable, str(HERE / script), "--mnist", str(mnist)]
+    cmd += quick_args if quick else full_args
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    seconds = time.perf_counter() - start
+    return proc.returncode, proc.stdout, proc.stderr, seconds, cmd
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--out", default=str(ROOT / "doc" / "benchmark_report.md"))
+    args = parser.parse_args(argv)
+    import torch
+
+    names = args.only or list(BENCHMARKS)
+    lines = [
+        "# Benchmark report",
+        "",
+        f"Written by `python benchmarks/run_all.py{' --quick' if args.quick else ''}` on "
+        f"{datetime.date.today().isoformat()}: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"CUDA {'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}."
+        + (
+            " Quick (smoke-test) sizes: the numbers are not the measured results."
+            if args.quick
+            else ""
+        ),
+        "",
+        "Each section is the benchmark's own output: times with ratios side by side "
+        "(see [benchmarks.md](benchmarks.md) for the targets and what they mean).",
+    ]
+    failed = []
+    for name in names:
+        code, out, err, seconds, cmd = run(name, args.mnist, args.quick)
+        print(f"{name}: exit {code}, {seconds:.0f} s", flush=True)
+        shown = " ".join(Path(c).name if c.endswith(".py") else c for c in cmd[1:])
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"`python {shown}` ({seconds:.0f} s)",
+            "",
+            "```",
+            out.strip() or "(no output)",
+            "```",
+        ]
+        if code:
+            failed.append(name)
+            lines += ["", f"**Failed** (exit {code}):", "", "```", err.strip()[-3000:], "```"]
+    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
