@@ -179,7 +179,7 @@ class HumanOracle:
                     },
                 )["id"]
             )
-        answers = {}
+        answers: dict[int, float] = {}
         start = time.monotonic()
         while len(answers) < len(ids):
             for qid in ids:

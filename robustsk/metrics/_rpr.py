@@ -282,7 +282,7 @@ def rpr_steps(
         )
 
 
-rpr_steps.__doc__ = _fill(rpr_steps.__doc__)
+rpr_steps.__doc__ = _fill(rpr_steps.__doc__ or "")
 
 
 def _parallel_steps(
@@ -384,7 +384,7 @@ def rpr_score(
     return float(np.mean(steps >= max_steps))
 
 
-rpr_score.__doc__ = _fill(rpr_score.__doc__)
+rpr_score.__doc__ = _fill(rpr_score.__doc__ or "")
 
 
 class RPRScorer:

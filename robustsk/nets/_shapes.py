@@ -11,7 +11,7 @@ from torch import nn
 def as_input_shape(input_shape) -> tuple[int, ...]:
     """Normalize ``input_shape`` (an int for flat data, or a tuple) to a tuple of ints."""
     if isinstance(input_shape, numbers.Integral):
-        shape = (int(input_shape),)
+        shape: tuple[int, ...] = (int(input_shape),)
     else:
         try:
             shape = tuple(int(s) for s in input_shape)

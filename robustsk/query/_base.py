@@ -44,7 +44,7 @@ def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
     if X_pool.ndim < 2:
         raise ValueError(f"X_pool must have shape (n_samples, ...), got shape {X_pool.shape}.")
     n_pool = X_pool.shape[0]
-    if not 1 <= n_instances <= n_pool:
+    if not 1 <= int(n_instances) <= n_pool:
         raise ValueError(
             f"n_instances must be in [1, {n_pool}] (the pool size), got {n_instances}."
         )

@@ -25,7 +25,9 @@ def proportional_quotas(counts, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def sample_per_bin(bin_of: np.ndarray, quotas: np.ndarray, rng: np.random.Generator):
     """Indices with ``quotas[b]`` drawn uniformly without replacement from each bin ``b``."""
-    order = np.lexsort((rng.random(bin_of.shape[0]), bin_of))  # bins in order, random within
+    order = np.lexsort(
+        np.stack([rng.random(bin_of.shape[0]), bin_of])
+    )  # bins in order, random within
     sorted_bins = bin_of[order]
     starts = np.searchsorted(sorted_bins, np.arange(len(quotas)))
     rank = np.arange(order.shape[0]) - starts[sorted_bins]

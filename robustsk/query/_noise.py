@@ -189,7 +189,7 @@ def noise_entropy(
     return idx, entropy[idx]
 
 
-noise_entropy.__doc__ += _PARAMS
+noise_entropy.__doc__ = (noise_entropy.__doc__ or "") + _PARAMS
 
 
 def noise_uncertainty(
@@ -225,4 +225,4 @@ def noise_uncertainty(
     return select_top(scores, n_instances, rng)
 
 
-noise_uncertainty.__doc__ += _PARAMS
+noise_uncertainty.__doc__ = (noise_uncertainty.__doc__ or "") + _PARAMS

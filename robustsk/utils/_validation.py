@@ -38,7 +38,7 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an int" if integer else "a real number"
         raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__}).")
-    if not integer and not np.isfinite(value):
+    if not integer and not np.isfinite(float(value)):
         raise ValueError(f"{name} must be finite, got {value!r}.")
     bad_low = low is not None and (value < low if include_low else value <= low)
     bad_high = high is not None and (value > high if include_high else value >= high)
