@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
 from ..certify._bounds import margin_lower_bounds
 from ..certify._budgets import BudgetGenerator
-from ..utils import check_clip, check_number, check_options
+from ..utils import check_clip, check_number, check_options, eval_mode
 from ._base import RobustNetClassifier
 
 
@@ -255,7 +255,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         """
         self.check_is_fitted()
         out = []
-        with torch.no_grad(), _eval(self.generator_):
+        with torch.no_grad(), eval_mode(self.generator_):
             for _, xb in self._batches(X):
                 out.append(self._budget_tensor(xb).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, *self.input_shape_), np.float32)
@@ -287,9 +287,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         X = self._check_X(X, reset=False)
         codes = self._check_y(y, X.shape[0], reset=False)
         eps = self._resolve_budget(budget, X)
-        was_training = self.module_.training
-        self.module_.eval()
-        try:
+        with eval_mode(self.module_):
             return margin_lower_bounds(
                 self.module_,
                 X,
@@ -301,8 +299,6 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 batch_size=self.eval_batch_size,
                 device=self._tensor_device(),
             )
-        finally:
-            self.module_.train(was_training)
 
     def certify(self, X, y, *, budget=None, bound="crown-ibp"):
         """Which examples are verified: every margin's lower bound is positive.
@@ -348,19 +344,3 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             raise ValueError(
                 f"budget of shape {eps.shape} does not broadcast to X's shape {X.shape}."
             ) from None
-
-
-class _eval:
-    """Context manager: a module (or None) in eval mode, its mode restored afterwards."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __enter__(self):
-        if self.module is not None:
-            self.training = self.module.training
-            self.module.eval()
-
-    def __exit__(self, *exc):
-        if self.module is not None:
-            self.module.train(self.training)

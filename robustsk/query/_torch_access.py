@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..utils import eval_mode
+
 
 class TorchClassifier:
     """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation."""
@@ -36,12 +38,8 @@ class TorchClassifier:
     @contextlib.contextmanager
     def evaluating(self):
         """Put the module in eval mode for the block, then restore its previous mode."""
-        was_training = self.module.training
-        self.module.eval()
-        try:
+        with eval_mode(self.module):
             yield self.module
-        finally:
-            self.module.train(was_training)
 
     def tensor(self, X) -> torch.Tensor:
         """Float32 tensor on the net's device, shaped as the net was trained."""

@@ -2,6 +2,7 @@
 
 from ._device import resolve_device
 from ._io import write_csv
+from ._modes import eval_mode
 from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
 from ._validation import (
     check_batch,
@@ -19,6 +20,7 @@ __all__ = [
     "check_per_sample",
     "check_random_state_param",
     "draw_seed",
+    "eval_mode",
     "numpy_generator",
     "resolve_device",
     "torch_generator",
