@@ -63,3 +63,23 @@ def test_ci_runs_the_readme_test_command():
     test_commands = [b for b in blocks if "pytest" in b]
     assert len(test_commands) == 1 and test_commands[0] in ci
     assert any(b.endswith("robustsk demo") for b in blocks)
+
+
+def test_api_reference_lists_every_public_name():
+    """doc/api.rst has an entry for each name of each subpackage's ``__all__`` (aliases aside)."""
+    import re
+    from pathlib import Path
+
+    import robustsk.utils
+
+    api = (Path(__file__).resolve().parents[1] / "doc" / "api.rst").read_text()
+    entries = set(re.findall(r"^   (\w+)$", api, flags=re.M))
+    entries |= set(re.findall(r"^\.\. autodata:: (\w+)$", api, flags=re.M))
+    missing = []
+    for m in [*MODULES, robustsk.utils]:
+        for name in m.__all__:
+            obj = getattr(m, name)
+            alias = inspect.isfunction(obj) and obj.__name__ != name and obj.__name__ in m.__all__
+            if not alias and name not in entries:
+                missing.append(f"{m.__name__}.{name}")
+    assert not missing, f"doc/api.rst does not list {missing}"

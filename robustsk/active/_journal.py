@@ -39,7 +39,7 @@ class AnswerJournal:
 
     Each :meth:`append` writes one line per example -- the row's content key,
     its label, its position in the pool it was queried from (if known), and the
-    row itself -- then flushes and ``fsync``s before returning, so an answer
+    row itself -- then flushes and syncs it to disk (``fsync``) before returning, so an answer
     is on disk before anything else (such as training) can fail. A torn last
     line (a crash during a write) is skipped with a warning on reading.
 

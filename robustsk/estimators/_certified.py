@@ -249,7 +249,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
 
         Returns
         -------
-        eps : ndarray of shape (n_samples, *input_shape_)
+        eps : ndarray of the shape of ``X`` (as the network sees it)
             Budgets in ``[l, u]`` with ``mean(log eps) = log eps0`` per example
             (``eps0`` everywhere for uniform budgets).
         """
