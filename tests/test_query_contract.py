@@ -48,6 +48,7 @@ class StrategyTemplate:
 
     strategy = None
     needs_torch = False
+    seeded = False  # draws randomness while scoring (one seed per joblib block)
     kwargs = {}
 
     def call(self, classifier, pool, n, **extra):
@@ -97,9 +98,30 @@ class StrategyTemplate:
             idx, _ = self.call(setting["flat"], pool, 3, random_state=0)
             assert len(np.unique(idx)) == 3
 
+    def test_parallel_pool_scoring(self, setting):
+        """Blocks through joblib processes: the same answer for any n_jobs; the sequential
+        path gives the same scores when scoring draws no randomness."""
+        pool = setting["pool"]
+        kw = dict(random_state=4, block_size=50)
+        two = self.call(setting["net"], pool, 9, n_jobs=2, **kw)  # joblib worker processes
+        three = self.call(setting["net"], pool, 9, n_jobs=1, **kw)  # in this process
+        np.testing.assert_array_equal(two[0], three[0])
+        np.testing.assert_allclose(two[1], three[1], rtol=1e-5)  # thread counts differ
+        if not self.seeded:
+            here = self.call(setting["net"], pool, 9, random_state=4)
+            assert len(np.intersect1d(here[0], two[0])) >= 7
+            np.testing.assert_allclose(np.sort(here[1]), np.sort(two[1]), rtol=1e-4, atol=1e-6)
+        with pytest.raises(ValueError, match="n_jobs"):
+            self.call(setting["net"], pool, 3, n_jobs=0)
+        with pytest.raises(ValueError, match="block_size"):
+            self.call(setting["net"], pool, 3, n_jobs=1, block_size=0)
+        with pytest.raises(TypeError, match="n_jobs"):
+            self.call(setting["net"], pool, 3, n_jobs=1.5)
+
 
 class TestRandom(StrategyTemplate):
     strategy = Q.random
+    test_parallel_pool_scoring = None  # no model, nothing to score
 
 
 class TestMaxEntropy(StrategyTemplate):
@@ -121,11 +143,13 @@ class TestDeepGini(StrategyTemplate):
 class TestBald(StrategyTemplate):
     strategy = Q.bald
     needs_torch = True
+    seeded = True
 
 
 class TestDropoutEntropy(StrategyTemplate):
     strategy = Q.dropout_entropy
     needs_torch = True
+    seeded = True
 
 
 class TestEgl(StrategyTemplate):
@@ -153,6 +177,7 @@ class TestDre(StrategyTemplate):
 
 class TestNoiseEntropy(StrategyTemplate):
     strategy = Q.noise_entropy
+    seeded = True
     kwargs = {"sample_sigma": 0.3, "n_noise": 10}
 
 
@@ -162,6 +187,7 @@ class TestCleanUncertainty(StrategyTemplate):
 
 class TestNoiseUncertainty(StrategyTemplate):
     strategy = Q.noise_uncertainty
+    seeded = True
     kwargs = {"sample_sigma": 0.3, "n_noise": 10}
 
 

@@ -1,5 +1,6 @@
-"""Scale-out through joblib: grid search over noise levels, RPR scoring and parallel RPR
-blocks, on joblib's own workers and on a dask.distributed LocalCluster."""
+"""Scale-out through joblib: grid search over noise levels, RPR scoring, parallel RPR
+blocks and parallel pool scoring, on joblib's own workers and on a dask.distributed
+LocalCluster."""
 
 import joblib
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.metrics import RPRScorer, rpr_steps
 from robustsk.perturb import RandomPixels
+from robustsk.query import bald, dre, map_pool, noise_entropy
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,56 @@ def test_parallel_rpr_blocks_give_the_same_steps_for_any_n_jobs(flat, cluster):
     assert abs(np.mean(single == 30) - np.mean(one == 30)) < 0.1
     with pytest.raises(TypeError, match="n_jobs"):
         rpr_steps(model, X_test, y_test, n_jobs=1.5, **kw)
+
+
+def test_pool_scoring_on_dask_matches_joblib_processes(digits, cluster):
+    """Seeded (noise entropy, BALD) and deterministic (DRE) pool scoring: blocks on the
+    Dask cluster's workers give the same selection as joblib's processes."""
+    X_train, X_test, y_train, _ = digits
+    net = NoiseTrainedClassifier(
+        max_epochs=2, lr=1e-2, batch_size=32, verbose=0, random_state=0
+    ).fit(X_train[:300], y_train[:300])
+    calls = {
+        "noise_entropy": lambda **kw: noise_entropy(
+            net, X_test, 20, sample_sigma=0.3, n_noise=10, random_state=0, **kw
+        ),
+        "bald": lambda **kw: bald(net, X_test, 20, random_state=0, **kw),
+        "dre": lambda **kw: dre(net, X_test, 20, random_state=0, **kw),
+    }
+    for name, call in calls.items():
+        local = call(n_jobs=2, block_size=64)
+        with joblib.parallel_backend("dask"):
+            on_dask = call(n_jobs=-1, block_size=64)
+        np.testing.assert_array_equal(local[0], on_dask[0], err_msg=name)
+        np.testing.assert_allclose(local[1], on_dask[1], rtol=1e-5, err_msg=name)
+    # the deterministic strategy needs no blocks to give the same answer
+    np.testing.assert_array_equal(calls["dre"]()[0], calls["dre"](n_jobs=2, block_size=64)[0])
+
+
+def test_map_pool_blocks_rows_seeds_and_tuples():
+    X = np.arange(20.0).reshape(10, 2)
+
+    def score(x, sigma, random_state):
+        noise = np.random.default_rng(random_state).normal(size=len(x))
+        return x.sum(1) * sigma, noise
+
+    sigma = np.linspace(0, 1, 10)
+    kw = dict(random_state=7, seeded=True, per_row={"sigma": sigma})
+    a = map_pool(score, X, n_jobs=1, block_size=3, **kw)
+    b = map_pool(score, X, n_jobs=2, block_size=3, **kw)
+    assert isinstance(a, tuple) and a[0].shape == a[1].shape == (10,)
+    np.testing.assert_allclose(a[0], X.sum(1) * sigma)
+    np.testing.assert_array_equal(a[1], b[1])  # one spawned seed per block, whoever runs it
+    c = map_pool(score, X, n_jobs=1, block_size=5, **kw)
+    assert not np.array_equal(a[1], c[1])  # the blocks, not n_jobs, fix the draws
+    whole = map_pool(score, X, **kw)  # n_jobs=None: one call with the whole random_state
+    np.testing.assert_array_equal(whole[1], np.random.default_rng(7).normal(size=10))
+    empty = map_pool(lambda x: x.sum(1), X[:0], n_jobs=2)
+    assert empty.shape == (0,)
+    with pytest.raises(ValueError, match="n_jobs"):
+        map_pool(lambda x: x, X, n_jobs=0)
+    with pytest.raises(ValueError, match="block_size"):
+        map_pool(lambda x: x, X, n_jobs=2, block_size=0)
 
 
 def test_grid_search_over_noise_levels_with_rpr_scoring_on_dask(digits, cluster):

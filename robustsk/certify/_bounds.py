@@ -416,7 +416,7 @@ def margin_lower_bounds(
         for start in range(0, X.shape[0], batch_size):
             stop = min(start + batch_size, X.shape[0])
             xb = torch.as_tensor(X[start:stop], device=device)
-            e = eps if eps.ndim == 0 else np.ascontiguousarray(eps[start:stop])
+            e = eps if eps.ndim == 0 else np.array(eps[start:stop])
             lower, upper = input_box(xb, torch.as_tensor(e, device=device), clip)
             C = margin_matrix(torch.as_tensor(codes[start:stop], device=device), n_classes)
             lb, _ = compute_bounds(module, lower, upper, C, method=method, **kwargs)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..utils import check_random_state_param, numpy_generator
+from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024
@@ -82,15 +83,40 @@ def batches(n: int, batch_size: int):
         yield slice(start, min(start + batch_size, n))
 
 
-def predict_proba_batched(estimator, X, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-    """``estimator.predict_proba`` over ``X`` in batches (bounded memory)."""
+def predict_proba_batched(
+    estimator,
+    X,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> np.ndarray:
+    """``estimator.predict_proba`` over ``X`` in batches (bounded memory).
+
+    With ``n_jobs``, blocks of ``block_size`` rows run as joblib tasks
+    (:func:`map_pool`).
+    """
     if not hasattr(estimator, "predict_proba"):
         raise TypeError(
             f"{type(estimator).__name__} has no predict_proba; probability-based strategies "
             "need a classifier with predict_proba."
+        )
+    check_parallel(n_jobs, block_size)
+    if n_jobs is not None:
+        return map_pool(
+            _proba_block,
+            X,
+            n_jobs=n_jobs,
+            block_size=block_size,
+            estimator=estimator,
+            batch_size=batch_size,
         )
     if X.shape[0] <= batch_size:
         return np.asarray(estimator.predict_proba(X))
     return np.concatenate(
         [np.asarray(estimator.predict_proba(X[s])) for s in batches(X.shape[0], batch_size)]
     )
+
+
+def _proba_block(X, estimator, batch_size):
+    return predict_proba_batched(estimator, X, batch_size)

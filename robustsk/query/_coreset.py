@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from ._base import check_query, predict_proba_batched
+from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
 
 
@@ -65,7 +66,15 @@ def greedy_k_center(
 
 
 def coreset(
-    classifier, X_pool, n_instances=1, *, random_state=None, X_labeled=None, batch_size=1024
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    X_labeled=None,
+    batch_size=1024,
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
 ):
     """Select a core set: greedy k-center on the network's penultimate embeddings.
 
@@ -88,6 +97,12 @@ def coreset(
         The labelled set (the initial centres).
     batch_size : int, default=1024
         Rows per forward pass.
+    n_jobs : int or None, default=None
+        Embed the pool (and the labelled set) in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -101,14 +116,16 @@ def coreset(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="coreset"
     )
-    pool = torch.from_numpy(_embed(estimator, X_pool, batch_size))
+    check_parallel(n_jobs, block_size)
+    par = dict(n_jobs=n_jobs, block_size=block_size, estimator=estimator, batch_size=batch_size)
+    pool = torch.from_numpy(map_pool(_embed, X_pool, **par))
     centers = None
     if X_labeled is not None and len(X_labeled):
-        centers = torch.from_numpy(_embed(estimator, np.asarray(X_labeled), batch_size))
+        centers = torch.from_numpy(map_pool(_embed, np.asarray(X_labeled), **par))
     return greedy_k_center(pool, centers, n_instances, rng)
 
 
-def _embed(estimator, X, batch_size):
+def _embed(X, *, estimator, batch_size):
     if hasattr(estimator, "module_"):
         return penultimate_embeddings(estimator, X, batch_size=batch_size)
     return predict_proba_batched(estimator, X, batch_size).astype(np.float32)

@@ -7,6 +7,7 @@ import numpy as np
 from ..attacks import deepfool
 from ..utils import check_number
 from ._base import batches, check_query, select_top
+from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
 
@@ -20,6 +21,8 @@ def dfal(
     max_iter=50,
     overshoot=0.02,
     batch_size=256,
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
 ):
     """Select the examples closest to the decision boundary by DeepFool's L2 distance.
 
@@ -45,6 +48,12 @@ def dfal(
         DeepFool overshoot.
     batch_size : int, default=256
         Examples attacked together.
+    n_jobs : int or None, default=None
+        Attack the candidates in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -54,26 +63,38 @@ def dfal(
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dfal")
     check_number(candidates_factor, "candidates_factor", low=1, integer=True)
-    net = TorchClassifier(estimator, "dfal")
+    TorchClassifier(estimator, "dfal")  # a torch network, or a TypeError before any work
     n_cand = min(X_pool.shape[0], candidates_factor * n_instances)
     cand = np.sort(rng.choice(X_pool.shape[0], size=n_cand, replace=False))
+    dist = map_pool(
+        deepfool_distances,
+        X_pool[cand],
+        n_jobs=n_jobs,
+        block_size=block_size,
+        estimator=estimator,
+        max_iter=max_iter,
+        overshoot=overshoot,
+        batch_size=batch_size,
+    )
+    pick, scores = select_top(dist, n_instances, rng, largest=False)
+    return cand[pick], scores
+
+
+def deepfool_distances(X, *, estimator, max_iter=50, overshoot=0.02, batch_size=256):
+    """DeepFool's L2 distance of every row of ``X`` (``inf`` where the label never flipped)."""
+    net = TorchClassifier(estimator, "dfal")
     clip = getattr(estimator, "clip", (0.0, 1.0))
 
     def model(x):
         return net.log_proba(net.module(x))
 
-    dist = np.empty(n_cand)
+    dist = np.empty(X.shape[0])
     with net.evaluating():
-        for s in batches(n_cand, batch_size):
+        for s in batches(X.shape[0], batch_size):
             _, d, fooled = deepfool(
-                model,
-                net.tensor(X_pool[cand[s]]),
-                overshoot=overshoot,
-                max_iter=max_iter,
-                clip=clip,
+                model, net.tensor(X[s]), overshoot=overshoot, max_iter=max_iter, clip=clip
             )
             d = d.double().cpu().numpy()
             d[~fooled.cpu().numpy()] = np.inf
             dist[s] = d
-    pick, scores = select_top(dist, n_instances, rng, largest=False)
-    return cand[pick], scores
+    return dist

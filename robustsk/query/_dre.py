@@ -6,6 +6,7 @@ import numpy as np
 
 from ..utils import check_number
 from ._base import check_query, predict_proba_batched
+from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import entropy_scores
 
 
@@ -34,7 +35,17 @@ def sample_per_bin(bin_of: np.ndarray, quotas: np.ndarray, rng: np.random.Genera
     return order[rank < quotas[sorted_bins]]
 
 
-def dre(classifier, X_pool, n_instances=1, *, random_state=None, n_bins=50, batch_size=1024):
+def dre(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    n_bins=50,
+    batch_size=1024,
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Select a sample whose entropy distribution matches the pool's (DRE).
 
     The pool's predictive entropies are binned into a histogram of ``n_bins``
@@ -58,6 +69,12 @@ def dre(classifier, X_pool, n_instances=1, *, random_state=None, n_bins=50, batc
         Histogram bins (the paper uses 50).
     batch_size : int, default=1024
         Rows per ``predict_proba`` call.
+    n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -73,7 +90,9 @@ def dre(classifier, X_pool, n_instances=1, *, random_state=None, n_bins=50, batc
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dre")
     check_number(n_bins, "n_bins", low=1, integer=True)
-    entropy = entropy_scores(predict_proba_batched(estimator, X_pool, batch_size))
+    entropy = entropy_scores(
+        predict_proba_batched(estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size)
+    )
     idx = dre_select(entropy, n_instances, rng, n_bins=n_bins)
     return idx, entropy[idx]
 

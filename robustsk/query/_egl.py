@@ -10,6 +10,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from ..utils import check_number
 from ._base import batches, check_query, select_top
+from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
 
@@ -148,7 +149,16 @@ def egl_scores(classifier, X_pool, *, batch_size=128) -> np.ndarray:
     return scores
 
 
-def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=128):
+def egl(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    batch_size=128,
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Select the examples whose expected gradient length is largest (EGL).
 
     Parameters
@@ -162,6 +172,12 @@ def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=128)
         Breaks ties.
     batch_size : int, default=128
         Examples per batch.
+    n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -171,4 +187,17 @@ def egl(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=128)
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="egl")
     check_number(batch_size, "batch_size", low=1, integer=True)
-    return select_top(egl_scores(estimator, X_pool, batch_size=batch_size), n_instances, rng)
+    TorchClassifier(estimator, "egl")  # a torch network, or a TypeError before any work
+    scores = map_pool(
+        _egl_block,
+        X_pool,
+        n_jobs=n_jobs,
+        block_size=block_size,
+        estimator=estimator,
+        batch_size=batch_size,
+    )
+    return select_top(scores, n_instances, rng)
+
+
+def _egl_block(X, *, estimator, batch_size):
+    return egl_scores(estimator, X, batch_size=batch_size)

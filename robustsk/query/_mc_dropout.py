@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 import numpy as np
 import torch
@@ -10,8 +11,12 @@ from torch import nn
 
 from ..utils import check_number, draw_seed
 from ._base import batches, check_query, select_top
+from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores
 from ._torch_access import TorchClassifier
+
+
+_GLOBAL_RNG = threading.Lock()
 
 
 def with_mc_dropout(module: nn.Module, p: float = 0.1) -> nn.Module:
@@ -58,7 +63,10 @@ def mc_dropout_scores(
     mc_module = with_mc_dropout(net.module, p)
     scores = np.empty(X_pool.shape[0])
     devices = [net.device.index or 0] if net.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
+    # Dropout draws from torch's global generator: blocks scored by threads of one process
+    # (a thread-based joblib or Dask backend) take turns, so each block's draws come from
+    # its own seed alone, as in separate processes.
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=devices), torch.no_grad():
         torch.manual_seed(draw_seed(random_state))
         for s in batches(X_pool.shape[0], batch_size):
             x = net.tensor(X_pool[s])
@@ -66,6 +74,10 @@ def mc_dropout_scores(
             mc = mc.double().cpu().numpy()  # (T, b, C)
             scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
     return scores
+
+
+def _mc_block(X, *, estimator, **kwargs):
+    return mc_dropout_scores(estimator, X, **kwargs)
 
 
 def _mc_strategy(name, doc):
@@ -78,18 +90,25 @@ def _mc_strategy(name, doc):
         n_samples=10,
         p=0.1,
         batch_size=1024,
+        n_jobs=None,
+        block_size=DEFAULT_BLOCK_SIZE,
     ):
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
         check_number(n_samples, "n_samples", low=1, integer=True)
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
-        scores = mc_dropout_scores(
-            estimator,
+        TorchClassifier(estimator, name)  # a torch network, or a TypeError before any work
+        scores = map_pool(
+            _mc_block,
             X_pool,
+            n_jobs=n_jobs,
+            block_size=block_size,
+            random_state=rng,
+            seeded=True,
+            estimator=estimator,
             n_samples=n_samples,
             p=p,
-            random_state=rng,
             batch_size=batch_size,
             strategy=name,
         )
@@ -118,6 +137,12 @@ def _mc_strategy(name, doc):
         Dropout probability of inserted layers.
     batch_size : int, default=1024
         Rows per forward pass.
+    n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------

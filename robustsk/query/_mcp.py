@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_query, predict_proba_batched
+from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import top2_classes
 
 
-def mcp(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024):
+def mcp(
+    classifier,
+    X_pool,
+    n_instances=1,
+    *,
+    random_state=None,
+    batch_size=1024,
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
+):
     """Select evenly across decision-boundary areas, closest to the boundary first (MCP).
 
     Each example belongs to the boundary area of its two most probable
@@ -31,6 +41,12 @@ def mcp(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024
         Breaks ties.
     batch_size : int, default=1024
         Rows per ``predict_proba`` call.
+    n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -39,7 +55,9 @@ def mcp(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024
         Priorities ``p2 / p1``.
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="mcp")
-    proba = predict_proba_batched(estimator, X_pool, batch_size)
+    proba = predict_proba_batched(
+        estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size
+    )
     c1, c2, p1, p2 = top2_classes(proba)
     priority = p2 / np.maximum(p1, 1e-12)
     area = c1.astype(np.int64) * proba.shape[1] + c2

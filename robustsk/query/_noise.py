@@ -11,6 +11,7 @@ import torch
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
 from ._base import batches, check_query, select_top
+from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
 from ._torch_access import TorchClassifier
 
@@ -107,6 +108,41 @@ def noisy_predictions(
     return {"labels": labels, "entropy": entropy, "both": (labels, entropy)}[output]
 
 
+def _noisy_block(X, sigma, *, estimator, random_state, **kwargs):
+    return noisy_predictions(estimator, X, sigma, random_state=random_state, **kwargs)
+
+
+def _pool_noisy_predictions(
+    estimator, X_pool, sigma, n_noise, rng, batch_size, clip, output, n_jobs, block_size
+):
+    """:func:`noisy_predictions` of the pool, in joblib blocks when ``n_jobs`` is set."""
+    if n_jobs is None:
+        return noisy_predictions(
+            estimator,
+            X_pool,
+            sigma,
+            n_noise=n_noise,
+            random_state=rng,
+            batch_size=batch_size,
+            clip=clip,
+            output=output,
+        )
+    return map_pool(
+        _noisy_block,
+        X_pool,
+        n_jobs=n_jobs,
+        block_size=block_size,
+        random_state=rng,
+        seeded=True,
+        per_row={"sigma": sigma},
+        estimator=estimator,
+        n_noise=n_noise,
+        batch_size=batch_size,
+        clip=clip,
+        output=output,
+    )
+
+
 def _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip):
     check_number(n_noise, "n_noise", low=1, integer=True)
     clip = getattr(estimator, "clip", (0.0, 1.0)) if clip == "auto" else clip
@@ -133,6 +169,12 @@ _PARAMS = """
         Noisy copies per forward pass.
     clip : "auto", tuple or None, default="auto"
         Valid range of the noisy copies; "auto" takes the estimator's ``clip``.
+    n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.
 
     Returns
     -------
@@ -151,6 +193,8 @@ def noise_entropy(
     n_noise=50,
     batch_size=4096,
     clip="auto",
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
 ):
     """AQPL's conformity query: half at maximum, half at minimum classification entropy.
 
@@ -170,15 +214,9 @@ def noise_entropy(
         classifier, X_pool, n_instances, random_state, name="noise_entropy"
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
-    labels, soft = noisy_predictions(
-        estimator,
-        X_pool,
-        sigma,
-        n_noise=n_noise,
-        random_state=rng,
-        batch_size=batch_size,
-        clip=clip,
-        output="both",
+    check_parallel(n_jobs, block_size)
+    labels, soft = _pool_noisy_predictions(
+        estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "both", n_jobs, block_size
     )
     n_classes = int(labels.max()) + 1
     entropy = label_entropy_scores(labels, n_classes)
@@ -202,6 +240,8 @@ def noise_uncertainty(
     n_noise=50,
     batch_size=4096,
     clip="auto",
+    n_jobs=None,
+    block_size=DEFAULT_BLOCK_SIZE,
 ):
     """AQPL's Noise-uncertainty baseline: largest mean prediction entropy over noisy copies.
 
@@ -212,15 +252,9 @@ def noise_uncertainty(
         classifier, X_pool, n_instances, random_state, name="noise_uncertainty"
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
-    scores = noisy_predictions(
-        estimator,
-        X_pool,
-        sigma,
-        n_noise=n_noise,
-        random_state=rng,
-        batch_size=batch_size,
-        clip=clip,
-        output="entropy",
+    check_parallel(n_jobs, block_size)
+    scores = _pool_noisy_predictions(
+        estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "entropy", n_jobs, block_size
     )
     return select_top(scores, n_instances, rng)
 

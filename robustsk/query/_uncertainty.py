@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._base import check_query, predict_proba_batched, select_top
+from ._parallel import DEFAULT_BLOCK_SIZE, PARALLEL_DOC, check_parallel
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
 _DOC = """
@@ -21,6 +22,7 @@ _DOC = """
         Breaks ties between equal scores.
     batch_size : int, default=1024
         Rows per ``predict_proba`` call (bounded memory).
+{parallel}
 
     Returns
     -------
@@ -28,15 +30,28 @@ _DOC = """
         Positions in ``X_pool``, best first.
     scores : ndarray of shape (n_instances,)
         The selected examples' scores.
-"""
+""".format(parallel=PARALLEL_DOC)
 
 
 def _probability_strategy(score_fn, name, largest=True):
-    def strategy(classifier, X_pool, n_instances=1, *, random_state=None, batch_size=1024):
+    def strategy(
+        classifier,
+        X_pool,
+        n_instances=1,
+        *,
+        random_state=None,
+        batch_size=1024,
+        n_jobs=None,
+        block_size=DEFAULT_BLOCK_SIZE,
+    ):
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
-        scores = score_fn(predict_proba_batched(estimator, X_pool, batch_size))
+        check_parallel(n_jobs, block_size)
+        proba = predict_proba_batched(
+            estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size
+        )
+        scores = score_fn(proba)
         return select_top(scores, n_instances, rng, largest=largest)
 
     strategy.__name__ = strategy.__qualname__ = name

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+import weakref
+
+#: Module -> [number of open eval_mode blocks, mode to restore when the last one closes].
+_OPEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
 def eval_mode(*modules):
     """Put every module (``None`` entries are skipped) in eval mode for the block.
 
-    Each module's previous mode is restored afterwards, also on error.
+    Each module's previous mode is restored afterwards, also on error. Blocks
+    may nest and may run in several threads at once on a shared module (pool
+    scoring under a thread-based joblib or Dask backend): the module stays in
+    eval mode until the last open block on it closes, which restores the mode
+    it had before the first one opened.
 
     Parameters
     ----------
@@ -17,11 +27,21 @@ def eval_mode(*modules):
         The modules.
     """
     modules = [m for m in modules if m is not None]
-    modes = [m.training for m in modules]
-    for m in modules:
-        m.eval()
+    with _LOCK:
+        for m in modules:
+            entry = _OPEN.get(m)
+            if entry is None:
+                _OPEN[m] = [1, m.training]
+                m.eval()
+            else:
+                entry[0] += 1
     try:
         yield
     finally:
-        for m, training in zip(modules, modes):
-            m.train(training)
+        with _LOCK:
+            for m in modules:
+                entry = _OPEN[m]
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del _OPEN[m]
+                    m.train(entry[1])
