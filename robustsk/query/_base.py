@@ -11,12 +11,16 @@ robustsk's) wrapping one of these.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..utils import check_random_state_param, numpy_generator
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
+
+#: What ``random_state`` parameters accept.
+RandomStateLike = int | np.random.Generator | None
 
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024
@@ -33,7 +37,9 @@ def unwrap_classifier(classifier):
     return classifier
 
 
-def check_query(classifier, X_pool, n_instances, random_state, *, name: str):
+def check_query(
+    classifier: Any, X_pool: Any, n_instances: Any, random_state: Any, *, name: str
+) -> tuple[Any, np.ndarray, np.random.Generator]:
     """Validate a strategy's common arguments; return ``(estimator, X_pool, rng)``."""
     if isinstance(n_instances, bool) or not isinstance(n_instances, numbers.Integral):
         raise TypeError(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..utils import check_number
@@ -16,7 +21,7 @@ CHARACTERISTICS = {
 }
 
 
-def jensen_shannon(p, q) -> float:
+def jensen_shannon(p: ArrayLike, q: ArrayLike) -> float:
     """Jensen-Shannon divergence (base 2, in [0, 1]) between two histograms.
 
     Parameters
@@ -30,20 +35,27 @@ def jensen_shannon(p, q) -> float:
     -------
     jsd : float
     """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
+    pa = np.asarray(p, dtype=np.float64)
+    qa = np.asarray(q, dtype=np.float64)
+    pa, qa = pa / pa.sum(), qa / qa.sum()
+    m = (pa + qa) / 2
 
     def kl(a, b):
         mask = a > 0
         return float((a[mask] * np.log2(a[mask] / b[mask])).sum())
 
-    return 0.5 * kl(p, m) + 0.5 * kl(q, m)
+    return 0.5 * kl(pa, m) + 0.5 * kl(qa, m)
 
 
 def selection_bias(
-    classifier, X_pool, indices, *, y_pool=None, proba=None, characteristics=None, n_bins=50
+    classifier: Any,
+    X_pool: ArrayLike,
+    indices: ArrayLike,
+    *,
+    y_pool: ArrayLike | None = None,
+    proba: ArrayLike | None = None,
+    characteristics: Sequence[str] | None = None,
+    n_bins: int = 50,
 ) -> dict:
     """Jensen-Shannon divergence between the selected set's and the pool's characteristics.
 
@@ -88,12 +100,14 @@ def selection_bias(
         )
     if "label" in characteristics and y_pool is None:
         raise ValueError("the 'label' characteristic needs y_pool.")
+    X_pool = np.asarray(X_pool)
+    proba = None if proba is None else np.asarray(proba)
     n_pool = len(X_pool) if proba is None else len(proba)
     indices = np.asarray(indices)
     if indices.ndim != 1 or indices.size == 0 or indices.min() < 0 or indices.max() >= n_pool:
         raise ValueError(f"indices must be a non-empty 1-d array of positions in [0, {n_pool}).")
     if any(c != "label" for c in characteristics) and proba is None:
-        proba = predict_proba_batched(unwrap_classifier(classifier), np.asarray(X_pool))
+        proba = predict_proba_batched(unwrap_classifier(classifier), X_pool)
     bias = {}
     for name in characteristics:
         if name == "label":
@@ -101,6 +115,7 @@ def selection_bias(
             pool_hist = np.bincount(codes, minlength=len(labels))
             sel_hist = np.bincount(codes[indices], minlength=len(labels))
         else:
+            assert proba is not None  # computed above for every probability characteristic
             values = CHARACTERISTICS[name](proba)
             edges = np.histogram_bin_edges(values, bins=n_bins)
             pool_hist, _ = np.histogram(values, bins=edges)

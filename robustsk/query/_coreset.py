@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
 
-from ._base import check_query, predict_proba_batched
+from ._base import check_query, predict_proba_batched, RandomStateLike
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
 
@@ -17,7 +20,7 @@ def greedy_k_center(
     rng: np.random.Generator,
     *,
     chunk: int = 2048,
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """Greedy k-center: repeatedly take the pool point farthest from all centres.
 
     Distances to the labelled centres are computed once, in chunks (memory
@@ -66,16 +69,16 @@ def greedy_k_center(
 
 
 def coreset(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    X_labeled=None,
-    batch_size=1024,
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    X_labeled: ArrayLike | None = None,
+    batch_size: int = 1024,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select a core set: greedy k-center on the network's penultimate embeddings.
 
     Every labelled example is a centre; each step takes the pool example
@@ -120,8 +123,9 @@ def coreset(
     par = dict(n_jobs=n_jobs, block_size=block_size, estimator=estimator, batch_size=batch_size)
     pool = torch.from_numpy(map_pool(_embed, X_pool, **par))
     centers = None
-    if X_labeled is not None and len(X_labeled):
-        centers = torch.from_numpy(map_pool(_embed, np.asarray(X_labeled), **par))
+    labeled = None if X_labeled is None else np.asarray(X_labeled)
+    if labeled is not None and len(labeled):
+        centers = torch.from_numpy(map_pool(_embed, labeled, **par))
     return greedy_k_center(pool, centers, n_instances, rng)
 
 

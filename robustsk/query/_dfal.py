@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..attacks import deepfool
 from ..utils import check_number
-from ._base import batches, check_query, select_top
+from ._base import batches, check_query, RandomStateLike, select_top
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
 
 def dfal(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    candidates_factor=10,
-    max_iter=50,
-    overshoot=0.02,
-    batch_size=256,
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    candidates_factor: int = 10,
+    max_iter: int = 50,
+    overshoot: float = 0.02,
+    batch_size: int = 256,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select the examples closest to the decision boundary by DeepFool's L2 distance.
 
     As in the paper's setting, DeepFool runs on a random subset of
@@ -80,7 +83,14 @@ def dfal(
     return cand[pick], scores
 
 
-def deepfool_distances(X, *, estimator, max_iter=50, overshoot=0.02, batch_size=256):
+def deepfool_distances(
+    X: np.ndarray,
+    *,
+    estimator: Any,
+    max_iter: int = 50,
+    overshoot: float = 0.02,
+    batch_size: int = 256,
+) -> np.ndarray:
     """DeepFool's L2 distance of every row of ``X`` (``inf`` where the label never flipped)."""
     net = TorchClassifier(estimator, "dfal")
     clip = getattr(estimator, "clip", (0.0, 1.0))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..utils import check_number
-from ._base import check_query, predict_proba_batched
+from ._base import check_query, predict_proba_batched, RandomStateLike
 from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import entropy_scores
 
@@ -36,16 +39,16 @@ def sample_per_bin(bin_of: np.ndarray, quotas: np.ndarray, rng: np.random.Genera
 
 
 def dre(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    n_bins=50,
-    batch_size=1024,
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    n_bins: int = 50,
+    batch_size: int = 1024,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select a sample whose entropy distribution matches the pool's (DRE).
 
     The pool's predictive entropies are binned into a histogram of ``n_bins``
@@ -97,7 +100,9 @@ def dre(
     return idx, entropy[idx]
 
 
-def dre_select(entropy, n_instances: int, rng: np.random.Generator, *, n_bins: int = 50):
+def dre_select(
+    entropy: ArrayLike, n_instances: int, rng: np.random.Generator, *, n_bins: int = 50
+) -> np.ndarray:
     """DRE's selection on precomputed entropies.
 
     Parameters

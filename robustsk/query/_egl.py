@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -9,7 +12,7 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from ..utils import check_number
-from ._base import batches, check_query, select_top
+from ._base import batches, check_query, RandomStateLike, select_top
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
@@ -114,7 +117,7 @@ def _grad_sq_norms_jacobian(net, x):
     return sq, proba
 
 
-def egl_scores(classifier, X_pool, *, batch_size=128) -> np.ndarray:
+def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) -> np.ndarray:
     """``sum_c p_c ||grad_theta L(x, c)||`` for every pool example (Eq. 11).
 
     The cross-entropy gradient for label ``c`` is minus the gradient of
@@ -150,15 +153,15 @@ def egl_scores(classifier, X_pool, *, batch_size=128) -> np.ndarray:
 
 
 def egl(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    batch_size=128,
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    batch_size: int = 128,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select the examples whose expected gradient length is largest (EGL).
 
     Parameters

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
@@ -18,7 +20,7 @@ def last_linear(module: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
-def penultimate_embeddings(estimator, X, *, batch_size: int = 1024) -> np.ndarray:
+def penultimate_embeddings(estimator: Any, X: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """The input of the network's last linear layer for each row of ``X``.
 
     Parameters

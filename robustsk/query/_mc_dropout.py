@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import copy
 import threading
 
@@ -10,7 +13,7 @@ import torch
 from torch import nn
 
 from ..utils import check_number, draw_seed
-from ._base import batches, check_query, select_top
+from ._base import batches, check_query, RandomStateLike, select_top
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores
 from ._torch_access import TorchClassifier
@@ -56,8 +59,15 @@ def _insert_dropout(module: nn.Module, p: float):
 
 
 def mc_dropout_scores(
-    classifier, X_pool, *, n_samples=10, p=0.1, random_state=None, batch_size=1024, strategy="bald"
-):
+    classifier: Any,
+    X_pool: np.ndarray,
+    *,
+    n_samples: int = 10,
+    p: float = 0.1,
+    random_state: RandomStateLike = None,
+    batch_size: int = 1024,
+    strategy="bald",
+) -> np.ndarray:
     """Per-example BALD or DropOut-Entropy scores, streamed in batches."""
     net = TorchClassifier(classifier, strategy)
     mc_module = with_mc_dropout(net.module, p)
@@ -70,8 +80,8 @@ def mc_dropout_scores(
         torch.manual_seed(draw_seed(random_state))
         for s in batches(X_pool.shape[0], batch_size):
             x = net.tensor(X_pool[s])
-            mc = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_samples)])
-            mc = mc.double().cpu().numpy()  # (T, b, C)
+            draws = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_samples)])
+            mc = draws.double().cpu().numpy()  # (T, b, C)
             scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
     return scores
 
@@ -82,17 +92,17 @@ def _mc_block(X, *, estimator, **kwargs):
 
 def _mc_strategy(name, doc):
     def strategy(
-        classifier,
-        X_pool,
-        n_instances=1,
+        classifier: Any,
+        X_pool: ArrayLike,
+        n_instances: int = 1,
         *,
-        random_state=None,
-        n_samples=10,
-        p=0.1,
-        batch_size=1024,
-        n_jobs=None,
-        block_size=DEFAULT_BLOCK_SIZE,
-    ):
+        random_state: RandomStateLike = None,
+        n_samples: int = 10,
+        p: float = 0.1,
+        batch_size: int = 1024,
+        n_jobs: int | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> tuple[np.ndarray, np.ndarray]:
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
-from ._base import check_query, predict_proba_batched
+from ._base import check_query, predict_proba_batched, RandomStateLike
 from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import top2_classes
 
 
 def mcp(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    batch_size=1024,
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    batch_size: int = 1024,
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select evenly across decision-boundary areas, closest to the boundary first (MCP).
 
     Each example belongs to the boundary area of its two most probable

@@ -3,6 +3,9 @@ baseline."""
 
 from __future__ import annotations
 
+from typing import Any, cast
+from numpy.typing import ArrayLike
+
 import contextlib
 
 import numpy as np
@@ -10,7 +13,7 @@ import torch
 
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
-from ._base import batches, check_query, select_top
+from ._base import batches, check_query, RandomStateLike, select_top
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
 from ._torch_access import TorchClassifier
@@ -33,16 +36,16 @@ def _pool_sigma(estimator, n_pool, sample_sigma):
 
 
 def noisy_predictions(
-    estimator,
-    X_pool,
-    sigma,
+    estimator: Any,
+    X_pool: np.ndarray,
+    sigma: np.ndarray,
     *,
-    n_noise=50,
-    random_state=None,
-    batch_size=4096,
-    clip=(0.0, 1.0),
-    output="labels",
-):
+    n_noise: int = 50,
+    random_state: RandomStateLike = None,
+    batch_size: int = 4096,
+    clip: str | tuple[float, float] | None = (0.0, 1.0),
+    output: str = "labels",
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Predict ``n_noise`` Gaussian-noise copies of every pool example at its own level.
 
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
@@ -96,8 +99,8 @@ def noisy_predictions(
             )
             if torch_net is not None:
                 with torch.no_grad():
-                    proba = torch_net.log_proba(torch_net.module(torch_net.tensor(noisy))).exp()
-                proba = proba.double().cpu().numpy()
+                    out = torch_net.log_proba(torch_net.module(torch_net.tensor(noisy))).exp()
+                proba = out.double().cpu().numpy()
             else:
                 proba = np.asarray(estimator.predict_proba(noisy.numpy()), dtype=np.float64)
             proba = proba.reshape(b, n_noise, -1)  # (b, M, C)
@@ -105,7 +108,9 @@ def noisy_predictions(
                 labels[s] = proba.argmax(axis=2)
             if entropy is not None:
                 entropy[s] = entropy_scores(proba).mean(axis=1)
-    return {"labels": labels, "entropy": entropy, "both": (labels, entropy)}[output]
+    if output == "both":
+        return cast(np.ndarray, labels), cast(np.ndarray, entropy)
+    return cast(np.ndarray, labels if output == "labels" else entropy)
 
 
 def _noisy_block(X, sigma, *, estimator, random_state, **kwargs):
@@ -184,18 +189,18 @@ _PARAMS = """
 
 
 def noise_entropy(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    sample_sigma=None,
-    n_noise=50,
-    batch_size=4096,
-    clip="auto",
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    sample_sigma: float | ArrayLike | None = None,
+    n_noise: int = 50,
+    batch_size: int = 4096,
+    clip: str | tuple[float, float] | None = "auto",
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """AQPL's conformity query: half at maximum, half at minimum classification entropy.
 
     For each example, ``n_noise`` copies with noise ``N(0, sigma_i^2 I)`` at
@@ -231,18 +236,18 @@ noise_entropy.__doc__ = (noise_entropy.__doc__ or "") + _PARAMS
 
 
 def noise_uncertainty(
-    classifier,
-    X_pool,
-    n_instances=1,
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
     *,
-    random_state=None,
-    sample_sigma=None,
-    n_noise=50,
-    batch_size=4096,
-    clip="auto",
-    n_jobs=None,
-    block_size=DEFAULT_BLOCK_SIZE,
-):
+    random_state: RandomStateLike = None,
+    sample_sigma: float | ArrayLike | None = None,
+    n_noise: int = 50,
+    batch_size: int = 4096,
+    clip: str | tuple[float, float] | None = "auto",
+    n_jobs: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> tuple[np.ndarray, np.ndarray]:
     """AQPL's Noise-uncertainty baseline: largest mean prediction entropy over noisy copies.
 
     Scores are the mean softmax entropies of ``n_noise`` copies at each

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..utils import check_number, draw_seed
+
+if TYPE_CHECKING:
+    from ._base import RandomStateLike
 
 #: Pool rows per joblib task when a strategy runs with ``n_jobs``.
 DEFAULT_BLOCK_SIZE = 8192
@@ -21,7 +24,7 @@ PARALLEL_DOC = """    n_jobs : int or None, default=None
         Pool rows per joblib task when ``n_jobs`` is set."""
 
 
-def check_parallel(n_jobs, block_size) -> None:
+def check_parallel(n_jobs: int | None, block_size: int) -> None:
     """Validate ``n_jobs`` (None or a non-zero int, as in joblib) and ``block_size``."""
     if n_jobs is not None:
         check_number(n_jobs, "n_jobs", integer=True)
@@ -38,11 +41,11 @@ def map_pool(
     *,
     n_jobs: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
-    random_state=None,
+    random_state: RandomStateLike = None,
     seeded: bool = False,
     per_row: dict | None = None,
-    **kwargs,
-):
+    **kwargs: Any,
+) -> Any:
     """Apply a per-row scoring function to a pool, in parallel blocks through joblib.
 
     With ``n_jobs=None`` this is ``fn(X_pool, **kwargs)`` in this process.

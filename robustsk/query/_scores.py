@@ -6,10 +6,12 @@ Each function takes probabilities of shape ``(n, C)`` (or Monte Carlo samples
 
 from __future__ import annotations
 
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 
-def entropy_scores(proba) -> np.ndarray:
+def entropy_scores(proba: ArrayLike) -> np.ndarray:
     """Shannon entropy ``-sum_c p_c log p_c`` (natural log), Eq. 4 of the robust-AL paper.
 
     Parameters
@@ -27,7 +29,7 @@ def entropy_scores(proba) -> np.ndarray:
     return -(p * logp).sum(axis=-1)
 
 
-def gini_scores(proba) -> np.ndarray:
+def gini_scores(proba: ArrayLike) -> np.ndarray:
     """Gini impurity ``1 - sum_c p_c^2`` (DeepGini, Eq. 5).
 
     Parameters
@@ -43,7 +45,7 @@ def gini_scores(proba) -> np.ndarray:
     return 1.0 - (p * p).sum(axis=-1)
 
 
-def least_confidence_scores(proba) -> np.ndarray:
+def least_confidence_scores(proba: ArrayLike) -> np.ndarray:
     """``1 - max_c p_c`` (Eq. 8).
 
     Parameters
@@ -58,7 +60,7 @@ def least_confidence_scores(proba) -> np.ndarray:
     return 1.0 - np.asarray(proba, dtype=np.float64).max(axis=-1)
 
 
-def margin_scores(proba) -> np.ndarray:
+def margin_scores(proba: ArrayLike) -> np.ndarray:
     """Top-1 minus top-2 probability (Eq. 9); small means close to the boundary.
 
     Parameters
@@ -75,7 +77,7 @@ def margin_scores(proba) -> np.ndarray:
     return top2[..., 1] - top2[..., 0]
 
 
-def bald_scores(mc_proba) -> np.ndarray:
+def bald_scores(mc_proba: ArrayLike) -> np.ndarray:
     """Mutual information from Monte Carlo samples ``(T, n, C)`` (Eq. 6).
 
     Entropy of the mean prediction minus the mean entropy of the samples.
@@ -93,7 +95,7 @@ def bald_scores(mc_proba) -> np.ndarray:
     return entropy_scores(mc.mean(axis=0)) - entropy_scores(mc).mean(axis=0)
 
 
-def label_entropy_scores(labels, n_classes: int) -> np.ndarray:
+def label_entropy_scores(labels: ArrayLike, n_classes: int) -> np.ndarray:
     """Entropy of the empirical distribution of hard labels ``(n, M)`` (AQPL Eq. 5).
 
     Parameters
@@ -114,7 +116,7 @@ def label_entropy_scores(labels, n_classes: int) -> np.ndarray:
     return entropy_scores(counts / m)
 
 
-def top2_classes(proba):
+def top2_classes(proba: ArrayLike):
     """Most and second most probable classes and their probabilities, each ``(n,)``."""
     p = np.asarray(proba)
     order = np.argpartition(-p, 1, axis=-1)[:, :2]

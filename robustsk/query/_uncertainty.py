@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
-from ._base import check_query, predict_proba_batched, select_top
+from ._base import check_query, predict_proba_batched, RandomStateLike, select_top
 from ._parallel import DEFAULT_BLOCK_SIZE, PARALLEL_DOC, check_parallel
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
@@ -35,15 +38,15 @@ _DOC = """
 
 def _probability_strategy(score_fn, name, largest=True):
     def strategy(
-        classifier,
-        X_pool,
-        n_instances=1,
+        classifier: Any,
+        X_pool: ArrayLike,
+        n_instances: int = 1,
         *,
-        random_state=None,
-        batch_size=1024,
-        n_jobs=None,
-        block_size=DEFAULT_BLOCK_SIZE,
-    ):
+        random_state: RandomStateLike = None,
+        batch_size: int = 1024,
+        n_jobs: int | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> tuple[np.ndarray, np.ndarray]:
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
@@ -82,7 +85,13 @@ clean_uncertainty.__doc__ = (
 )
 
 
-def random_sampling(classifier, X_pool, n_instances=1, *, random_state=None):
+def random_sampling(
+    classifier: Any,
+    X_pool: ArrayLike,
+    n_instances: int = 1,
+    *,
+    random_state: RandomStateLike = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Select uniformly at random, without replacement (the Random baseline).
 
     The classifier is not used; it may be anything, ``None`` included.
