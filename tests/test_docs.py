@@ -83,3 +83,17 @@ def test_api_reference_lists_every_public_name():
             if not alias and name not in entries:
                 missing.append(f"{m.__name__}.{name}")
     assert not missing, f"doc/api.rst does not list {missing}"
+
+
+def test_examples_page_includes_every_example():
+    """doc/examples.rst publishes the source of every script in examples/ (the tested ones)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "doc" / "examples.rst").read_text()
+    missing = [
+        f.name
+        for f in sorted((root / "examples").glob("*.py"))
+        if f".. literalinclude:: ../examples/{f.name}" not in page
+    ]
+    assert not missing, f"doc/examples.rst does not include {missing}"

@@ -8,12 +8,15 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def row_keys(X) -> np.ndarray:
+def row_keys(X: ArrayLike) -> np.ndarray:
     """A content key (hex digest) for each row of ``X``, independent of its position.
 
     Parameters
@@ -30,7 +33,7 @@ def row_keys(X) -> np.ndarray:
     return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in flat])
 
 
-def _to_json_label(label):
+def _to_json_label(label: Any) -> Any:
     return label.item() if isinstance(label, np.generic) else label
 
 
@@ -49,10 +52,12 @@ class AnswerJournal:
         The journal file; created on first append.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike):
         self.path = Path(os.fspath(path))
 
-    def append(self, X, y, indices=None) -> None:
+    def append(
+        self, X: ArrayLike, y: ArrayLike, indices: Sequence[int] | np.ndarray | None = None
+    ) -> None:
         """Record the examples ``X`` with labels ``y`` (and pool positions ``indices``)."""
         X = np.ascontiguousarray(np.asarray(X, dtype=np.float32))
         keys = row_keys(X)
@@ -77,7 +82,7 @@ class AnswerJournal:
             f.flush()
             os.fsync(f.fileno())
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         """All complete records, in the order they were written."""
         if not self.path.exists():
             return []
@@ -100,7 +105,7 @@ class AnswerJournal:
                     raise ValueError(f"{self.path}:{number} is not a journal record.") from None
         return out
 
-    def load(self):
+    def load(self) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, list[int | None]]:
         """``(X, y, keys, indices)`` of every recorded answer (``X`` is None if empty)."""
         records = self.records()
         if not records:
@@ -115,5 +120,5 @@ class AnswerJournal:
         keys = np.array([r["key"] for r in records])
         return X, y, keys, [r["index"] for r in records]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.records())

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import os
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..query import max_entropy
 from ..utils import check_random_state_param, numpy_generator
@@ -59,15 +63,15 @@ class ActiveLearner:
 
     def __init__(
         self,
-        estimator,
-        query_strategy=max_entropy,
-        X_training=None,
-        y_training=None,
+        estimator: Any,
+        query_strategy: Callable[..., tuple[np.ndarray, np.ndarray]] = max_entropy,
+        X_training: ArrayLike | None = None,
+        y_training: ArrayLike | None = None,
         *,
-        warm_start=False,
-        journal=None,
-        random_state=None,
-        **fit_kwargs,
+        warm_start: bool = False,
+        journal: str | os.PathLike | None = None,
+        random_state: int | np.random.Generator | None = None,
+        **fit_kwargs: Any,
     ):
         if not callable(query_strategy):
             raise TypeError(f"query_strategy must be callable, got {query_strategy!r}.")
@@ -82,13 +86,15 @@ class ActiveLearner:
         self.fit_kwargs = fit_kwargs
         self._rng = numpy_generator(random_state)
         self._journal = AnswerJournal(journal) if journal is not None else None
-        self._answered = set()
+        self._answered: set[str] = set()
         self.X_training = None if X_training is None else np.asarray(X_training)
         self.y_training = None if y_training is None else np.asarray(y_training)
-        if self.X_training is not None and len(self.X_training) != len(self.y_training):
+        if self.X_training is not None and len(self.X_training) != len(
+            cast(np.ndarray, self.y_training)
+        ):
             raise ValueError(
                 f"X_training and y_training have {len(self.X_training)} and "
-                f"{len(self.y_training)} rows."
+                f"{len(cast(np.ndarray, self.y_training))} rows."
             )
         if self._journal is not None:
             X_j, y_j, keys, _ = self._journal.load()
@@ -99,7 +105,9 @@ class ActiveLearner:
             self._fit(self.X_training, self.y_training, first=True)
 
     # ------------------------------------------------------------------ query
-    def query(self, X_pool, n_instances=1, **query_kwargs):
+    def query(
+        self, X_pool: ArrayLike, n_instances: int = 1, **query_kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Ask the strategy for the most useful pool examples.
 
         Parameters
@@ -142,7 +150,9 @@ class ActiveLearner:
         return idx, X_pool[idx]
 
     # ------------------------------------------------------------------ teach
-    def teach(self, X, y, only_new=False, **fit_kwargs):
+    def teach(
+        self, X: ArrayLike, y: ArrayLike, only_new: bool = False, **fit_kwargs: Any
+    ) -> ActiveLearner:
         """Add labelled examples (journaled first) and update the model.
 
         Parameters
@@ -178,15 +188,15 @@ class ActiveLearner:
         return self
 
     # ---------------------------------------------------------------- predict
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The estimator's ``predict``."""
         return self.estimator.predict(X)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """The estimator's ``predict_proba``."""
         return self.estimator.predict_proba(X)
 
-    def score(self, X, y):
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """The estimator's ``score``."""
         return self.estimator.score(X, y)
 
@@ -211,7 +221,7 @@ class ActiveLearner:
             self.estimator.fit(X, y, **kwargs)
 
 
-def _accepts(func, name, *, var_keyword=True) -> bool:
+def _accepts(func: Callable[..., Any], name: str, *, var_keyword: bool = True) -> bool:
     """Whether ``func`` takes a keyword ``name`` (by name, or through ``**kwargs`` unless
     ``var_keyword=False``)."""
     try:

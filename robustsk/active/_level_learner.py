@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
@@ -80,22 +83,22 @@ class PerturbationLevelLearner:
 
     def __init__(
         self,
-        oracle,
-        estimator=None,
+        oracle: Any,
+        estimator: NoiseTrainedClassifier | None = None,
         *,
-        query_strategy=noise_entropy,
-        n_per_side=100,
-        n_noise=50,
-        sigma_init=0.3,
-        sigma_mode="fixed",
-        budget=None,
-        max_rounds=10,
-        tol=None,
-        epochs_per_round=None,
-        ladder=(0.0, 0.9, 0.01),
-        journal=None,
-        random_state=None,
-        verbose=0,
+        query_strategy: Callable[..., tuple[np.ndarray, np.ndarray]] = noise_entropy,
+        n_per_side: int = 100,
+        n_noise: int = 50,
+        sigma_init: float = 0.3,
+        sigma_mode: str = "fixed",
+        budget: int | None = None,
+        max_rounds: int = 10,
+        tol: float | None = None,
+        epochs_per_round: int | None = None,
+        ladder: tuple[float, float, float] = (0.0, 0.9, 0.01),
+        journal: str | os.PathLike | None = None,
+        random_state: int | None = None,
+        verbose: int = 0,
     ):
         self.oracle = oracle
         self.estimator = estimator
@@ -133,7 +136,9 @@ class PerturbationLevelLearner:
         if len(self.ladder) != 3:
             raise ValueError(f"ladder must be (sigma_min, sigma_max, step), got {self.ladder!r}.")
 
-    def fit(self, X, y, sample_sigma=None):
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_sigma: ArrayLike | None = None
+    ) -> PerturbationLevelLearner:
         """Set up the triplets and train the initial model (GNT or adaptive).
 
         Parameters
@@ -162,8 +167,8 @@ class PerturbationLevelLearner:
                 (n,),
             ).copy()
         self.answered_ = np.zeros(n, dtype=bool)
-        self.answers_ = {}
-        self.history_ = []
+        self.answers_: dict[int, float] = {}
+        self.history_: list[dict[str, int | float]] = []
         self._rng = numpy_generator(self.random_state)
         for i, s in self._load_journal().items():
             if 0 <= i < n:
@@ -179,7 +184,13 @@ class PerturbationLevelLearner:
         return self
 
     # ------------------------------------------------------------------ rounds
-    def run(self, n_rounds=None, *, eval_set=None, eval_sigma=0.5):
+    def run(
+        self,
+        n_rounds: int | None = None,
+        *,
+        eval_set: tuple[ArrayLike, ArrayLike] | None = None,
+        eval_sigma: float = 0.5,
+    ) -> PerturbationLevelLearner:
         """Run rounds until the budget, ``max_rounds`` (or ``n_rounds``) or ``tol`` stops it.
 
         Parameters
@@ -220,7 +231,7 @@ class PerturbationLevelLearner:
                 break
         return self
 
-    def step(self):
+    def step(self) -> dict[str, int | float] | None:
         """One round of Algorithm 1; returns its history record, or None when nothing is left."""
         n_total = int(self.answered_.sum())
         room = self.budget - n_total if self.budget is not None else None

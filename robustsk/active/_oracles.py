@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,19 +37,19 @@ class LevelQuery:
 
     query_id: int
     x: np.ndarray
-    y: object
+    y: Any
     sigmas: np.ndarray
     current_sigma: float
     seed: int = 0
     _images: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
-    def images(self, clip=(0.0, 1.0)) -> np.ndarray:
+    def images(self, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
         """The ladder of noisy copies, shape ``(n_levels, *x.shape)``."""
         if self._images is None:
             self._images = noise_ladder(self.x, self.sigmas, clip=clip, random_state=self.seed)
         return self._images
 
-    def check_answer(self, sigma) -> float:
+    def check_answer(self, sigma: float) -> float:
         """Return ``sigma`` as a ladder level, or raise ``ValueError`` if it is not one."""
         try:
             value = float(sigma)
@@ -71,12 +73,12 @@ class CallableOracle:
         Called with one :class:`LevelQuery`; returns a level on its ladder.
     """
 
-    def __init__(self, func):
+    def __init__(self, func: Callable[[LevelQuery], float]):
         if not callable(func):
             raise TypeError(f"func must be callable, got {func!r}.")
         self.func = func
 
-    def answer(self, queries) -> np.ndarray:
+    def answer(self, queries: Iterable[LevelQuery]) -> np.ndarray:
         """The level chosen for each query, shape ``(n_queries,)``."""
         return np.array([q.check_answer(self.func(q)) for q in queries], dtype=np.float64)
 
@@ -109,7 +111,14 @@ class SimulatedOracle:
     """
 
     def __init__(
-        self, reference, *, tau=0.9, n_draws=20, clip=(0.0, 1.0), batch_size=4096, random_state=None
+        self,
+        reference: Any,
+        *,
+        tau: float = 0.9,
+        n_draws: int = 20,
+        clip: tuple[float, float] | None = (0.0, 1.0),
+        batch_size: int = 4096,
+        random_state: int | np.random.Generator | None = None,
     ):
         self.reference = reference
         self.tau = tau
@@ -118,7 +127,7 @@ class SimulatedOracle:
         self.batch_size = batch_size
         self.random_state = random_state
 
-    def answer(self, queries) -> np.ndarray:
+    def answer(self, queries: Sequence[LevelQuery]) -> np.ndarray:
         """The threshold level of each query, shape ``(n_queries,)``."""
         check_number(self.tau, "tau", low=0.0, high=1.0, include_low=False)
         check_number(self.n_draws, "n_draws", low=1, integer=True)
@@ -155,7 +164,17 @@ class SimulatedOracle:
         return answers
 
 
-def make_queries(X, y, sigma, ids, *, sigma_min=0.0, sigma_max=0.9, step=0.01, seed=0):
+def make_queries(
+    X: np.ndarray,
+    y: np.ndarray,
+    sigma: np.ndarray,
+    ids: Iterable[int],
+    *,
+    sigma_min: float = 0.0,
+    sigma_max: float = 0.9,
+    step: float = 0.01,
+    seed: int = 0,
+) -> list[LevelQuery]:
     """Level queries for the examples ``ids`` of a triplet set ``(X, y, sigma)``.
 
     Parameters

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from ..perturb import noise_ladder
 from ._page import PAGE
+from ._store import QueryStore
 
 
 class NewQuery(BaseModel):
@@ -53,7 +54,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(store, *, token=None) -> FastAPI:
+def create_app(store: QueryStore, *, token: str | None = None) -> FastAPI:
     """The FastAPI application serving ``store``.
 
     Routes: ``GET /`` (the page), ``GET /api/next``, ``GET /api/progress``,

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._app import create_app, is_loopback
 from ._store import QueryStore
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from ..active import LevelQuery
 
 
 class AnnotationServer:
@@ -35,16 +43,23 @@ class AnnotationServer:
         Access token (required, and generated if None, on a non-loopback host).
     """
 
-    def __init__(self, db="annotations.sqlite", *, host="127.0.0.1", port=8765, token=None):
+    def __init__(
+        self,
+        db: str | os.PathLike = "annotations.sqlite",
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        token: str | None = None,
+    ):
         self.db = db
         self.host = host
         self.port = port
         self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(16)
         self.store = QueryStore(db)
-        self._server = None
-        self._thread = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
 
-    def _make(self):
+    def _make(self) -> uvicorn.Server:
         import uvicorn
 
         config = uvicorn.Config(
@@ -55,7 +70,7 @@ class AnnotationServer:
         )
         return uvicorn.Server(config)
 
-    def start(self, timeout=10.0):
+    def start(self, timeout: float = 10.0) -> AnnotationServer:
         """Serve in a background thread; returns once the server accepts connections."""
         self._server = self._make()
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -70,7 +85,7 @@ class AnnotationServer:
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self
 
-    def serve_forever(self):
+    def serve_forever(self) -> None:
         """Serve in the foreground (the ``robustsk annotate`` command)."""
         self._server = self._make()
         self._server.run()
@@ -81,7 +96,7 @@ class AnnotationServer:
         base = f"http://{self.host}:{self.port}/"
         return base + (f"?token={self.token}" if self.token else "")
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the background server and close the store."""
         if self._server is not None:
             self._server.should_exit = True
@@ -119,13 +134,13 @@ class HumanOracle:
 
     def __init__(
         self,
-        url=None,
+        url: str | None = None,
         *,
-        token=None,
-        db="annotations.sqlite",
-        poll_interval=0.5,
-        timeout=None,
-        verbose=1,
+        token: str | None = None,
+        db: str | os.PathLike = "annotations.sqlite",
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        verbose: int = 1,
     ):
         self.url = url
         self.token = token
@@ -133,9 +148,9 @@ class HumanOracle:
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.verbose = verbose
-        self.server_ = None
+        self.server_: AnnotationServer | None = None
 
-    def _base(self):
+    def _base(self) -> str:
         if self.url is not None:
             return self.url.rstrip("/")
         if self.server_ is None:
@@ -144,7 +159,7 @@ class HumanOracle:
                 print(f"annotate at {self.server_.url}")
         return f"http://{self.server_.host}:{self.server_.port}"
 
-    def _request(self, method, path, body=None):
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             self._base() + path,
@@ -158,7 +173,7 @@ class HumanOracle:
         except urllib.error.HTTPError as exc:
             raise RuntimeError(f"annotation server: {exc.code} {exc.read().decode()}") from None
 
-    def answer(self, queries) -> np.ndarray:
+    def answer(self, queries: Iterable[LevelQuery]) -> np.ndarray:
         """Post the queries, wait for the person's answers, return them."""
         ids = []
         for q in queries:
@@ -195,7 +210,7 @@ class HumanOracle:
                 time.sleep(self.poll_interval)
         return np.array([answers[qid] for qid in ids], dtype=np.float64)
 
-    def close(self):
+    def close(self) -> None:
         """Stop the local server, if one was started."""
         if self.server_ is not None:
             self.server_.stop()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queries (
@@ -40,7 +44,7 @@ class QueryStore:
         The database file (created if missing); ``":memory:"`` for a throwaway store.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -49,7 +53,15 @@ class QueryStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
-    def add(self, example, x, label, sigmas, current_sigma, seed) -> int:
+    def add(
+        self,
+        example: int,
+        x: ArrayLike,
+        label: object,
+        sigmas: Iterable[float],
+        current_sigma: float,
+        seed: int,
+    ) -> int:
         """Store a query (or find the same one stored before a restart); return its id."""
         x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
         sigmas = [round(float(s), 10) for s in sigmas]
@@ -74,9 +86,9 @@ class QueryStore:
                     time.time(),
                 ),
             )
-            return int(cur.lastrowid)
+            return int(cast(int, cur.lastrowid))  # set by the INSERT
 
-    def get(self, qid: int) -> dict | None:
+    def get(self, qid: int) -> dict[str, Any] | None:
         """The query ``qid`` as a dict (with ``answer`` None while open), or None."""
         with self._lock:
             row = self._db.execute(
@@ -107,7 +119,7 @@ class QueryStore:
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def progress(self) -> dict:
+    def progress(self) -> dict[str, int]:
         """``{"answered": ..., "total": ...}``."""
         with self._lock:
             total = self._db.execute("SELECT COUNT(*) FROM queries").fetchone()[0]
@@ -137,10 +149,10 @@ class QueryStore:
             except sqlite3.IntegrityError:
                 raise RuntimeError(f"query {qid} is already answered") from None
 
-    def close(self):
+    def close(self) -> None:
         """Close the database."""
         self._db.close()
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value

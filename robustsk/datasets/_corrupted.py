@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+import torch
 from joblib import Parallel, delayed
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from ..perturb import CORRUPTIONS, Corruption
@@ -10,15 +15,15 @@ from ..utils import check_batch, check_number, numpy_generator
 
 
 def make_corrupted(
-    X,
-    corruptions="all",
+    X: ArrayLike | torch.Tensor,
+    corruptions: str | Sequence[str] = "all",
     *,
     severity: int = 3,
-    clip=(0.0, 1.0),
-    random_state=None,
-    n_jobs=None,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+    random_state: int | np.random.Generator | None = None,
+    n_jobs: int | None = None,
     verbose: int = 0,
-) -> dict:
+) -> dict[str, np.ndarray | torch.Tensor]:
     """Corrupt a set of images with each common corruption, as MNIST-C does for MNIST.
 
     Parameters

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch
 
 
-def load_digits_images(*, return_X_y: bool = False):
+@overload
+def load_digits_images(*, return_X_y: Literal[False] = ...) -> Bunch: ...
+
+
+@overload
+def load_digits_images(*, return_X_y: Literal[True]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def load_digits_images(*, return_X_y: bool = ...) -> Bunch | tuple[np.ndarray, np.ndarray]: ...
+
+
+def load_digits_images(*, return_X_y: bool = False) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load the 1,797 digits of :func:`sklearn.datasets.load_digits` as images.
 
     Parameters

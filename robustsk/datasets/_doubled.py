@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
+import torch
+from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
 from ..utils import check_number, check_random_state_param, numpy_generator
@@ -12,7 +16,47 @@ _COLORS = np.array(["red", "green"])
 _RGB = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)  # red, green
 
 
-def make_doubled(X, y, *, border: int = 4, random_state=None, return_info: bool = False):
+@overload
+def make_doubled(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    border: int = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: Literal[False] = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def make_doubled(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    border: int = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, Bunch]: ...
+
+
+@overload
+def make_doubled(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    border: int = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: bool = ...,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]: ...
+
+
+def make_doubled(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    border: int = 4,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = None,
+    return_info: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]:
     """Build a Doubled data set: two images side by side; a red or green strip picks the label.
 
     Example ``i`` pairs image ``i`` with a partner drawn uniformly from the

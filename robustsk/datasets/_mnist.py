@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gzip
 import os
-from typing import Any
 from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -26,7 +26,7 @@ _DTYPES: dict[int, Any] = {
 }
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one idx file (optionally gzip-compressed) into a numpy array.
 
     Parameters
@@ -63,9 +63,43 @@ def _find(folder: Path, stem: str):
     return None
 
 
+@overload
 def load_mnist(
-    path, *, subset: str = "train", n_samples: int | None = None, return_X_y: bool = False
-):
+    path: str | os.PathLike,
+    *,
+    subset: str = ...,
+    n_samples: int | None = ...,
+    return_X_y: Literal[False] = ...,
+) -> Bunch: ...
+
+
+@overload
+def load_mnist(
+    path: str | os.PathLike,
+    *,
+    subset: str = ...,
+    n_samples: int | None = ...,
+    return_X_y: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def load_mnist(
+    path: str | os.PathLike,
+    *,
+    subset: str = ...,
+    n_samples: int | None = ...,
+    return_X_y: bool = ...,
+) -> Bunch | tuple[np.ndarray, np.ndarray]: ...
+
+
+def load_mnist(
+    path: str | os.PathLike,
+    *,
+    subset: str = "train",
+    n_samples: int | None = None,
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load MNIST (or Fashion-MNIST, or any set in the same layout) from a folder.
 
     The folder holds the four idx files under their usual names, each either

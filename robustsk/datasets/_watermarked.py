@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
 from ..utils import check_number, check_random_state_param, numpy_generator
@@ -39,7 +42,47 @@ def _watermark_patches(images: np.ndarray, opacity: float) -> np.ndarray:
     return (inner.numpy() * np.float32(opacity)).astype(np.float32)
 
 
-def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None, return_info: bool = False):
+@overload
+def make_watermarked(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    opacity: float = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: Literal[False] = ...,
+) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def make_watermarked(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    opacity: float = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: Literal[True],
+) -> tuple[np.ndarray, np.ndarray, Bunch]: ...
+
+
+@overload
+def make_watermarked(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    opacity: float = ...,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    return_info: bool = ...,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]: ...
+
+
+def make_watermarked(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    *,
+    opacity: float = 0.3,
+    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = None,
+    return_info: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]:
     """Build Watermarked MNIST: a faint 0 or 1 in the margin decides labels 0-9 or 10-19.
 
     For each image, a watermark bit (0 or 1) is drawn with equal probability,
@@ -131,7 +174,7 @@ def make_watermarked(X, y, *, opacity: float = 0.3, random_state=None, return_in
             f"return_info must be a bool, got {return_info!r} ({type(return_info).__name__})."
         )
     X = _as_mnist_images(X)
-    n = X.shape[0]
+    n: int = X.shape[0]
     y = check_labels(y, n)
     if y.min() < 0 or y.max() > 9:
         raise ValueError(f"y must hold digit labels 0 to 9, got labels in [{y.min()}, {y.max()}].")

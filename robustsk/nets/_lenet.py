@@ -22,7 +22,7 @@ class LeNet5(nn.Sequential):
         Number of outputs (logits).
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes=10):
+    def __init__(self, input_shape: tuple[int, ...] = (1, 28, 28), n_classes: int = 10):
         c, h, w = image_shape(input_shape, "LeNet5")
         pad2 = 0 if min(h, w) >= 16 else 2
         features = nn.Sequential(

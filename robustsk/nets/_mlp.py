@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from torch import nn
 
@@ -29,9 +30,15 @@ class MLP(nn.Sequential):
         Dropout probability after each hidden layer (0 disables it).
     """
 
-    def __init__(self, input_shape, n_classes, hidden_units=(128,), dropout=0.0):
+    def __init__(
+        self,
+        input_shape: int | tuple[int, ...],
+        n_classes: int,
+        hidden_units: Sequence[int] = (128,),
+        dropout: float = 0.0,
+    ):
         shape = as_input_shape(input_shape)
-        layers = [nn.Flatten()]
+        layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(shape)
         for units in hidden_units:
             layers += [nn.Linear(width, int(units)), nn.ReLU()]

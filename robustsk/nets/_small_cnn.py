@@ -25,7 +25,13 @@ class SmallCNN(nn.Sequential):
         Width of the hidden linear layer.
     """
 
-    def __init__(self, input_shape=(1, 28, 28), n_classes=10, channels=(16, 32), hidden_units=100):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...] = (1, 28, 28),
+        n_classes: int = 10,
+        channels: tuple[int, int] = (16, 32),
+        hidden_units: int = 100,
+    ):
         c, h, w = image_shape(input_shape, "SmallCNN")
         features = nn.Sequential(
             nn.Conv2d(c, channels[0], 4, stride=2, padding=1),

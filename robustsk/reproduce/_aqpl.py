@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -69,10 +71,10 @@ class AQPLConfig:
     random_state: int = 0
 
     @classmethod
-    def paper(cls, **changes):
+    def paper(cls, **changes: Any) -> AQPLConfig:
         """Closer to the paper: all 60k training images (50k triplets, 10k for the reference),
         the full test set, B=100, M=50, 10 rounds, tau 0.99 with 50 draws."""
-        params = dict(
+        params: dict[str, Any] = dict(
             n_train=50000,
             n_test=10000,
             n_reference=10000,
@@ -98,8 +100,15 @@ def _evaluate(model, X_test, y_test, corrupted):
 
 
 def run_aqpl(
-    X_train, y_train, X_test, y_test, out_dir, cfg: AQPLConfig | None = None, *, verbose=1
-):
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    out_dir: str | os.PathLike,
+    cfg: AQPLConfig | None = None,
+    *,
+    verbose: int = 1,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Reproduce AQPL's Table 1 and Figures 4-5; write CSV and PNG files into ``out_dir``.
 
     Parameters

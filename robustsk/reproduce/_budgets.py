@@ -3,16 +3,22 @@ and 4)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from ..datasets import make_watermarked
 from ..estimators import CertifiedBudgetClassifier
 from ..nets import SmallCNN
 from ..utils import write_csv
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -74,9 +80,9 @@ class BudgetsConfig:
     random_state: int = 0
 
     @classmethod
-    def paper(cls, **changes):
+    def paper(cls, **changes: Any) -> BudgetsConfig:
         """The paper's schedule: all of MNIST, 100 epochs, the ramp over epochs 2 to 61."""
-        params = dict(
+        params: dict[str, Any] = dict(
             n_train=60000,
             n_test=10000,
             epochs=100,
@@ -91,8 +97,15 @@ class BudgetsConfig:
 
 
 def run_budgets(
-    X_train, y_train, X_test, y_test, out_dir, cfg: BudgetsConfig | None = None, *, verbose=1
-):
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    out_dir: str | os.PathLike,
+    cfg: BudgetsConfig | None = None,
+    *,
+    verbose: int = 1,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Reproduce Tables 1 and 3 and Figures 2 and 4; write CSV and PNG files into ``out_dir``.
 
     Parameters
@@ -232,7 +245,13 @@ def format_tables(table1, table3, cfg) -> str:
     return "\n".join(lines)
 
 
-def plot_budgets(estimator, X, path, *, title=None):
+def plot_budgets(
+    estimator: CertifiedBudgetClassifier,
+    X: ArrayLike,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+) -> Figure:
     """Images and their learned per-pixel budgets, as in the paper's Figures 2 and 4.
 
     Parameters

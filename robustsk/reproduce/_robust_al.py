@@ -3,9 +3,11 @@ Figure 2-like curves and a Table 5-like summary."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -88,10 +90,10 @@ class RobustALConfig:
     module: type = LeNet5
 
     @classmethod
-    def paper(cls, **changes):
+    def paper(cls, **changes: Any) -> RobustALConfig:
         """MNIST / LeNet-5 as in the paper: 200 initial, +200 per stage, 24 stages (5k budget),
         PGD-40 training (alpha 0.01), PGD-50 and AutoAttack evaluation on the full test set."""
-        params = dict(
+        params: dict[str, Any] = dict(
             strategies=tuple(ROBUST_AL_STRATEGIES),
             n_pool=60000,
             n_test=10000,
@@ -131,16 +133,16 @@ def _make_estimator(cfg: RobustALConfig, adversarial: bool, n_classes: int):
 
 
 def run_stage_loop(
-    strategy_name,
-    X_pool,
-    y_pool,
-    X_test,
-    y_test,
+    strategy_name: str,
+    X_pool: np.ndarray,
+    y_pool: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
     cfg: RobustALConfig,
     *,
-    adversarial=True,
-    verbose=0,
-):
+    adversarial: bool = True,
+    verbose: int = 0,
+) -> list[dict[str, Any]]:
     """One active learning run: evaluate, query, teach, retrain, stage after stage.
 
     Parameters
@@ -224,8 +226,15 @@ def run_stage_loop(
 
 
 def run_robust_al(
-    X_pool, y_pool, X_test, y_test, out_dir, cfg: RobustALConfig | None = None, *, verbose=1
-):
+    X_pool: np.ndarray,
+    y_pool: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    out_dir: str | os.PathLike,
+    cfg: RobustALConfig | None = None,
+    *,
+    verbose: int = 1,
+) -> list[dict[str, Any]]:
     """Run every configured strategy (and the standard-training baseline) and write results.
 
     Writes ``stages.csv`` (one row per strategy, training and stage),

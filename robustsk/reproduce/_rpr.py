@@ -3,9 +3,11 @@ selection on its training set, and the retrained model M_R (Figures 3-5)."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,10 +77,12 @@ class RPRConfig:
     random_state: int = 0
 
     @classmethod
-    def paper(cls, **changes):
+    def paper(cls, **changes: Any) -> RPRConfig:
         """The paper's protocol: all 60,000 training and 10,000 test images, 1,500 robust
         images per class for M_R, MAX_STEPS 250 (for a GPU)."""
-        params = dict(n_train=60000, n_test=10000, n_per_class=1500, epochs=10, retrain_epochs=10)
+        params: dict[str, Any] = dict(
+            n_train=60000, n_test=10000, n_per_class=1500, epochs=10, retrain_epochs=10
+        )
         params.update(changes)
         return cls(**params)
 
@@ -95,7 +99,16 @@ def _train(cfg, X, y, epochs, n_classes):
     ).fit(X, y)
 
 
-def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = None, *, verbose=1):
+def run_rpr(
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    out_dir: str | os.PathLike,
+    cfg: RPRConfig | None = None,
+    *,
+    verbose: int = 1,
+) -> list[dict[str, Any]]:
     """Train M, judge its training points by RPR, retrain M_R on the robust subset; report.
 
     Writes into ``out_dir``: ``results.csv`` (test accuracy and robust ratio of
@@ -134,7 +147,7 @@ def run_rpr(X_train, y_train, X_test, y_test, out_dir, cfg: RPRConfig | None = N
     X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
     n_classes = int(max(y.max(), y_test.max())) + 1
     perturbation = RandomPixels(cfg.k)
-    rpr = dict(
+    rpr: dict[str, Any] = dict(
         perturbation=perturbation,
         max_steps=cfg.max_steps,
         batch_size=cfg.rpr_batch_size,

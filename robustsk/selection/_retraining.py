@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import clone
 from sklearn.utils import Bunch
 
@@ -14,23 +17,23 @@ from ..utils import check_number, check_options, draw_seed
 
 
 def select_for_retraining(
-    estimator,
-    X_candidates,
-    y_candidates,
-    n_instances,
+    estimator: Any,
+    X_candidates: ArrayLike,
+    y_candidates: ArrayLike,
+    n_instances: int,
     *,
-    strategy=dre,
-    X_train=None,
-    y_train=None,
-    eps=0.3,
-    alpha=0.01,
-    steps=40,
-    retrain="continue",
-    epochs=None,
-    batch_size=256,
-    random_state=None,
-    **strategy_params,
-):
+    strategy: Callable[..., tuple[np.ndarray, np.ndarray]] = dre,
+    X_train: ArrayLike | None = None,
+    y_train: ArrayLike | None = None,
+    eps: float = 0.3,
+    alpha: float = 0.01,
+    steps: int = 40,
+    retrain: str = "continue",
+    epochs: int | None = None,
+    batch_size: int = 256,
+    random_state: int | np.random.Generator | None = None,
+    **strategy_params: Any,
+) -> Bunch:
     """Select test inputs, attack them and retrain on the adversarial examples.
 
     The three steps of section 8: (1) ``strategy`` selects ``n_instances`` of

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import _safe_indexing
@@ -13,7 +16,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import rpr_steps
 from ..metrics._rpr import validate_rpr_args
+from ..perturb import Perturbation
 from ..utils import check_number, check_random_state_param, draw_seed
+
+_X = TypeVar("_X", bound=ArrayLike)
+_Y = TypeVar("_Y", bound=ArrayLike)
 
 
 class RobustSubsetSelector(BaseEstimator):
@@ -111,16 +118,16 @@ class RobustSubsetSelector(BaseEstimator):
 
     def __init__(
         self,
-        estimator,
+        estimator: Any,
         *,
-        n_per_class=None,
-        max_steps=250,
-        perturbation=None,
-        prefit=True,
-        random_state=None,
-        batch_size=None,
-        backend="auto",
-        verbose=0,
+        n_per_class: int | str | None = None,
+        max_steps: int = 250,
+        perturbation: Perturbation | Callable[..., Any] | None = None,
+        prefit: bool = True,
+        random_state: int | np.random.Generator | None = None,
+        batch_size: int | None = None,
+        backend: str = "auto",
+        verbose: int = 0,
     ):
         self.estimator = estimator
         self.n_per_class = n_per_class
@@ -133,7 +140,7 @@ class RobustSubsetSelector(BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------- public
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> RobustSubsetSelector:
         """Judge every point's robustness and choose the subset.
 
         Parameters
@@ -151,7 +158,7 @@ class RobustSubsetSelector(BaseEstimator):
         self._fit(X, y, stacklevel=3)
         return self
 
-    def fit_resample(self, X, y):
+    def fit_resample(self, X: _X, y: _Y) -> tuple[_X, _Y]:
         """Select the robust, class-balanced subset and return its rows.
 
         Parameters
@@ -171,7 +178,7 @@ class RobustSubsetSelector(BaseEstimator):
         self._check_params()
         return self._fit_resample(X, y)
 
-    def get_support(self, indices=False):
+    def get_support(self, indices: bool = False) -> np.ndarray:
         """The selected rows, as a mask or as positions.
 
         Parameters
