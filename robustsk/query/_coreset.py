@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ._base import check_query, predict_proba_batched, RandomStateLike
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
 
@@ -68,6 +69,7 @@ def greedy_k_center(
     return chosen, gaps
 
 
+@fill_doc
 def coreset(
     classifier: Any,
     X_pool: ArrayLike,
@@ -90,22 +92,14 @@ def coreset(
     ----------
     classifier : fitted classifier, or an active learner wrapping one
         An active learner supplies its ``X_training`` as ``X_labeled``.
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Picks the first centre when there is no labelled data.
     X_labeled : array-like of shape (n_labeled, ...) or None, default=None
         The labelled set (the initial centres).
     batch_size : int, default=1024
         Rows per forward pass.
-    n_jobs : int or None, default=None
-        Embed the pool (and the labelled set) in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------

@@ -10,10 +10,12 @@ import numpy as np
 from ..attacks import deepfool
 from ..utils import check_number
 from ._base import batches, check_query, RandomStateLike, select_top
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
 
+@fill_doc
 def dfal(
     classifier: Any,
     X_pool: ArrayLike,
@@ -36,11 +38,8 @@ def dfal(
 
     Parameters
     ----------
-    classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {torch_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Seeds the candidate subset and tie breaking.
     candidates_factor : int, default=10
@@ -51,12 +50,7 @@ def dfal(
         DeepFool overshoot.
     batch_size : int, default=256
         Examples attacked together.
-    n_jobs : int or None, default=None
-        Attack the candidates in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------

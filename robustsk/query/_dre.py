@@ -9,6 +9,7 @@ import numpy as np
 
 from ..utils import check_number
 from ._base import check_query, predict_proba_batched, RandomStateLike
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import entropy_scores
 
@@ -38,6 +39,7 @@ def sample_per_bin(bin_of: np.ndarray, quotas: np.ndarray, rng: np.random.Genera
     return order[rank < quotas[sorted_bins]]
 
 
+@fill_doc
 def dre(
     classifier: Any,
     X_pool: ArrayLike,
@@ -59,25 +61,15 @@ def dre(
 
     Parameters
     ----------
-    classifier : fitted classifier with ``predict_proba``
-        A robustsk estimator, a skorch net, any scikit-learn classifier, or an
-        active learner wrapping one.
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {proba_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Seed of the within-bin sampling.
     n_bins : int, default=50
         Histogram bins (the paper uses 50).
     batch_size : int, default=1024
         Rows per ``predict_proba`` call.
-    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------

@@ -13,6 +13,7 @@ from torch.func import functional_call, jacrev, vmap
 
 from ..utils import check_number
 from ._base import batches, check_query, RandomStateLike, select_top
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier
 
@@ -152,6 +153,7 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
     return scores
 
 
+@fill_doc
 def egl(
     classifier: Any,
     X_pool: ArrayLike,
@@ -166,21 +168,13 @@ def egl(
 
     Parameters
     ----------
-    classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {torch_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Breaks ties.
     batch_size : int, default=128
         Examples per batch.
-    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------

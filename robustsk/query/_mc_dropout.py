@@ -14,6 +14,7 @@ from torch import nn
 
 from ..utils import check_number, draw_seed
 from ._base import batches, check_query, RandomStateLike, select_top
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores
 from ._torch_access import TorchClassifier
@@ -134,11 +135,8 @@ def _mc_strategy(name, doc):
 
     Parameters
     ----------
-    classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {torch_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Seeds the dropout masks and tie breaking.
     n_samples : int, default=10
@@ -147,12 +145,7 @@ def _mc_strategy(name, doc):
         Dropout probability of inserted layers.
     batch_size : int, default=1024
         Rows per forward pass.
-    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------
@@ -160,7 +153,7 @@ def _mc_strategy(name, doc):
     scores : ndarray of shape (n_instances,)
     """
     )
-    return strategy
+    return fill_doc(strategy)
 
 
 bald = _mc_strategy(

@@ -8,10 +8,12 @@ from numpy.typing import ArrayLike
 import numpy as np
 
 from ._base import check_query, predict_proba_batched, RandomStateLike
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import top2_classes
 
 
+@fill_doc
 def mcp(
     classifier: Any,
     X_pool: ArrayLike,
@@ -33,23 +35,13 @@ def mcp(
 
     Parameters
     ----------
-    classifier : fitted classifier with ``predict_proba``
-        A robustsk estimator, a skorch net, any scikit-learn classifier, or an
-        active learner wrapping one.
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {proba_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Breaks ties.
     batch_size : int, default=1024
         Rows per ``predict_proba`` call.
-    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------

@@ -14,6 +14,7 @@ import torch
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
 from ._base import batches, check_query, RandomStateLike, select_top
+from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
 from ._torch_access import TorchClassifier
@@ -174,12 +175,7 @@ _PARAMS = """
         Noisy copies per forward pass.
     clip : "auto", tuple or None, default="auto"
         Valid range of the noisy copies; "auto" takes the estimator's ``clip``.
-    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.
+    {parallel}
 
     Returns
     -------
@@ -233,6 +229,7 @@ def noise_entropy(
 
 
 noise_entropy.__doc__ = (noise_entropy.__doc__ or "") + _PARAMS
+fill_doc(noise_entropy)
 
 
 def noise_uncertainty(
@@ -265,3 +262,4 @@ def noise_uncertainty(
 
 
 noise_uncertainty.__doc__ = (noise_uncertainty.__doc__ or "") + _PARAMS
+fill_doc(noise_uncertainty)

@@ -15,14 +15,6 @@ if TYPE_CHECKING:
 #: Pool rows per joblib task when a strategy runs with ``n_jobs``.
 DEFAULT_BLOCK_SIZE = 8192
 
-#: The two parameters every model-scoring strategy takes, as documented there.
-PARALLEL_DOC = """    n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
-    block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set."""
-
 
 def check_parallel(n_jobs: int | None, block_size: int) -> None:
     """Validate ``n_jobs`` (None or a non-zero int, as in joblib) and ``block_size``."""

@@ -8,24 +8,20 @@ from numpy.typing import ArrayLike
 import numpy as np
 
 from ._base import check_query, predict_proba_batched, RandomStateLike, select_top
-from ._parallel import DEFAULT_BLOCK_SIZE, PARALLEL_DOC, check_parallel
+from ._docstrings import fill_doc
+from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
 _DOC = """
     Parameters
     ----------
-    classifier : fitted classifier with ``predict_proba``
-        A robustsk estimator, a skorch net, any scikit-learn classifier, or an
-        active learner wrapping one.
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {proba_classifier}
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Breaks ties between equal scores.
     batch_size : int, default=1024
         Rows per ``predict_proba`` call (bounded memory).
-{parallel}
+    {parallel}
 
     Returns
     -------
@@ -33,10 +29,10 @@ _DOC = """
         Positions in ``X_pool``, best first.
     scores : ndarray of shape (n_instances,)
         The selected examples' scores.
-""".format(parallel=PARALLEL_DOC)
+"""
 
 
-def _probability_strategy(score_fn, name, largest=True):
+def _probability_strategy(score_fn, name, summary, largest=True):
     def strategy(
         classifier: Any,
         X_pool: ArrayLike,
@@ -58,33 +54,39 @@ def _probability_strategy(score_fn, name, largest=True):
         return select_top(scores, n_instances, rng, largest=largest)
 
     strategy.__name__ = strategy.__qualname__ = name
-    return strategy
+    strategy.__doc__ = summary + "\n" + _DOC
+    return fill_doc(strategy)
 
 
-max_entropy = _probability_strategy(entropy_scores, "max_entropy")
-max_entropy.__doc__ = "Select the examples of highest predictive entropy (MaxEntropy).\n" + _DOC
-
-least_confidence = _probability_strategy(least_confidence_scores, "least_confidence")
-least_confidence.__doc__ = (
-    "Select the examples whose top probability is lowest (LC), scored by ``1 - max p``.\n" + _DOC
+max_entropy = _probability_strategy(
+    entropy_scores,
+    "max_entropy",
+    "Select the examples of highest predictive entropy (MaxEntropy).",
 )
-
-margin = _probability_strategy(margin_scores, "margin", largest=False)
-margin.__doc__ = (
-    "Select the examples with the smallest gap between the two most probable "
-    "classes (Margin); scores are the gaps.\n" + _DOC
+least_confidence = _probability_strategy(
+    least_confidence_scores,
+    "least_confidence",
+    "Select the examples whose top probability is lowest (LC), scored by ``1 - max p``.",
 )
-
-deepgini = _probability_strategy(gini_scores, "deepgini")
-deepgini.__doc__ = "Select the examples of highest Gini impurity (DeepGini).\n" + _DOC
-
-clean_uncertainty = _probability_strategy(entropy_scores, "clean_uncertainty")
-clean_uncertainty.__doc__ = (
+margin = _probability_strategy(
+    margin_scores,
+    "margin",
+    "Select the examples with the smallest gap between the two most probable classes "
+    "(Margin); scores are the gaps.",
+    largest=False,
+)
+deepgini = _probability_strategy(
+    gini_scores, "deepgini", "Select the examples of highest Gini impurity (DeepGini)."
+)
+clean_uncertainty = _probability_strategy(
+    entropy_scores,
+    "clean_uncertainty",
     "AQPL's Clean-uncertainty baseline: the examples whose clean prediction is most "
-    "uncertain (entropy).\n" + _DOC
+    "uncertain (entropy).",
 )
 
 
+@fill_doc
 def random_sampling(
     classifier: Any,
     X_pool: ArrayLike,
@@ -100,10 +102,7 @@ def random_sampling(
     ----------
     classifier : any
         Ignored.
-    X_pool : array-like of shape (n_pool, ...)
-        Candidates.
-    n_instances : int, default=1
-        How many to select, in ``[1, n_pool]``.
+    {pool}
     random_state : None, int or numpy Generator, default=None
         Seed.
 

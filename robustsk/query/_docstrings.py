@@ -1,0 +1,40 @@
+"""Parameter descriptions shared by the acquisition strategies' docstrings.
+
+A strategy's docstring names a shared block by a placeholder (``{pool}``) and
+:func:`fill_doc` substitutes the text, as imbalanced-learn's ``Substitution``
+does, so each description is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+_PARTS = {
+    "proba_classifier": """classifier : fitted classifier with ``predict_proba``
+        A robustsk estimator, a skorch net, any scikit-learn classifier, or an
+        active learner wrapping one.""",
+    "torch_classifier": (
+        "classifier : fitted robustsk estimator or skorch net (or a learner wrapping one)"
+    ),
+    "pool": """X_pool : array-like of shape (n_pool, ...)
+        Candidates.
+    n_instances : int, default=1
+        How many to select, in ``[1, n_pool]``.""",
+    "parallel": """n_jobs : int or None, default=None
+        Score the pool in blocks of ``block_size`` rows as joblib tasks
+        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
+        None scores it in this process.
+    block_size : int, default=8192
+        Pool rows per joblib task when ``n_jobs`` is set.""",
+}
+
+
+def fill_doc(func: F) -> F:
+    """Substitute the shared blocks (``{proba_classifier}``, ``{torch_classifier}``,
+    ``{pool}``, ``{parallel}``) into ``func``'s docstring."""
+    if func.__doc__:
+        func.__doc__ = func.__doc__.format(**_PARTS)
+    return func
