@@ -46,7 +46,8 @@ class LevelQuery:
     def images(self, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
         """The ladder of noisy copies, shape ``(n_levels, *x.shape)``."""
         if self._images is None:
-            self._images = noise_ladder(self.x, self.sigmas, clip=clip, random_state=self.seed)
+            ladder = noise_ladder(self.x, self.sigmas, clip=clip, random_state=self.seed)
+            self._images = np.asarray(ladder)  # a numpy x gives a numpy ladder
         return self._images
 
     def check_answer(self, sigma: float) -> float:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange
+
+from collections.abc import Callable
+
 import torch
 
 from ..utils import check_clip, check_number
 
 
 def deepfool(
-    model, x: torch.Tensor, *, overshoot: float = 0.02, max_iter: int = 50, clip=(0.0, 1.0)
-):
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    *,
+    overshoot: float = 0.02,
+    max_iter: int = 50,
+    clip: ClipRange = (0.0, 1.0),
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Smallest L2 perturbation that changes the model's decision (Moosavi-Dezfooli et al. 2016).
 
     All examples of the batch are attacked together; each leaves the loop as

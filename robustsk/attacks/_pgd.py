@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange, RandomStateLike
+
+from numpy.typing import ArrayLike
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -10,18 +15,18 @@ from ._projection import NORMS, as_eps, project, random_start, steepest_step
 
 
 def pgd(
-    model,
+    model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps=0.3,
-    alpha=0.01,
-    steps=40,
-    norm="inf",
-    random_init=True,
-    clip=(0.0, 1.0),
-    early_stop=False,
-    random_state=None,
+    eps: float | ArrayLike | torch.Tensor = 0.3,
+    alpha: float | ArrayLike | torch.Tensor = 0.01,
+    steps: int = 40,
+    norm: str = "inf",
+    random_init: bool = True,
+    clip: ClipRange = (0.0, 1.0),
+    early_stop: bool = False,
+    random_state: RandomStateLike = None,
 ) -> torch.Tensor:
     """Untargeted PGD: ``steps`` ascent steps on the cross-entropy, projected onto the ball.
 
@@ -89,15 +94,15 @@ def pgd(
 
 
 def fgsm(
-    model,
+    model: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    eps=0.3,
-    alpha=None,
-    random_init=False,
-    clip=(0.0, 1.0),
-    random_state=None,
+    eps: float | ArrayLike | torch.Tensor = 0.3,
+    alpha: float | ArrayLike | torch.Tensor | None = None,
+    random_init: bool = False,
+    clip: ClipRange = (0.0, 1.0),
+    random_state: RandomStateLike = None,
 ) -> torch.Tensor:
     """Fast gradient sign method: one signed step (Goodfellow et al. 2015).
 

@@ -7,6 +7,11 @@ the net's device batched over examples.
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange
+
+from typing import Any, cast
+from numpy.typing import ArrayLike
+
 import math
 
 import numpy as np
@@ -32,7 +37,9 @@ def _widest(shapes):
     return max(math.prod(s) for s in shapes)
 
 
-def input_box(X, eps, clip=(0.0, 1.0)):
+def input_box(
+    X: torch.Tensor, eps: float | np.ndarray | torch.Tensor, clip: ClipRange = (0.0, 1.0)
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The box ``[clip(X - eps), clip(X + eps)]`` of per-element budgets.
 
     Parameters
@@ -57,7 +64,7 @@ def input_box(X, eps, clip=(0.0, 1.0)):
     return lower, upper
 
 
-def margin_matrix(y, n_classes):
+def margin_matrix(y: ArrayLike | torch.Tensor, n_classes: int) -> torch.Tensor:
     """Specification ``C`` of the margins ``logit_y - logit_k`` for every ``k != y``.
 
     Parameters
@@ -80,7 +87,9 @@ def margin_matrix(y, n_classes):
     return C[keep].view(n, n_classes - 1, n_classes)
 
 
-def interval_bounds(module, lower, upper, C=None):
+def interval_bounds(
+    module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Interval bound propagation (IBP) of ``C @ module(x)`` for ``x`` in the box.
 
     When the last layer is ``Linear`` and ``C`` is given, ``C`` is merged into
@@ -239,16 +248,16 @@ def _shapes(layers, example):
 
 
 def crown_bounds(
-    module,
-    lower,
-    upper,
-    C=None,
+    module: nn.Module,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    C: torch.Tensor | None = None,
     *,
-    intermediate="crown",
-    bound_lower=True,
-    bound_upper=True,
-    spec_chunk=None,
-):
+    intermediate: str = "crown",
+    bound_lower: bool = True,
+    bound_upper: bool = True,
+    spec_chunk: int | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """CROWN bounds of ``C @ module(x)`` for ``x`` in the box.
 
     The output layer is bounded by backward linear relaxation (CROWN, Zhang
@@ -336,7 +345,14 @@ def crown_bounds(
     )
 
 
-def compute_bounds(module, lower, upper, C=None, method="crown-ibp", **kwargs):
+def compute_bounds(
+    module: nn.Module,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    C: torch.Tensor | None = None,
+    method: str = "crown-ibp",
+    **kwargs: Any,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Bounds of ``C @ module(x)`` on the box ``[lower, upper]`` by ``method``.
 
     Parameters
@@ -366,17 +382,17 @@ def compute_bounds(module, lower, upper, C=None, method="crown-ibp", **kwargs):
 
 
 def margin_lower_bounds(
-    module,
-    X,
-    codes,
-    eps,
-    n_classes,
+    module: nn.Module,
+    X: np.ndarray,
+    codes: np.ndarray,
+    eps: float | np.ndarray,
+    n_classes: int,
     *,
-    clip=(0.0, 1.0),
-    method="crown-ibp",
-    batch_size=256,
-    device="cpu",
-):
+    clip: ClipRange = (0.0, 1.0),
+    method: str = "crown-ibp",
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> np.ndarray:
     """Lower bounds of every margin ``f_y - f_k`` over each example's box, batched.
 
     The evaluation loop shared by certification and verified error: batches of
@@ -420,5 +436,5 @@ def margin_lower_bounds(
             lower, upper = input_box(xb, torch.as_tensor(e, device=device), clip)
             C = margin_matrix(torch.as_tensor(codes[start:stop], device=device), n_classes)
             lb, _ = compute_bounds(module, lower, upper, C, method=method, **kwargs)
-            out.append(lb.cpu().numpy())
+            out.append(cast(torch.Tensor, lb).cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, n_classes - 1), np.float32)

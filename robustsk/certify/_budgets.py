@@ -10,7 +10,7 @@ from torch import nn
 from ..utils import check_number
 
 
-def budget_range(eps0, alpha_low, alpha_high):
+def budget_range(eps0: float, alpha_low: float, alpha_high: float) -> tuple[float, float]:
     """The range constraint ``[l, u] = [alpha_low * eps0, min(alpha_high * eps0, 1)]``.
 
     Parameters
@@ -32,7 +32,7 @@ def budget_range(eps0, alpha_low, alpha_high):
     return float(alpha_low * eps0), float(min(alpha_high * eps0, 1.0))
 
 
-def refine_budgets(g, eps0, low, high):
+def refine_budgets(g: torch.Tensor, eps0: float, low: float, high: float) -> torch.Tensor:
     """Per-element budgets from generator outputs, meeting both constraints exactly.
 
     Initial budgets ``log eps~_i = log l + g_i (log u - log l)`` lie in
@@ -102,7 +102,12 @@ class BudgetGenerator(nn.Module):
         Width of the hidden layer for flat input.
     """
 
-    def __init__(self, input_shape, channels=(4, 8), hidden_units=64):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        channels: tuple[int, int] = (4, 8),
+        hidden_units: int = 64,
+    ):
         super().__init__()
         self.input_shape = tuple(int(s) for s in input_shape)
         n = math.prod(self.input_shape)
@@ -126,5 +131,5 @@ class BudgetGenerator(nn.Module):
                 nn.Sigmoid(),
             )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).view(x.shape[0], *self.input_shape)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange, RandomStateLike
+
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
 
@@ -29,11 +34,11 @@ class Perturbation:
         Seed of the perturbation's random stream.
     """
 
-    def __init__(self, *, clip=(0.0, 1.0), random_state=None):
+    def __init__(self, *, clip: ClipRange = (0.0, 1.0), random_state: RandomStateLike = None):
         self.clip = clip
         self.random_state = random_state
 
-    def __call__(self, X, *, random_state=None):
+    def __call__(self, X: ArrayLike | torch.Tensor, *, random_state: RandomStateLike = None):
         X = check_batch(X, "X")
         check_clip(self.clip)
         check_random_state_param(random_state)
@@ -80,7 +85,7 @@ class Perturbation:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
         """Constructor parameters, as in scikit-learn."""
         import inspect
 
@@ -88,7 +93,7 @@ class Perturbation:
         return {name: getattr(self, name) for name in names}
 
 
-def _to_float_tensor(X) -> torch.Tensor:
+def _to_float_tensor(X: ArrayLike | torch.Tensor) -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         return X if torch.is_floating_point(X) else X.float()
     arr = np.asarray(X)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange, RandomStateLike
+
 import contextlib
 
 import numpy as np
@@ -126,7 +128,14 @@ class Corruption(Perturbation):
     (2, 1, 8, 8)
     """
 
-    def __init__(self, name, severity=3, *, clip=(0.0, 1.0), random_state=None):
+    def __init__(
+        self,
+        name: str,
+        severity: int = 3,
+        *,
+        clip: ClipRange = (0.0, 1.0),
+        random_state: RandomStateLike = None,
+    ):
         super().__init__(clip=clip, random_state=random_state)
         self.name = name
         self.severity = severity

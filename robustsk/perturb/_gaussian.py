@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from ..utils._types import ClipRange, RandomStateLike
+
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
 
@@ -10,7 +16,11 @@ from ._base import Perturbation, expand_per_sample
 
 
 def add_gaussian_noise(
-    x: torch.Tensor, sigma, *, clip=(0.0, 1.0), generator: torch.Generator | None = None
+    x: torch.Tensor,
+    sigma: float | ArrayLike | torch.Tensor,
+    *,
+    clip: ClipRange = (0.0, 1.0),
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Return ``clip(x + sigma * z)`` with ``z ~ N(0, I)``; the tensor hot path.
 
@@ -30,7 +40,7 @@ def add_gaussian_noise(
     if isinstance(sigma, torch.Tensor) and sigma.ndim > 0:
         z.mul_(expand_per_sample(sigma.to(device=x.device, dtype=x.dtype), x))
     else:
-        z.mul_(float(sigma))
+        z.mul_(float(cast(Any, sigma)))
     out = z.add_(x)
     if clip is not None:
         out.clamp_(clip[0], clip[1])
@@ -60,7 +70,13 @@ class GaussianNoise(Perturbation):
     (True, True)
     """
 
-    def __init__(self, sigma=0.1, *, clip=(0.0, 1.0), random_state=None):
+    def __init__(
+        self,
+        sigma: float | ArrayLike | torch.Tensor = 0.1,
+        *,
+        clip: ClipRange = (0.0, 1.0),
+        random_state: RandomStateLike = None,
+    ):
         super().__init__(clip=clip, random_state=random_state)
         self.sigma = sigma
 

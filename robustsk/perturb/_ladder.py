@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from ..utils._types import ClipRange, RandomStateLike
+
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
 
@@ -37,7 +43,13 @@ def make_sigma_ladder(
     return np.round(sigma_min + step * np.arange(n), 10)
 
 
-def noise_ladder(x, sigmas=None, *, clip=(0.0, 1.0), random_state=None):
+def noise_ladder(
+    x: ArrayLike | torch.Tensor,
+    sigmas: ArrayLike | None = None,
+    *,
+    clip: ClipRange = (0.0, 1.0),
+    random_state: RandomStateLike = None,
+) -> np.ndarray | torch.Tensor:
     """Return copies of one example ``x`` at each noise level in ``sigmas``.
 
     The same standard-normal draw ``z`` is scaled by every level
@@ -74,7 +86,7 @@ def noise_ladder(x, sigmas=None, *, clip=(0.0, 1.0), random_state=None):
     if not np.isfinite(sigmas).all() or (sigmas < 0).any():
         raise ValueError(f"sigmas must be finite and >= 0, got {sigmas!r}.")
     as_numpy = not isinstance(x, torch.Tensor)
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32)) if as_numpy else x
+    xt = torch.as_tensor(np.asarray(x, dtype=np.float32)) if as_numpy else cast(torch.Tensor, x)
     check_batch(xt[None], "x", min_ndim=1)
     gen = torch_generator(random_state, xt.device)
     z = torch.randn(xt.shape, generator=gen, device=xt.device, dtype=xt.dtype)

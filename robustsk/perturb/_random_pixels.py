@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils._types import ClipRange, RandomStateLike
+
 import math
 
 import torch
@@ -39,7 +41,13 @@ class RandomPixels(Perturbation):
     ((3, 1, 28, 28), True)
     """
 
-    def __init__(self, k=None, *, clip=(0.0, 1.0), random_state=None):
+    def __init__(
+        self,
+        k: int | None = None,
+        *,
+        clip: ClipRange = (0.0, 1.0),
+        random_state: RandomStateLike = None,
+    ):
         super().__init__(clip=clip, random_state=random_state)
         self.k = k
 

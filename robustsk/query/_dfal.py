@@ -98,7 +98,7 @@ def deepfool_distances(
             _, d, fooled = deepfool(
                 model, net.tensor(X[s]), overshoot=overshoot, max_iter=max_iter, clip=clip
             )
-            d = d.double().cpu().numpy()
-            d[~fooled.cpu().numpy()] = np.inf
-            dist[s] = d
+            di = d.double().cpu().numpy()
+            di[~fooled.cpu().numpy()] = np.inf
+            dist[s] = di
     return dist

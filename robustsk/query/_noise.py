@@ -44,7 +44,7 @@ def noisy_predictions(
     n_noise: int = 50,
     random_state: RandomStateLike = None,
     batch_size: int = 4096,
-    clip: str | tuple[float, float] | None = (0.0, 1.0),
+    clip: tuple[float, float] | None = (0.0, 1.0),
     output: str = "labels",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Predict ``n_noise`` Gaussian-noise copies of every pool example at its own level.

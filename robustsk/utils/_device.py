@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def resolve_device(device) -> str | torch.device | None:
+def resolve_device(device: str | torch.device | None) -> str | torch.device | None:
     """Map ``"auto"`` to ``"cuda"`` when a GPU is present, else ``"cpu"``.
 
     Any other value (``"cpu"``, ``"cuda:1"``, a :class:`torch.device`, ``None``)

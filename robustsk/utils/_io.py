@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Iterable
+from collections.abc import Mapping
+import os
+
 import csv
 
 
-def write_csv(rows, path) -> None:
+def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> None:
     """Write a list of dicts as CSV; the header is the union of their keys, in order.
 
     Parameters

@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections.abc import Iterator
+
+from torch import nn
 
 #: Module -> [number of open eval_mode blocks, mode to restore when the last one closes].
 _OPEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -12,7 +15,7 @@ _LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def eval_mode(*modules):
+def eval_mode(*modules: nn.Module | None) -> Iterator[None]:
     """Put every module (``None`` entries are skipped) in eval mode for the block.
 
     Each module's previous mode is restored afterwards, also on error. Blocks
@@ -26,9 +29,9 @@ def eval_mode(*modules):
     *modules : torch.nn.Module or None
         The modules.
     """
-    modules = [m for m in modules if m is not None]
+    active = [m for m in modules if m is not None]
     with _LOCK:
-        for m in modules:
+        for m in active:
             entry = _OPEN.get(m)
             if entry is None:
                 _OPEN[m] = [1, m.training]
@@ -39,7 +42,7 @@ def eval_mode(*modules):
         yield
     finally:
         with _LOCK:
-            for m in modules:
+            for m in active:
                 entry = _OPEN[m]
                 entry[0] -= 1
                 if entry[0] == 0:

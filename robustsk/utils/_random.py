@@ -6,6 +6,9 @@ robustsk never touches global random state: every stochastic function takes a
 
 from __future__ import annotations
 
+from typing import Any, cast
+from ._types import RandomStateLike
+
 import numbers
 
 import numpy as np
@@ -14,7 +17,7 @@ import torch
 _MAX_SEED = 2**31 - 1
 
 
-def check_random_state_param(random_state, name: str = "random_state"):
+def check_random_state_param(random_state: Any, name: str = "random_state") -> RandomStateLike:
     """Validate a ``random_state`` argument and return it unchanged.
 
     Accepted: ``None``, a non-negative int, a :class:`numpy.random.Generator`,
@@ -27,14 +30,14 @@ def check_random_state_param(random_state, name: str = "random_state"):
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"{name} must be a non-negative int, got {random_state!r}.")
-        return random_state
+        return cast(int, random_state)
     raise TypeError(
         f"{name} must be None, an int, a numpy Generator/RandomState or a "
         f"torch.Generator, got {type(random_state).__name__}."
     )
 
 
-def draw_seed(random_state) -> int:
+def draw_seed(random_state: RandomStateLike) -> int:
     """Return an int seed derived from ``random_state`` (fresh entropy for None)."""
     check_random_state_param(random_state)
     if random_state is None:
@@ -46,17 +49,20 @@ def draw_seed(random_state) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(_MAX_SEED))
     # torch.Generator
-    return int(torch.randint(_MAX_SEED, (1,), generator=random_state).item())
+    gen = cast(torch.Generator, random_state)
+    return int(torch.randint(_MAX_SEED, (1,), generator=gen).item())
 
 
-def numpy_generator(random_state) -> np.random.Generator:
+def numpy_generator(random_state: RandomStateLike) -> np.random.Generator:
     """Return a :class:`numpy.random.Generator` for ``random_state``."""
     if isinstance(random_state, np.random.Generator):
         return random_state
     return np.random.default_rng(draw_seed(random_state))
 
 
-def torch_generator(random_state, device="cpu") -> torch.Generator:
+def torch_generator(
+    random_state: RandomStateLike, device: str | torch.device = "cpu"
+) -> torch.Generator:
     """Return a :class:`torch.Generator` on ``device`` for ``random_state``.
 
     A :class:`torch.Generator` already on ``device`` is returned as is, so a

@@ -6,13 +6,18 @@ parameter, the offending value and what is allowed.
 
 from __future__ import annotations
 
+from typing import Any, cast
+from numpy.typing import ArrayLike
+from collections.abc import Collection
+from ._types import ClipRange
+
 import numbers
 
 import numpy as np
 import torch
 
 
-def check_clip(clip, name: str = "clip"):
+def check_clip(clip: Any, name: str = "clip") -> ClipRange:
     """Validate a valid-range pair ``(low, high)`` or ``None``; return a tuple or None."""
     if clip is None:
         return None
@@ -27,8 +32,15 @@ def check_clip(clip, name: str = "clip"):
 
 
 def check_number(
-    value, name: str, *, low=None, high=None, integer=False, include_low=True, include_high=True
-):
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    include_low: bool = True,
+    include_high: bool = True,
+) -> Any:
     """Validate a real (or integer) scalar in an interval; return it.
 
     Raises :class:`TypeError` for a non-number and :class:`ValueError` for a
@@ -40,8 +52,9 @@ def check_number(
         raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__}).")
     if not integer and not np.isfinite(float(value)):
         raise ValueError(f"{name} must be finite, got {value!r}.")
-    bad_low = low is not None and (value < low if include_low else value <= low)
-    bad_high = high is not None and (value > high if include_high else value >= high)
+    v = cast(float, value)
+    bad_low = low is not None and (v < low if include_low else v <= low)
+    bad_high = high is not None and (v > high if include_high else v >= high)
     if bad_low or bad_high:
         lo = "-inf" if low is None else repr(low)
         hi = "inf" if high is None else repr(high)
@@ -50,14 +63,16 @@ def check_number(
     return value
 
 
-def check_options(value, name: str, options):
+def check_options(value: Any, name: str, options: Collection[Any]) -> Any:
     """Validate that ``value`` is one of ``options``; return it."""
     if value not in options:
         raise ValueError(f"{name} must be one of {sorted(options)!r}, got {value!r}.")
     return value
 
 
-def check_batch(X, name: str = "X", *, min_ndim: int = 2):
+def check_batch(
+    X: ArrayLike | torch.Tensor, name: str = "X", *, min_ndim: int = 2
+) -> torch.Tensor | np.ndarray:
     """Validate a batch (numpy array or tensor): numeric, finite, at least ``min_ndim`` dims."""
     if isinstance(X, torch.Tensor):
         if not torch.is_floating_point(X):
@@ -78,7 +93,14 @@ def check_batch(X, name: str = "X", *, min_ndim: int = 2):
     return X
 
 
-def check_per_sample(values, n_samples: int, name: str, *, low=0.0, high=None):
+def check_per_sample(
+    values: ArrayLike | float,
+    n_samples: int,
+    name: str,
+    *,
+    low: float | None = 0.0,
+    high: float | None = None,
+) -> float | np.ndarray:
     """Validate a scalar or a 1-d array with one finite value per sample in ``[low, high]``.
 
     Returns a float scalar or a float32 numpy array of shape ``(n_samples,)``.
@@ -89,7 +111,7 @@ def check_per_sample(values, n_samples: int, name: str, *, low=0.0, high=None):
         check_number(
             float(values) if isinstance(values, np.generic) else values, name, low=low, high=high
         )
-        return float(values)
+        return float(cast(Any, values))
     arr = np.asarray(values)
     if not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
