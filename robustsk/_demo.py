@@ -7,6 +7,8 @@ baselines, prints it, and writes it to CSV and a bar chart PNG.
 
 from __future__ import annotations
 
+from typing import Any
+
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from .utils import write_csv
 
 def demo_models(*, max_epochs: int, random_state: int, verbose: int) -> dict:
     """The three models of the demo, by display name."""
-    common = dict(
+    common: dict[str, Any] = dict(
         module__hidden_units=(256,),
         lr=3e-3,
         max_epochs=max_epochs,

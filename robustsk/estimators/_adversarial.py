@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
+from torch import nn
 
 from ..attacks import fgsm, pgd
 from ..utils import check_clip, check_number, check_options
@@ -101,18 +104,18 @@ class AdversarialClassifier(RobustNetClassifier):
 
     def __init__(
         self,
-        module=None,
-        *args,
-        eps=0.3,
-        alpha=0.01,
-        steps=40,
-        attack="pgd",
-        norm="inf",
-        adversarial_fraction=1.0,
-        eps_mode="fixed",
-        eps_step=None,
-        eps_warmup_epochs=0,
-        **kwargs,
+        module: type[nn.Module] | nn.Module | None = None,
+        *args: Any,
+        eps: float = 0.3,
+        alpha: float = 0.01,
+        steps: int = 40,
+        attack: str = "pgd",
+        norm: str = "inf",
+        adversarial_fraction: float = 1.0,
+        eps_mode: str = "fixed",
+        eps_step: float | None = None,
+        eps_warmup_epochs: int = 0,
+        **kwargs: Any,
     ):
         super().__init__(module, *args, **kwargs)
         self.eps = eps
@@ -153,7 +156,7 @@ class AdversarialClassifier(RobustNetClassifier):
         epoch = max(1, len(self.history_))  # the current epoch, counting from 1
         return min(1.0, epoch / self.eps_warmup_epochs)
 
-    def craft(self, x, y, eps):
+    def craft(self, x: torch.Tensor, y: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
         """Adversarial examples of ``x`` (labels ``y``, radii ``eps``) against the module."""
         was_training = self.module_.training
         self.module_.eval()
@@ -189,7 +192,7 @@ class AdversarialClassifier(RobustNetClassifier):
                 p.requires_grad_(True)
             self.module_.train(was_training)
 
-    def train_step_single(self, batch, **fit_params):
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """One optimizer step on a batch whose adversarial share is crafted first."""
         x, y, index = self.unpack_training_batch(batch)  # x: (B, ...), y: (B,), index: (B,)
         rows = choose_rows(x.shape[0], self.adversarial_fraction, self._train_generator)

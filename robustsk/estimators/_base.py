@@ -15,6 +15,10 @@ does the plumbing around it:
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+from ..utils._types import ClipRange, RandomStateLike
+
 import contextlib
 import inspect
 import math
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from torch import nn
 from skorch import NeuralNetClassifier
 from skorch.utils import to_tensor
 from sklearn.utils import check_array
@@ -89,18 +94,18 @@ class RobustNetClassifier(NeuralNetClassifier):
 
     def __init__(
         self,
-        module=None,
-        *args,
-        criterion=torch.nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=1e-3,
-        max_epochs=10,
-        batch_size=128,
-        train_split=None,
-        device="auto",
-        clip=(0.0, 1.0),
-        random_state=None,
-        **kwargs,
+        module: type[nn.Module] | nn.Module | None = None,
+        *args: Any,
+        criterion: type[nn.Module] = torch.nn.CrossEntropyLoss,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        max_epochs: int = 10,
+        batch_size: int = 128,
+        train_split: Any = None,
+        device: str | torch.device | None = "auto",
+        clip: ClipRange = (0.0, 1.0),
+        random_state: RandomStateLike = None,
+        **kwargs: Any,
     ):
         super().__init__(
             module,
@@ -136,7 +141,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         param = next(module.parameters(), None) if module is not None else None
         return param.device if param is not None else torch.device("cpu")
 
-    def get_params(self, deep=True, **kwargs):
+    def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device")
         return params
@@ -154,11 +159,11 @@ class RobustNetClassifier(NeuralNetClassifier):
             self.__dict__["device"] = requested
 
     # ------------------------------------------------------------- callbacks
-    def get_default_callbacks(self):
+    def get_default_callbacks(self) -> list[tuple[str, Any]]:
         return [*super().get_default_callbacks(), ("progress_bar", EpochProgressBar())]
 
     # ---------------------------------------------------------------- module
-    def initialize_module(self):
+    def initialize_module(self) -> RobustNetClassifier:
         """Build the module, filling ``input_shape``/``n_classes`` from the data."""
         kwargs = self.get_params_for("module")
         module = MLP if self.module is None else self.module
@@ -253,7 +258,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         return fit_params
 
     # ------------------------------------------------------------------- fit
-    def fit(self, X, y, **fit_params):
+    def fit(self, X: ArrayLike, y: ArrayLike, **fit_params: Any) -> RobustNetClassifier:
         """Validate the data, (re)initialize the net and train it.
 
         Parameters
@@ -271,7 +276,9 @@ class RobustNetClassifier(NeuralNetClassifier):
         """
         return self._fit(X, y, reset=not (self.warm_start and self.initialized_), **fit_params)
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(
+        self, X: ArrayLike, y: ArrayLike, classes: ArrayLike | None = None, **fit_params: Any
+    ) -> RobustNetClassifier:
         """Train further without re-initializing (warm start).
 
         Parameters are as in :meth:`fit`; ``classes`` is accepted for
@@ -324,18 +331,18 @@ class RobustNetClassifier(NeuralNetClassifier):
             torch.manual_seed(self._call_seed)
             yield
 
-    def check_data(self, X, y=None):
+    def check_data(self, X: ArrayLike, y: ArrayLike | None = None) -> None:
         # Labels are validated and encoded by _check_y; classes_ is set there.
         pass
 
     # ------------------------------------------------------------ train hooks
-    def infer(self, x, **fit_params):
+    def infer(self, x: torch.Tensor, **fit_params: Any) -> torch.Tensor:
         """Forward a batch; a training batch's dict is reduced to its inputs."""
         if isinstance(x, Mapping) and INDEX_KEY in x:
             x = x[DATA_KEY]
         return super().infer(x, **fit_params)
 
-    def backward_loss(self, loss):
+    def backward_loss(self, loss: torch.Tensor) -> None:
         """Backpropagate a training loss; the one place robust training steps call backward.
 
         Override it to route the backward pass elsewhere, e.g. through
@@ -354,7 +361,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         """
         loss.backward()
 
-    def unpack_training_batch(self, batch):
+    def unpack_training_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """Return ``(x, y, index)`` tensors on the net's device for a training batch."""
         Xi, yi = batch
         x = to_tensor(Xi[DATA_KEY], device=self._tensor_device())
@@ -363,7 +370,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         return x, y, index
 
     # --------------------------------------------------------------- predict
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities.
 
         Parameters
@@ -381,7 +388,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         with torch.random.fork_rng(devices=[]):
             return super().predict_proba(X)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels (from ``classes_``).
 
         Parameters

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import math
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
@@ -118,20 +122,20 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
 
     def __init__(
         self,
-        module=None,
-        *args,
-        eps0=0.4,
-        alpha_low=0.5,
-        alpha_high=2.0,
-        budget="learned",
-        bound="crown-ibp",
-        generator=None,
-        ramp_start=1,
-        ramp_length=None,
-        kappa_start=1.0,
-        kappa_end=0.0,
-        eval_batch_size=256,
-        **kwargs,
+        module: type[nn.Module] | nn.Module | None = None,
+        *args: Any,
+        eps0: float = 0.4,
+        alpha_low: float = 0.5,
+        alpha_high: float = 2.0,
+        budget: Any = "learned",
+        bound: str = "crown-ibp",
+        generator: type[nn.Module] | nn.Module | None = None,
+        ramp_start: int = 1,
+        ramp_length: int | None = None,
+        kappa_start: float = 1.0,
+        kappa_end: float = 0.0,
+        eval_batch_size: int = 256,
+        **kwargs: Any,
     ):
         super().__init__(module, *args, **kwargs)
         self.eps0 = eps0
@@ -160,17 +164,16 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         check_number(self.eval_batch_size, "eval_batch_size", low=1, integer=True)
 
     # ---------------------------------------------------------------- modules
-    def initialize_module(self):
+    def initialize_module(self) -> RobustNetClassifier:
         """Build the classifier and, for learned budgets, the budget generator."""
         super().initialize_module()
+        self.generator_: torch.nn.Module | None = None  # uniform budgets need no generator
         if self.budget == "learned":
             generator = BudgetGenerator if self.generator is None else self.generator
             if isinstance(generator, torch.nn.Module):
                 self.generator_ = generator
             else:
                 self.generator_ = generator(input_shape=self.input_shape_)
-        else:
-            self.generator_ = None
         self.budget_range_ = budget_range(self.eps0, self.alpha_low, self.alpha_high)
         return self
 
@@ -182,7 +185,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         low, high = self.budget_range_
         return refine_budgets(self.generator_(x), float(self.eps0), low, high)
 
-    def ramp(self):
+    def ramp(self) -> float:
         """The current ramp factor ``r`` in [0, 1] (budgets are scaled by it)."""
         epochs = len(self.history_) - 1 if len(self.history_) else 0  # completed epochs
         batches = len(self.history_[-1]["batches"]) if len(self.history_) else 0
@@ -202,7 +205,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         self._batches_per_epoch = math.ceil(n_samples / bs)
         return fit_params
 
-    def train_step_single(self, batch, **fit_params):
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """One optimizer step on ``kappa * natural + (1 - kappa) * robust`` loss."""
         x, y, _ = self.unpack_training_batch(batch)
         self._set_training(True)
@@ -239,7 +242,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 ),
             )
 
-    def budgets(self, X):
+    def budgets(self, X: ArrayLike) -> np.ndarray:
         """Per-element budgets ``eps(x)`` of each example.
 
         Parameters
@@ -260,7 +263,9 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 out.append(self._budget_tensor(xb).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, *self.input_shape_), np.float32)
 
-    def margin_bounds(self, X, y, *, budget=None, bound="crown-ibp"):
+    def margin_bounds(
+        self, X: ArrayLike, y: ArrayLike, *, budget: Any = None, bound: str = "crown-ibp"
+    ) -> np.ndarray:
         """Lower bounds of ``f_y(x') - f_k(x')`` over each example's box, for every ``k != y``.
 
         Parameters
@@ -284,13 +289,13 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         """
         self.check_is_fitted()
         check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
-        X = self._check_X(X, reset=False)
-        codes = self._check_y(y, X.shape[0], reset=False)
-        eps = self._resolve_budget(budget, X)
+        Xc = self._check_X(X, reset=False)
+        codes = self._check_y(y, Xc.shape[0], reset=False)
+        eps = self._resolve_budget(budget, Xc)
         with eval_mode(self.module_):
             return margin_lower_bounds(
                 self.module_,
-                X,
+                Xc,
                 codes,
                 eps,
                 len(self.classes_),
@@ -300,7 +305,9 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 device=self._tensor_device(),
             )
 
-    def certify(self, X, y, *, budget=None, bound="crown-ibp"):
+    def certify(
+        self, X: ArrayLike, y: ArrayLike, *, budget: Any = None, bound: str = "crown-ibp"
+    ) -> np.ndarray:
         """Which examples are verified: every margin's lower bound is positive.
 
         Parameters
@@ -318,7 +325,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         -------
         verified : ndarray of bool, shape (n_samples,)
         """
-        return (self.margin_bounds(X, y, budget=budget, bound=bound) > 0).all(axis=1)
+        return np.asarray((self.margin_bounds(X, y, budget=budget, bound=bound) > 0).all(axis=1))
 
     def _resolve_budget(self, budget, X):
         if budget is None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 import torch
+from torch import nn
 
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample
@@ -92,14 +96,14 @@ class NoiseTrainedClassifier(RobustNetClassifier):
 
     def __init__(
         self,
-        module=None,
-        *args,
-        sigma=0.3,
-        clean_fraction=0.5,
-        sigma_mode="fixed",
-        sigma_step=0.02,
-        sigma_bounds=(0.0, 1.0),
-        **kwargs,
+        module: type[nn.Module] | nn.Module | None = None,
+        *args: Any,
+        sigma: float | ArrayLike = 0.3,
+        clean_fraction: float = 0.5,
+        sigma_mode: str = "fixed",
+        sigma_step: float = 0.02,
+        sigma_bounds: tuple[float, float] = (0.0, 1.0),
+        **kwargs: Any,
     ):
         super().__init__(module, *args, **kwargs)
         self.sigma = sigma
@@ -108,7 +112,13 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         self.sigma_step = sigma_step
         self.sigma_bounds = sigma_bounds
 
-    def fit(self, X, y, sample_sigma=None, **fit_params):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_sigma: float | ArrayLike | None = None,
+        **fit_params: Any,
+    ) -> NoiseTrainedClassifier:
         """Train on noisy copies of ``X``.
 
         Parameters
@@ -129,7 +139,14 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         """
         return super().fit(X, y, sample_sigma=sample_sigma, **fit_params)
 
-    def partial_fit(self, X, y, classes=None, sample_sigma=None, **fit_params):
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        classes: ArrayLike | None = None,
+        sample_sigma: float | ArrayLike | None = None,
+        **fit_params: Any,
+    ) -> NoiseTrainedClassifier:
         """Continue training; ``sigma_`` carries over when ``X`` has the same length.
 
         Parameters are as in :meth:`fit`.
@@ -161,7 +178,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
             self.sigma_ = np.full(n_samples, self.sigma, dtype=np.float32)
         return fit_params
 
-    def train_step_single(self, batch, **fit_params):
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """One optimizer step on a batch whose noisy share gets each example's own level."""
         self._set_training(True)
         x, y, index = self.unpack_training_batch(batch)  # x: (B, ...), y: (B,), index: (B,)

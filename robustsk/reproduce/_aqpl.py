@@ -146,7 +146,7 @@ def run_aqpl(
     corrupted = make_corrupted(
         X_test, severity=cfg.severity, random_state=cfg.random_state, verbose=verbose
     )
-    common = dict(lr=1e-3, batch_size=64, verbose=0, random_state=cfg.random_state)
+    common: dict[str, Any] = dict(lr=1e-3, batch_size=64, verbose=0, random_state=cfg.random_state)
     reference = NoiseTrainedClassifier(
         cfg.module, sigma=cfg.sigma_init, max_epochs=cfg.epochs, **common
     ).fit(X_ref, y_ref)

@@ -112,7 +112,7 @@ class RobustALConfig:
 
 
 def _make_estimator(cfg: RobustALConfig, adversarial: bool, n_classes: int):
-    common = dict(
+    common: dict[str, Any] = dict(
         classes=np.arange(n_classes),
         max_epochs=cfg.epochs_per_stage,
         lr=cfg.lr,
