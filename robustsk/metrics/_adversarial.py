@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+from ..utils._types import RandomStateLike
+
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -30,7 +34,7 @@ class _LogitModule(torch.nn.Module):
         return self.net.log_proba(self.inner(x))
 
 
-def encode_labels(estimator, y) -> np.ndarray:
+def encode_labels(estimator: Any, y: ArrayLike) -> np.ndarray:
     """Class indices of labels ``y`` in the estimator's ``classes_``."""
     y = np.asarray(y)
     classes = np.asarray(getattr(estimator, "classes_", np.unique(y)))
@@ -44,18 +48,18 @@ def encode_labels(estimator, y) -> np.ndarray:
 
 
 def adversarial_accuracy(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    attack="pgd",
-    eps=0.3,
-    alpha=0.01,
-    steps=50,
-    norm="inf",
-    batch_size=256,
-    random_state=None,
-    verbose=0,
+    attack: str = "pgd",
+    eps: float | ArrayLike = 0.3,
+    alpha: float = 0.01,
+    steps: int = 50,
+    norm: str = "inf",
+    batch_size: int = 256,
+    random_state: RandomStateLike = None,
+    verbose: int = 0,
 ) -> float:
     """Accuracy on adversarial examples crafted against ``estimator``.
 
@@ -116,19 +120,19 @@ def adversarial_accuracy(
 
 
 def adversarial_examples(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    attack="pgd",
-    eps=0.3,
-    alpha=0.01,
-    steps=50,
-    norm="inf",
-    batch_size=256,
-    random_state=None,
-    verbose=0,
-):
+    attack: str = "pgd",
+    eps: float | ArrayLike = 0.3,
+    alpha: float = 0.01,
+    steps: int = 50,
+    norm: str = "inf",
+    batch_size: int = 256,
+    random_state: RandomStateLike = None,
+    verbose: int = 0,
+) -> np.ndarray:
     """Adversarial examples of ``X`` against ``estimator``, crafted batch by batch.
 
     Parameters are those of :func:`adversarial_accuracy`.
@@ -259,12 +263,12 @@ class AdversarialScorer:
         ``batch_size``, ``random_state``).
     """
 
-    def __init__(self, attack="pgd", eps=0.3, **attack_params):
+    def __init__(self, attack: str = "pgd", eps: float | ArrayLike = 0.3, **attack_params: Any):
         self.attack = attack
         self.eps = eps
         self.attack_params = attack_params
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
         return adversarial_accuracy(
             estimator, X, y, attack=self.attack, eps=self.eps, **self.attack_params
         )

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..datasets import make_corrupted
 
 
 def corruption_accuracy(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    corruptions="all",
-    severity=3,
-    image_shape=None,
-    random_state=None,
-    return_per_corruption=False,
-):
+    corruptions: str | Sequence[str] = "all",
+    severity: int = 3,
+    image_shape: tuple[int, ...] | None = None,
+    random_state: int | np.random.Generator | None = None,
+    return_per_corruption: bool = False,
+) -> float | tuple[float, dict[str, float]]:
     """Mean accuracy of ``estimator`` over corrupted copies of ``X``.
 
     Works with any fitted classifier with ``score``/``predict``.
@@ -75,14 +79,20 @@ class CorruptionScorer:
         same corrupted sets).
     """
 
-    def __init__(self, corruptions="all", severity=3, image_shape=None, random_state=0):
+    def __init__(
+        self,
+        corruptions: str | Sequence[str] = "all",
+        severity: int = 3,
+        image_shape: tuple[int, ...] | None = None,
+        random_state: int | np.random.Generator | None = 0,
+    ):
         self.corruptions = corruptions
         self.severity = severity
         self.image_shape = image_shape
         self.random_state = random_state
 
-    def __call__(self, estimator, X, y):
-        return corruption_accuracy(
+    def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
+        accuracy = corruption_accuracy(
             estimator,
             X,
             y,
@@ -91,6 +101,7 @@ class CorruptionScorer:
             image_shape=self.image_shape,
             random_state=self.random_state,
         )
+        return cast(float, accuracy)  # the mean over corruptions (no per-corruption dict)
 
     def __repr__(self):
         return (

@@ -6,6 +6,11 @@ the fraction of robust points, :class:`RPRScorer` the scikit-learn scorer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+from numpy.typing import ArrayLike
+from ..utils._types import RandomStateLike
+
 import warnings
 
 import numpy as np
@@ -94,8 +99,16 @@ def _check_perturbation(perturbation):
 
 
 def validate_rpr_args(
-    X, y, *, perturbation, max_steps, random_state, batch_size, chunk_size, backend
-):
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    perturbation: Callable[..., Any] | None,
+    max_steps: int,
+    random_state: RandomStateLike,
+    batch_size: int | None,
+    chunk_size: int | None,
+    backend: str,
+) -> tuple[np.ndarray, np.ndarray, Callable[..., Any]]:
     """Validate everything but the estimator; return ``(X, y, perturbation)``.
 
     ``X`` comes back as a float32 numpy array, ``y`` as a 1-d array and
@@ -159,13 +172,13 @@ def _make_model(estimator, y, backend):
 
 
 def rpr_steps(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    perturbation=None,
+    perturbation: Callable[..., Any] | None = None,
     max_steps: int = 250,
-    random_state=None,
+    random_state: RandomStateLike = None,
     batch_size: int | None = None,
     chunk_size: int | None = None,
     backend: str = "auto",
@@ -321,13 +334,13 @@ def _parallel_steps(
 
 
 def rpr_score(
-    estimator,
-    X,
-    y,
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
-    perturbation=None,
+    perturbation: Callable[..., Any] | None = None,
     max_steps: int = 250,
-    random_state=None,
+    random_state: RandomStateLike = None,
     batch_size: int | None = None,
     chunk_size: int | None = None,
     backend: str = "auto",
@@ -434,15 +447,15 @@ class RPRScorer:
 
     def __init__(
         self,
-        max_steps=250,
+        max_steps: int = 250,
         *,
-        perturbation=None,
-        random_state=0,
-        batch_size=None,
-        chunk_size=None,
-        backend="auto",
-        n_jobs=None,
-        verbose=0,
+        perturbation: Callable[..., Any] | None = None,
+        random_state: RandomStateLike = 0,
+        batch_size: int | None = None,
+        chunk_size: int | None = None,
+        backend: str = "auto",
+        n_jobs: int | None = None,
+        verbose: int = 0,
     ):
         self.max_steps = max_steps
         self.perturbation = perturbation
@@ -453,7 +466,7 @@ class RPRScorer:
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
         return rpr_score(
             estimator,
             X,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..utils import check_number
 
 
-def _check_steps(steps, max_steps):
+def _check_steps(steps, max_steps) -> tuple[np.ndarray, int]:
     steps = np.asarray(steps)
     if steps.ndim != 1 or steps.shape[0] == 0:
         raise ValueError(
@@ -30,7 +34,7 @@ def _check_steps(steps, max_steps):
     return steps, int(max_steps)
 
 
-def rpr_curve(steps, *, max_steps: int | None = None):
+def rpr_curve(steps: ArrayLike, *, max_steps: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Robust ratio against the number of draws, ``ratio(m) = mean(steps >= m)``.
 
     One :func:`rpr_steps` run at ``max_steps = M`` gives the whole curve for
@@ -69,8 +73,14 @@ def rpr_curve(steps, *, max_steps: int | None = None):
 
 
 def plot_rpr_curve(
-    steps, *, max_steps: int | None = None, label=None, ax=None, path=None, **line_kw
-):
+    steps: ArrayLike,
+    *,
+    max_steps: int | None = None,
+    label: str | None = None,
+    ax: Any = None,
+    path: str | os.PathLike | None = None,
+    **line_kw: Any,
+) -> Any:
     """Plot the robust ratio against the number of draws (the paper's Figures 3 and 5).
 
     Call it once per model on the same ``ax`` to compare models.

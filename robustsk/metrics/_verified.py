@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from numpy.typing import ArrayLike
+
 import numpy as np
 
 from ..certify._bounds import margin_lower_bounds
@@ -10,7 +13,15 @@ from ..utils import check_clip, check_options
 from ._adversarial import encode_labels
 
 
-def verified_error(estimator, X, y, *, budget=None, bound="crown-ibp", batch_size=256):
+def verified_error(
+    estimator: Any,
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    budget: Any = None,
+    bound: str = "crown-ibp",
+    batch_size: int = 256,
+) -> float:
     """Fraction of examples not verified robust: some margin's lower bound is <= 0.
 
     Parameters
@@ -86,11 +97,11 @@ class VerifiedErrorScorer:
         Bound method.
     """
 
-    def __init__(self, budget=None, bound="crown-ibp"):
+    def __init__(self, budget: Any = None, bound: str = "crown-ibp"):
         self.budget = budget
         self.bound = bound
 
-    def __call__(self, estimator, X, y):
+    def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
         return -verified_error(estimator, X, y, budget=self.budget, bound=self.bound)
 
     def __repr__(self):
