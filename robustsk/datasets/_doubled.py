@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils._types import RandomStateLike
+
 from typing import Literal, overload
 
 import numpy as np
@@ -22,7 +24,7 @@ def make_doubled(
     y: ArrayLike | torch.Tensor,
     *,
     border: int = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: Literal[False] = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -33,7 +35,7 @@ def make_doubled(
     y: ArrayLike | torch.Tensor,
     *,
     border: int = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray, Bunch]: ...
 
@@ -44,7 +46,7 @@ def make_doubled(
     y: ArrayLike | torch.Tensor,
     *,
     border: int = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: bool = ...,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]: ...
 
@@ -54,7 +56,7 @@ def make_doubled(
     y: ArrayLike | torch.Tensor,
     *,
     border: int = 4,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = None,
+    random_state: RandomStateLike = None,
     return_info: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]:
     """Build a Doubled data set: two images side by side; a red or green strip picks the label.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..utils._types import RandomStateLike
+
 from typing import Literal, overload
 
 import numpy as np
@@ -48,7 +50,7 @@ def make_watermarked(
     y: ArrayLike | torch.Tensor,
     *,
     opacity: float = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: Literal[False] = ...,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -59,7 +61,7 @@ def make_watermarked(
     y: ArrayLike | torch.Tensor,
     *,
     opacity: float = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: Literal[True],
 ) -> tuple[np.ndarray, np.ndarray, Bunch]: ...
 
@@ -70,7 +72,7 @@ def make_watermarked(
     y: ArrayLike | torch.Tensor,
     *,
     opacity: float = ...,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = ...,
+    random_state: RandomStateLike = ...,
     return_info: bool = ...,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]: ...
 
@@ -80,7 +82,7 @@ def make_watermarked(
     y: ArrayLike | torch.Tensor,
     *,
     opacity: float = 0.3,
-    random_state: int | np.random.Generator | np.random.RandomState | torch.Generator | None = None,
+    random_state: RandomStateLike = None,
     return_info: bool = False,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Bunch]:
     """Build Watermarked MNIST: a faint 0 or 1 in the margin decides labels 0-9 or 10-19.

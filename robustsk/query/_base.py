@@ -19,9 +19,6 @@ import torch
 from ..utils import check_random_state_param, numpy_generator
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 
-#: What ``random_state`` parameters accept.
-RandomStateLike = int | np.random.Generator | None
-
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024
 

@@ -8,7 +8,8 @@ from numpy.typing import ArrayLike
 import numpy as np
 import torch
 
-from ._base import check_query, predict_proba_batched, RandomStateLike
+from ..utils._types import RandomStateLike
+from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings

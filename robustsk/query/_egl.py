@@ -12,7 +12,8 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from ..utils import check_number
-from ._base import batches, check_query, RandomStateLike, select_top
+from ..utils._types import RandomStateLike
+from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._torch_access import TorchClassifier

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..utils import check_number, draw_seed
-from ._base import batches, check_query, RandomStateLike, select_top
+from ..utils._types import RandomStateLike
+from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores

@@ -7,7 +7,8 @@ from numpy.typing import ArrayLike
 
 import numpy as np
 
-from ._base import check_query, predict_proba_batched, RandomStateLike
+from ..utils._types import RandomStateLike
+from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import top2_classes

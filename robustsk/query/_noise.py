@@ -13,7 +13,8 @@ import torch
 
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
-from ._base import batches, check_query, RandomStateLike, select_top
+from ..utils._types import RandomStateLike
+from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores

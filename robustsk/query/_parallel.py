@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..utils import check_number, draw_seed
-
-if TYPE_CHECKING:
-    from ._base import RandomStateLike
+from ..utils._types import RandomStateLike
 
 #: Pool rows per joblib task when a strategy runs with ``n_jobs``.
 DEFAULT_BLOCK_SIZE = 8192
