@@ -77,6 +77,23 @@ def test_bounds_contain_10000_random_points_of_the_box(method, seed):
     assert (margins.min(1).values - lb).max() < 5
 
 
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_one_interval_pass_gives_both_training_bounds(batchnorm):
+    """CROWN-IBP training's fused pair equals the two bounds computed separately."""
+    from robustsk.certify._bounds import crown_ibp_and_ibp_lower
+
+    net = random_net(3, batchnorm=batchnorm).eval()
+    X = torch.rand(5, 1, 16, 16, generator=torch.Generator().manual_seed(3))
+    lower, upper = input_box(X, 0.05)
+    C = margin_matrix(torch.tensor([0, 1, 2, 3, 4]), 5)
+    crown, ibp = crown_ibp_and_ibp_lower(net, lower, upper, C)
+    ref_crown, _ = compute_bounds(net, lower, upper, C, method="crown-ibp")
+    ref_ibp, _ = compute_bounds(net, lower, upper, C, method="ibp")
+    torch.testing.assert_close(crown, ref_crown)
+    torch.testing.assert_close(ibp, ref_ibp)
+    assert (crown > ibp).any()  # two different bounds, not one twice
+
+
 def test_crown_is_tighter_than_ibp_and_bounds_without_spec():
     net = random_net(0, batchnorm=False)
     X = torch.rand(4, 1, 16, 16)

@@ -345,6 +345,33 @@ def crown_bounds(
     )
 
 
+def crown_ibp_and_ibp_lower(
+    module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower bounds of ``C @ module(x)`` by CROWN-IBP and by IBP, from one interval pass.
+
+    CROWN-IBP training mixes the two bounds; both need the same interval
+    propagation (IBP's final bound, CROWN-IBP's intermediate bounds), so it
+    runs once. Equal to ``compute_bounds`` with ``method="crown-ibp"`` and
+    ``method="ibp"``.
+    """
+    layers = sequential_layers(module)
+    shapes = _shapes(layers, lower)
+    ibp_lb, _, inputs = _ibp(layers, lower, upper, C)
+    relu_inputs = {i: inputs[i] for i, layer in enumerate(layers) if isinstance(layer, nn.ReLU)}
+    crown_lb, _ = _backward(
+        layers,
+        shapes,
+        len(layers) - 1,
+        C.to(lower.dtype),
+        relu_inputs,
+        lower,
+        upper,
+        need_upper=False,
+    )
+    return cast(torch.Tensor, crown_lb), ibp_lb
+
+
 def compute_bounds(
     module: nn.Module,
     lower: torch.Tensor,

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
-from ..certify._bounds import margin_lower_bounds
+from ..certify._bounds import crown_ibp_and_ibp_lower, margin_lower_bounds
 from ..certify._budgets import BudgetGenerator
 from ..utils import check_clip, check_number, check_options, eval_mode
 from ._base import RobustNetClassifier
@@ -223,12 +223,10 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
     def _margin_bounds(self, x, y, r):
         lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
         C = margin_matrix(y, len(self.classes_))
-        ibp, _ = compute_bounds(self.module_, lower, upper, C, method="ibp")
         if self.bound == "ibp" or r >= 1:
+            ibp, _ = compute_bounds(self.module_, lower, upper, C, method="ibp")
             return ibp
-        crown, _ = compute_bounds(
-            self.module_, lower, upper, C, method="crown-ibp", bound_upper=False
-        )
+        crown, ibp = crown_ibp_and_ibp_lower(self.module_, lower, upper, C)
         return (1 - r) * crown + r * ibp
 
     # --------------------------------------------------------- public API
