@@ -15,7 +15,10 @@ certified training epoch against a natural one, each measured side by side in on
    products), one multiplication per ReLU and the concretization on the box,
    each with its backward pass -- and none of the relaxation bookkeeping.
    auto_LiRPA's time over this floor bounds the speed-up any equal-bound
-   implementation can have over it.
+   implementation can have over it. A last row times loss fusion
+   (``cross_entropy_upper_bound(method="fused")``): one backward row bounding
+   the cross-entropy itself instead of 9 margins -- a different bound, timed
+   against auto_LiRPA's CROWN-IBP margin bounds.
 2. One epoch of ``CertifiedBudgetClassifier`` (IBP, CROWN-IBP, learned budgets
    with CROWN-IBP) against one natural epoch of the same net and data, with the
    ramp running (the most expensive phase: CROWN-IBP and IBP both computed).
@@ -40,7 +43,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from robustsk.certify import compute_bounds, input_box, margin_matrix
+from robustsk.certify import compute_bounds, cross_entropy_upper_bound, input_box, margin_matrix
 from robustsk.certify._bounds import _ibp, _shapes
 from robustsk.certify._layers import sequential_layers, transpose_part
 from robustsk.datasets import load_mnist
@@ -81,46 +84,74 @@ def section_bounds(X, y, batch, repeats):
 
         return run
 
-    rows = [("natural forward/backward", timed(natural, repeats), None, None)]
-    floor = kernels_only(net, lower, upper, C)
+    def fused():
+        net.zero_grad()
+        cross_entropy_upper_bound(net, lower, upper, labels, method="fused").mean().backward()
+
+    fns = {
+        "natural": natural,
+        "ibp": ours("ibp"),
+        "crown-ibp": ours("crown-ibp"),
+        "floor": kernels_only(net, lower, upper, C),
+        "fused": fused,
+    }
     sys.path.insert(0, str(ROOT / "tests"))
     try:
         from _lirpa import lirpa_available, lirpa_unavailable_reason
     except ImportError:
         lirpa_available = None
-    reference = None
+    diffs = {}
     if lirpa_available is not None and lirpa_available():
-        from _lirpa import bounded_module
+        from _lirpa import bounded_module, lirpa_bounds
 
         reference = bounded_module(net, x)
-    else:
-        reason = lirpa_unavailable_reason() if lirpa_available else "tests/_lirpa.py missing"
-        print(f"auto_LiRPA unavailable ({reason}): timing robustsk only")
-    for method, lirpa_method in (("ibp", "IBP"), ("crown-ibp", "CROWN-IBP")):
-        t_ours = timed(ours(method), repeats)
-        t_ref = diff = None
-        if reference is not None:
 
-            def theirs(lirpa_method=lirpa_method):
+        def theirs(lirpa_method):
+            def run():
                 net.zero_grad()
                 lb = reference(lower, upper, C, lirpa_method)
                 (-lb).mean().backward()
                 return lb
 
-            t_ref = timed(theirs, repeats)
-            diff = (ours(method)() - theirs()).abs().max().item()
-        rows.append((method, t_ours, t_ref, diff))
-        if reference is not None and method == "crown-ibp":
-            from _lirpa import lirpa_bounds
+            return run
 
-            def rebuilt():
-                net.zero_grad()
-                lb, _ = lirpa_bounds(net, lower, upper, C, "CROWN-IBP")
-                (-lb).mean().backward()
+        def rebuilt():
+            net.zero_grad()
+            lb, _ = lirpa_bounds(net, lower, upper, C, "CROWN-IBP")
+            (-lb).mean().backward()
 
-            rows.append(("crown-ibp (LiRPA rebuilt)", t_ours, timed(rebuilt, repeats), None))
-    rows.append(("kernels only (floor)", timed(floor, repeats), None, None))
-    print(f"\n1. Bounds + backward, SmallCNN, batch {batch}, eps 0.3 (median of {repeats})")
+        fns.update(
+            {"lirpa ibp": theirs("IBP"), "lirpa crown-ibp": theirs("CROWN-IBP"), "rebuilt": rebuilt}
+        )
+        for method, lirpa_method in (("ibp", "IBP"), ("crown-ibp", "CROWN-IBP")):
+            diffs[method] = (fns[method]() - theirs(lirpa_method)()).abs().max().item()
+    else:
+        reason = lirpa_unavailable_reason() if lirpa_available else "tests/_lirpa.py missing"
+        print(f"auto_LiRPA unavailable ({reason}): timing robustsk only")
+    # round robin: every function runs once per round, so all ratios share the conditions
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm-up
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    lirpa = med.get("lirpa crown-ibp")
+    rows = [
+        ("natural forward/backward", med["natural"], None, None),
+        ("ibp", med["ibp"], med.get("lirpa ibp"), diffs.get("ibp")),
+        ("crown-ibp", med["crown-ibp"], lirpa, diffs.get("crown-ibp")),
+        ("crown-ibp (LiRPA rebuilt)", med["crown-ibp"], med.get("rebuilt"), None),
+        ("kernels only (floor)", med["floor"], None, None),
+        # a different bound (of the loss, not the margins), against auto_LiRPA's margin bounds
+        ("crown-ibp, loss fusion", med["fused"], lirpa, None),
+    ]
+    print(
+        f"\n1. Bounds + backward, SmallCNN, batch {batch}, eps 0.3 "
+        f"(median of {repeats} round-robin rounds)"
+    )
     print(
         f"{'method':<26}{'robustsk s':>12}{'auto_LiRPA s':>14}{'ratio':>8}{'x natural':>11}"
         f"{'max |diff|':>12}"
@@ -132,11 +163,9 @@ def section_bounds(X, y, batch, repeats):
             f"{name:<26}{t:>12.4f}{(f'{t_ref:.4f}' if t_ref else '-'):>14}{ratio:>8}"
             f"{t / base:>11.1f}{(f'{diff:.1e}' if diff is not None else '-'):>12}"
         )
-    lirpa = {name: t_ref for name, _, t_ref, _ in rows if t_ref}
-    if "crown-ibp" in lirpa:
-        t_floor = rows[-1][1]
+    if lirpa is not None:
         print(
-            f"auto_LiRPA CROWN-IBP (built once) / floor = {lirpa['crown-ibp'] / t_floor:.1f}x: "
+            f"auto_LiRPA CROWN-IBP (built once) / floor = {lirpa / med['floor']:.1f}x: "
             "the most any implementation of the same bounds can gain over it here"
         )
 
@@ -184,6 +213,9 @@ def section_epochs(X, y, n_train, epochs):
         "CROWN-IBP (learned)": CertifiedBudgetClassifier(
             SmallCNN, budget="learned", **ramp, **common
         ),
+        "CROWN-IBP fused (uniform)": CertifiedBudgetClassifier(
+            SmallCNN, budget="uniform", loss_fusion=True, **ramp, **common
+        ),
     }
     RobustNetClassifier(SmallCNN, **{**common, "max_epochs": 1}).fit(X[:512], y[:512])  # warm-up
     times = {}
@@ -201,7 +233,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist", default=str(DEFAULT_MNIST))
     parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--n-train", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)

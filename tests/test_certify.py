@@ -9,6 +9,7 @@ from robustsk.certify import (
     BudgetGenerator,
     budget_range,
     compute_bounds,
+    cross_entropy_upper_bound,
     input_box,
     interval_bounds,
     margin_matrix,
@@ -18,6 +19,8 @@ from robustsk.estimators import CertifiedBudgetClassifier, RobustNetClassifier
 from robustsk.metrics import VerifiedErrorScorer, verified_error
 
 METHODS = ["ibp", "crown-ibp", "crown"]
+
+METHODS_CE = ("fused", "ibp", "crown-ibp")
 
 
 def random_net(seed, batchnorm=True):
@@ -92,6 +95,32 @@ def test_one_interval_pass_gives_both_training_bounds(batchnorm):
     torch.testing.assert_close(crown, ref_crown)
     torch.testing.assert_close(ibp, ref_ibp)
     assert (crown > ibp).any()  # two different bounds, not one twice
+
+
+@pytest.mark.parametrize("eps", [0.02, 0.1])
+def test_cross_entropy_upper_bound_is_sound_and_fusion_beats_ibp(eps):
+    net = random_net(4, batchnorm=False)
+    gen = torch.Generator().manual_seed(4)
+    X = torch.rand(3, 1, 16, 16, generator=gen)
+    y = torch.tensor([0, 2, 4])
+    lower, upper = input_box(X, eps)
+    u = torch.rand(3, 10000, 1, 16, 16, generator=gen)
+    u[:, 5000:] = u[:, 5000:].round()
+    points = lower.unsqueeze(1) + (upper - lower).unsqueeze(1) * u
+    with torch.no_grad():
+        out = net(points.view(-1, 1, 16, 16))
+    ce = nn.functional.cross_entropy(out, y.repeat_interleave(10000), reduction="none")
+    worst = ce.view(3, 10000).max(1).values
+    bounds = {m: cross_entropy_upper_bound(net, lower, upper, y, method=m) for m in METHODS_CE}
+    for method, bound in bounds.items():
+        assert bound.shape == (3,)
+        assert (bound >= worst - 1e-5).all(), method
+    assert (bounds["fused"] <= bounds["ibp"] + 1e-6).all()  # one row, yet tighter than IBP
+    # differentiable in the weights, like the margin bounds
+    bounds["fused"].sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+    with pytest.raises(ValueError, match="method"):
+        cross_entropy_upper_bound(net, lower, upper, y, method="crown")
 
 
 def test_crown_is_tighter_than_ibp_and_bounds_without_spec():
@@ -216,6 +245,17 @@ def test_certified_training_is_verifiably_robust_where_natural_training_is_not(c
     assert learned.score(X_test, y_test) > uniform.score(X_test, y_test) + 0.2
 
 
+def test_loss_fusion_trains_as_well_as_margin_bounds(certified, digits):
+    X_train, X_test, y_train, y_test = digits
+    _, learned, _ = certified
+    params = dict(eps0=0.2, ramp_start=0, ramp_length=2, **{**FAST, "max_epochs": 6})
+    fused = CertifiedBudgetClassifier(budget="learned", loss_fusion=True, **params)
+    fused.fit(X_train, y_train)
+    error = verified_error(fused, X_test, y_test)
+    assert error < 0.7  # natural training: > 0.95; measured 0.49
+    assert abs(error - verified_error(learned, X_test, y_test)) < 0.1  # margin bounds: 0.46
+
+
 def test_budgets_and_cross_evaluation(certified, digits):
     _, X_test, _, y_test = digits
     uniform, learned, _ = certified
@@ -271,6 +311,8 @@ def test_classifier_parameters_are_validated(digits):
     ]:
         with pytest.raises(ValueError, match=match):
             CertifiedBudgetClassifier(**params, **FAST).fit(X_train[:50], y_train[:50])
+    with pytest.raises(TypeError, match="loss_fusion"):
+        CertifiedBudgetClassifier(loss_fusion="yes", **FAST).fit(X_train[:50], y_train[:50])
     clf = clone(CertifiedBudgetClassifier(eps0=0.2, **FAST))
     assert clf.get_params()["eps0"] == 0.2
 

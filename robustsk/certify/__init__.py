@@ -9,12 +9,14 @@ from ._bounds import (
     margin_matrix,
 )
 from ._budgets import BudgetGenerator, budget_range, refine_budgets
+from ._loss_fusion import cross_entropy_upper_bound
 
 __all__ = [
     "METHODS",
     "BudgetGenerator",
     "budget_range",
     "compute_bounds",
+    "cross_entropy_upper_bound",
     "crown_bounds",
     "input_box",
     "interval_bounds",

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
 from ..certify._bounds import crown_ibp_and_ibp_lower, margin_lower_bounds
 from ..certify._budgets import BudgetGenerator
+from ..certify._loss_fusion import fused_and_ibp_cross_entropy
 from ..utils import check_clip, check_number, check_options, eval_mode
 from ._base import RobustNetClassifier
 
@@ -68,6 +69,13 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         Budgets from the generator, or ``eps0`` everywhere.
     bound : {"crown-ibp", "ibp"}, default="crown-ibp"
         Bounds used for training.
+    loss_fusion : bool, default=False
+        With ``bound="crown-ibp"``, bound the robust cross-entropy itself
+        (:func:`~robustsk.certify.cross_entropy_upper_bound`, one CROWN
+        backward row) instead of the ``n_classes - 1`` margins: several
+        times cheaper per step, a slightly looser bound at large budgets. The
+        CROWN-IBP / IBP mix (``beta = 1 - r``) is then taken on the two loss
+        bounds. No effect with ``bound="ibp"``, where both are the same.
     generator : torch.nn.Module class or None, default=None
         Budget generator taking ``input_shape``; None is
         :class:`~robustsk.certify.BudgetGenerator`.
@@ -129,6 +137,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         alpha_high: float = 2.0,
         budget: Any = "learned",
         bound: str = "crown-ibp",
+        loss_fusion: bool = False,
         generator: type[nn.Module] | nn.Module | None = None,
         ramp_start: int = 1,
         ramp_length: int | None = None,
@@ -143,6 +152,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         self.alpha_high = alpha_high
         self.budget = budget
         self.bound = bound
+        self.loss_fusion = loss_fusion
         self.generator = generator
         self.ramp_start = ramp_start
         self.ramp_length = ramp_length
@@ -156,6 +166,8 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         budget_range(self.eps0, self.alpha_low, self.alpha_high)
         check_options(self.budget, "budget", {"learned", "uniform"})
         check_options(self.bound, "bound", {"crown-ibp", "ibp"})
+        if not isinstance(self.loss_fusion, (bool, np.bool_)):
+            raise TypeError(f"loss_fusion must be a bool, got {self.loss_fusion!r}.")
         check_number(self.ramp_start, "ramp_start", low=0, integer=True)
         if self.ramp_length is not None:
             check_number(self.ramp_length, "ramp_length", low=0, integer=True)
@@ -216,9 +228,18 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         y_pred = self.infer(x, **fit_params)
         loss = self.get_loss(y_pred, y, X=x, training=True)
         if r > 0:
-            loss = kappa * loss + (1 - kappa) * robust_loss(self._margin_bounds(x, y, r))
+            loss = kappa * loss + (1 - kappa) * self._robust_loss(x, y, r)
         self.backward_loss(loss)
         return {"loss": loss, "y_pred": y_pred}
+
+    def _robust_loss(self, x, y, r):
+        """Upper bound of the batch's mean worst-case cross-entropy at ramp factor ``r``."""
+        if not (self.loss_fusion and self.bound == "crown-ibp" and r < 1):
+            return robust_loss(self._margin_bounds(x, y, r))
+        lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
+        C = margin_matrix(y, len(self.classes_))
+        fused, ibp = fused_and_ibp_cross_entropy(self.module_, lower, upper, C)
+        return ((1 - r) * fused + r * ibp).mean()
 
     def _margin_bounds(self, x, y, r):
         lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
