@@ -30,7 +30,16 @@ def digits28(digits):
 
 def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
     X_train, X_test, y_train, y_test = digits28
-    cfg = BudgetsConfig(n_train=240, n_test=60, epochs=2, ramp_start=0, ramp_length=1, module=MLP)
+    cfg = BudgetsConfig(
+        n_train=240,
+        n_test=60,
+        epochs=2,
+        ramp_start=0,
+        ramp_length=1,
+        module=MLP,
+        bound="crown-ibp",
+        loss_fusion=True,  # the one-row training bound, through the whole reproduction
+    )
     table1, table3 = run_budgets(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
     assert [r["training_budgets"] for r in table1] == ["Uniform eps0=0.4", "Learned eps0=0.4"]
     assert [r["eps0"] for r in table3] == [0.3, 0.4]
@@ -46,6 +55,7 @@ def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
     assert "Table 3" in (tmp_path / "summary.md").read_text()
     paper = BudgetsConfig.paper()
     assert (paper.epochs, paper.ramp_length, paper.n_train) == (100, 60, 60000)
+    assert (paper.bound, BudgetsConfig().bound) == ("crown-ibp", "ibp")
 
 
 def test_cli_budgets_requires_mnist(tmp_path, capsys):
@@ -54,3 +64,5 @@ def test_cli_budgets_requires_mnist(tmp_path, capsys):
     assert "--mnist" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="mnist|MNIST|idx"):
         main(["reproduce", "budgets", "--mnist", str(tmp_path / "nowhere"), "--quiet"])
+    with pytest.raises(FileNotFoundError):  # --loss-fusion parses; the data is checked next
+        main(["reproduce", "budgets", "--full", "--loss-fusion", "--mnist", str(tmp_path / "x")])
