@@ -12,6 +12,11 @@ Three measurements, each printed as a table in one run:
    time against the raw forward/backward passes they need, timed alone on the
    same batches (best of 2 runs each; target ratio <= 1.3), and the process's
    peak resident memory.
+4. Pool scoring in joblib blocks (``n_jobs``): noise_entropy and bald with
+   ``n_jobs=None`` (one process, torch's threads), ``n_jobs=1`` (the same
+   blocks in this process) and ``n_jobs=2`` (two worker processes), as time
+   ratios to ``n_jobs=None``, and whether the selections for 1 and 2 jobs
+   agree (one seed per block: they must).
 
 Usage::
 
@@ -197,6 +202,31 @@ def section_heavy(X_train, y_train, X_pool):
         print(f"{name:<26}{t:>10.2f}{raw:>14.2f}{t / raw:>8.2f}  {what}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"peak resident memory of this process: {peak:,.0f} MB (target < 2,048 MB)")
+    return net
+
+
+def section_parallel(net, X_pool, block_size=2048):
+    n = len(X_pool)
+    calls = {
+        "noise_entropy (M=50)": lambda **kw: Q.noise_entropy(
+            net, X_pool, 200, sample_sigma=0.3, n_noise=50, random_state=0, **kw
+        ),
+        "bald (T=10)": lambda **kw: Q.bald(net, X_pool, 200, random_state=0, **kw),
+    }
+    print(
+        f"\n4. Pool scoring in joblib blocks of {block_size:,}, pool {n:,} "
+        f"({torch.get_num_threads()} torch threads in this process)"
+    )
+    print(f"{'strategy':<22}{'None s':>9}{'1 job':>9}{'2 jobs':>9}{'1/None':>8}{'2/None':>8}  same")
+    for name, call in calls.items():
+        t_none, _ = timed(call, 2)
+        t_one, one = timed(lambda call=call: call(n_jobs=1, block_size=block_size), 2)
+        t_two, two = timed(lambda call=call: call(n_jobs=2, block_size=block_size), 2)
+        same = bool(np.array_equal(one[0], two[0]))
+        print(
+            f"{name:<22}{t_none:>9.2f}{t_one:>9.2f}{t_two:>9.2f}{t_one / t_none:>8.2f}"
+            f"{t_two / t_none:>8.2f}  {same}"
+        )
 
 
 def main(argv=None):
@@ -213,7 +243,8 @@ def main(argv=None):
     section_probability(60000, 200)
     section_coreset(60000, 5000, 200)
     X, y = load_mnist(args.mnist, subset="train", return_X_y=True)
-    section_heavy(X[:2000], y[:2000], X[: args.heavy_pool])
+    net = section_heavy(X[:2000], y[:2000], X[: args.heavy_pool])
+    section_parallel(net, X[: args.heavy_pool])
 
 
 if __name__ == "__main__":

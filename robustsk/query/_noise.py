@@ -18,7 +18,7 @@ from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
 from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
-from ._torch_access import TorchClassifier
+from ._torch_access import TorchClassifier, float32_tensor
 
 
 def _pool_sigma(estimator, n_pool, sample_sigma):
@@ -92,7 +92,7 @@ def noisy_predictions(
     entropy = np.empty(n_pool) if output != "labels" else None
     with torch_net.evaluating() if torch_net is not None else contextlib.nullcontext():
         for s in batches(n_pool, per_chunk):
-            x = torch.as_tensor(np.asarray(X_pool[s], dtype=np.float32), device=device)
+            x = float32_tensor(X_pool[s], device)
             b = x.shape[0]
             copies = x.repeat_interleave(n_noise, dim=0)  # (b * M, ...)
             sig = torch.as_tensor(np.ascontiguousarray(sigma[s]), device=device)

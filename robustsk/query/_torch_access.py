@@ -16,6 +16,15 @@ from torch import nn
 from ..utils import eval_mode
 
 
+def float32_tensor(X, device) -> torch.Tensor:
+    """``X`` as a float32 tensor on ``device``; read-only arrays (joblib's memory-mapped
+    blocks) are copied first, since torch cannot wrap them."""
+    arr = np.asarray(X, dtype=np.float32)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    return torch.as_tensor(arr, device=device)
+
+
 class TorchClassifier:
     """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation."""
 
@@ -46,7 +55,7 @@ class TorchClassifier:
         if isinstance(X, torch.Tensor):
             x = X.to(device=self.device, dtype=torch.float32)
         else:
-            x = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device)
+            x = float32_tensor(X, self.device)
         if self.input_shape is not None and tuple(x.shape[1:]) != tuple(self.input_shape):
             x = x.reshape((x.shape[0],) + tuple(self.input_shape))
         return x
