@@ -81,6 +81,20 @@ def test_random_state_reproducible_and_global_rng_untouched(digits):
 
 
 # ------------------------------------------------------- sklearn machinery
+def test_seeded_fits_in_concurrent_threads_match_a_sequential_fit(digits):
+    """Threads share torch's global generator: seeded fits must not mix their draws."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X_train, _, y_train, _ = digits
+    est = NoiseTrainedClassifier(max_epochs=2, batch_size=32, verbose=0, random_state=0)
+    reference = clone(est).fit(X_train, y_train).module_.state_dict()
+    with ThreadPoolExecutor(6) as pool:
+        fits = list(pool.map(lambda _: clone(est).fit(X_train, y_train), range(6)))
+    for fit in fits:
+        for name, value in fit.module_.state_dict().items():
+            torch.testing.assert_close(value, reference[name], rtol=0, atol=0)
+
+
 def test_clone_pickle_joblib(fitted, digits, tmp_path):
     _, X_test, _, _ = digits
     params = clone(fitted).get_params()

@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike
 from ..utils._types import ClipRange, RandomStateLike
 
 import contextlib
+import threading
 import inspect
 import math
 import warnings
@@ -41,6 +42,12 @@ from ._progress import EpochProgressBar
 #: Keys of the dict that carries a training batch: the inputs and their row indices.
 DATA_KEY = "X"
 INDEX_KEY = "sample_index"
+
+
+#: Held by a seeded fit for its whole run: module initialization, shuffling and dropout draw
+#: from torch's process-wide generator, so concurrent seeded fits in threads would interleave
+#: their draws (reentrant: a fit may run inside another, e.g. a learner's retraining).
+_SEEDED_FITS = threading.RLock()
 
 
 class RobustNetClassifier(NeuralNetClassifier):
@@ -317,7 +324,12 @@ class RobustNetClassifier(NeuralNetClassifier):
 
     @contextlib.contextmanager
     def _seeded(self, reset: bool):
-        """Seed torch for this call only; the caller's global RNG state is restored."""
+        """Seed torch for this call only; the caller's global RNG state is restored.
+
+        torch's global generator is shared by the threads of a process, so seeded
+        fits running in threads (a thread-based joblib or Dask backend) take turns
+        on it; fits in separate processes are not affected.
+        """
         if self.random_state is None:
             self._call_seed = draw_seed(None)
             yield
@@ -327,7 +339,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         epochs_done = 0 if history is None else len(history)
         self._call_seed = (draw_seed(self.random_state) + 7919 * epochs_done) % (2**31 - 1)
         devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-        with torch.random.fork_rng(devices=devices):
+        with _SEEDED_FITS, torch.random.fork_rng(devices=devices):
             torch.manual_seed(self._call_seed)
             yield
 

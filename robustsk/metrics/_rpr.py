@@ -19,13 +19,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..perturb import GaussianNoise, Perturbation, RandomPixels
+from ..utils._parallel import map_pool
 from ..utils import (
     check_batch,
     check_clip,
     check_number,
     check_options,
     check_random_state_param,
-    draw_seed,
 )
 from ._adversarial import encode_labels
 from ._rpr_engine import PredictModel, TorchModel, default_sizes, make_perturber, run_engine
@@ -312,25 +312,28 @@ def _parallel_steps(
     verbose,
 ):
     """Blocks of ``chunk_size`` points through joblib, one spawned seed per block."""
-    from joblib import Parallel, delayed
-
-    blocks = [slice(i, min(i + chunk_size, X.shape[0])) for i in range(0, X.shape[0], chunk_size)]
-    seeds = np.random.SeedSequence(draw_seed(random_state)).spawn(len(blocks))
-    parts = Parallel(n_jobs=n_jobs, verbose=10 if verbose else 0)(
-        delayed(rpr_steps)(
-            estimator,
-            X[b],
-            y[b],
-            perturbation=perturbation,
-            max_steps=max_steps,
-            random_state=int(seed.generate_state(1)[0] & 0x7FFFFFFF),
-            batch_size=batch_size,
-            chunk_size=chunk_size,
-            backend=backend,
-        )
-        for b, seed in zip(blocks, seeds)
+    if X.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    return map_pool(
+        _steps_block,
+        X,
+        n_jobs=n_jobs,
+        block_size=chunk_size,
+        random_state=random_state,
+        seeded=True,
+        per_row={"y": y},
+        verbose=10 if verbose else 0,
+        estimator=estimator,
+        perturbation=perturbation,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        backend=backend,
     )
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def _steps_block(X, y, *, estimator, **kwargs):
+    return rpr_steps(estimator, X, y, **kwargs)
 
 
 def rpr_score(

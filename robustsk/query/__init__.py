@@ -20,7 +20,7 @@ from ._egl import egl, egl_scores
 from ._embeddings import penultimate_embeddings
 from ._mc_dropout import bald, dropout_entropy, with_mc_dropout
 from ._mcp import mcp
-from ._parallel import map_pool
+from ..utils._parallel import map_pool
 from ._noise import noise_entropy, noise_uncertainty, noisy_predictions
 from ._scores import (
     bald_scores,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..utils import check_random_state_param, numpy_generator
-from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
+from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024

@@ -11,7 +11,7 @@ import torch
 from ..utils._types import RandomStateLike
 from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
-from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
+from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
 
 

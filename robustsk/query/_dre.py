@@ -11,7 +11,7 @@ from ..utils import check_number
 from ..utils._types import RandomStateLike
 from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
-from ._parallel import DEFAULT_BLOCK_SIZE
+from ..utils._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import entropy_scores
 
 

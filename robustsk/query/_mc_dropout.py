@@ -16,7 +16,7 @@ from ..utils import check_number, draw_seed
 from ..utils._types import RandomStateLike
 from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
-from ._parallel import DEFAULT_BLOCK_SIZE, map_pool
+from ..utils._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores
 from ._torch_access import TorchClassifier
 

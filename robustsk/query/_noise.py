@@ -16,7 +16,7 @@ from ..utils import check_clip, check_number, check_options, check_per_sample, t
 from ..utils._types import RandomStateLike
 from ._base import batches, check_query, select_top
 from ._docstrings import fill_doc
-from ._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
+from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
 from ._torch_access import TorchClassifier, float32_tensor
 

@@ -1,4 +1,8 @@
-"""Pool scoring in parallel: blocks of the pool through joblib, one spawned seed per block."""
+"""Scoring rows in parallel: blocks of an array through joblib, one spawned seed per block.
+
+Used by the acquisition strategies (pool scoring, public as
+:func:`robustsk.query.map_pool`) and by RPR's parallel blocks of points.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ..utils import check_number, draw_seed
-from ..utils._types import RandomStateLike
+from ._random import draw_seed
+from ._types import RandomStateLike
+from ._validation import check_number
 
 #: Pool rows per joblib task when a strategy runs with ``n_jobs``.
 DEFAULT_BLOCK_SIZE = 8192
@@ -34,6 +39,7 @@ def map_pool(
     random_state: RandomStateLike = None,
     seeded: bool = False,
     per_row: dict | None = None,
+    verbose: int = 0,
     **kwargs: Any,
 ) -> Any:
     """Apply a per-row scoring function to a pool, in parallel blocks through joblib.
@@ -69,6 +75,8 @@ def map_pool(
     per_row : dict or None, default=None
         Keyword arguments with one entry per pool row (e.g. each example's
         noise level), sliced with the pool for each block.
+    verbose : int, default=0
+        joblib's progress messages (its ``verbose``).
     **kwargs
         Passed to every call of ``fn``.
 
@@ -98,7 +106,7 @@ def map_pool(
     if seeded:
         seqs = np.random.SeedSequence(draw_seed(random_state)).spawn(len(blocks))
         seeds = [{"random_state": int(q.generate_state(1)[0] & 0x7FFFFFFF)} for q in seqs]
-    parts = Parallel(n_jobs=n_jobs)(
+    parts = Parallel(n_jobs=n_jobs, verbose=verbose)(
         delayed(fn)(X_pool[b], **{k: v[b] for k, v in per_row.items()}, **seed, **kwargs)
         for b, seed in zip(blocks, seeds)
     )
