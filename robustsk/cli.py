@@ -248,7 +248,7 @@ def _reproduce_rpr(args):
     run_rpr(X, y, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
 
 
-def _reproduce_budgets(args):
+def _reproduce_budgets(args: argparse.Namespace) -> None:
     from .datasets import load_mnist
     from .reproduce import BudgetsConfig, run_budgets
 
