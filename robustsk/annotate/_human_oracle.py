@@ -1,0 +1,130 @@
+"""The oracle that asks a person through the annotation app."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._server import AnnotationServer
+
+if TYPE_CHECKING:
+    from ..active import LevelQuery
+
+
+class HumanOracle:
+    """An oracle that shows level queries to a person in the annotation app.
+
+    ``answer(queries)`` posts each query to the server, then waits until the
+    person has answered all of them, and returns the chosen levels. Answers are
+    in the server's SQLite file before they are acknowledged, so nothing is
+    lost if the learner or the server stops; posting the same queries again
+    after a restart finds the stored answers.
+
+    Parameters
+    ----------
+    url : str or None, default=None
+        Base address of a running app, e.g. ``"http://127.0.0.1:8765"``. None
+        starts a local :class:`AnnotationServer` (on ``db``, a free port) and
+        prints its address.
+    token : str or None, default=None
+        Token of a server that requires one.
+    db : str or path-like, default="annotations.sqlite"
+        Store of the local server (when ``url`` is None).
+    poll_interval : float, default=0.5
+        Seconds between checks for answers.
+    timeout : float or None, default=None
+        Give up (``TimeoutError``) after this many seconds; None waits forever.
+    verbose : int, default=1
+        Print where to annotate.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        db: str | os.PathLike = "annotations.sqlite",
+        poll_interval: float = 0.5,
+        timeout: float | None = None,
+        verbose: int = 1,
+    ):
+        self.url = url
+        self.token = token
+        self.db = db
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.verbose = verbose
+        self.server_: AnnotationServer | None = None
+
+    def _base(self) -> str:
+        if self.url is not None:
+            return self.url.rstrip("/")
+        if self.server_ is None:
+            self.server_ = AnnotationServer(self.db, port=0).start()
+            if self.verbose:
+                print(f"annotate at {self.server_.url}")
+        return f"http://{self.server_.host}:{self.server_.port}"
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self._base() + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "X-Token": self.token or ""},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"annotation server: {exc.code} {exc.read().decode()}") from None
+
+    def answer(self, queries: Iterable[LevelQuery]) -> np.ndarray:
+        """Post the queries, wait for the person's answers, return them."""
+        ids = []
+        for q in queries:
+            x = np.asarray(q.x, dtype=np.float32)
+            label = q.y.item() if isinstance(q.y, np.generic) else q.y
+            ids.append(
+                self._request(
+                    "POST",
+                    "/api/queries",
+                    {
+                        "example": int(q.query_id),
+                        "x": x.ravel().tolist(),
+                        "shape": list(x.shape),
+                        "label": label,
+                        "sigmas": [float(s) for s in q.sigmas],
+                        "current_sigma": float(q.current_sigma),
+                        "seed": int(q.seed),
+                    },
+                )["id"]
+            )
+        answers: dict[int, float] = {}
+        start = time.monotonic()
+        while len(answers) < len(ids):
+            for qid in ids:
+                if qid not in answers:
+                    got = self._request("GET", f"/api/queries/{qid}")["answer"]
+                    if got is not None:
+                        answers[qid] = got
+            if len(answers) < len(ids):
+                if self.timeout is not None and time.monotonic() - start > self.timeout:
+                    raise TimeoutError(
+                        f"{len(ids) - len(answers)} queries still open after {self.timeout} s"
+                    )
+                time.sleep(self.poll_interval)
+        return np.array([answers[qid] for qid in ids], dtype=np.float64)
+
+    def close(self) -> None:
+        """Stop the local server, if one was started."""
+        if self.server_ is not None:
+            self.server_.stop()
+            self.server_ = None
