@@ -1,27 +1,58 @@
-"""AQPL's selection against random selection: a paired, seeded statistical test."""
+"""AQPL's selection against random selection: a paired, seeded statistical test.
+
+A statistical claim must hold on any machine and package set, where the same
+seed can train a slightly different net (BLAS kernels, thread counts and CPU
+instruction sets change the order of floating-point sums). So the test pairs
+the two strategies on each seed (same data, same initial levels, same oracle,
+same net seed), uses twelve seeds, asserts on means with a margin of about
+three standard errors of the measured paired spread, and asserts per seed only
+on the selection itself, where the effect is many binomial standard deviations
+wide.
+"""
 
 import numpy as np
 import pytest
+import torch
 
 from robustsk.active import CallableOracle, PerturbationLevelLearner
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.perturb import GaussianNoise
 from robustsk.query import noise_entropy, random_sampling
 
-FAST = dict(max_epochs=2, lr=1e-2, batch_size=32, verbose=0, random_state=0)
+N_SEEDS = 12
+FIT = dict(max_epochs=10, lr=1e-2, batch_size=32, verbose=0)
+
+
+@pytest.fixture
+def one_thread():
+    """Fewer sources of cross-machine drift: one intra-op thread for this test."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.slow
-def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits):
-    """A seeded setting with a large effect.
+def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits, one_thread):
+    """A seeded setting with a large effect, paired over twelve seeds.
 
     The training levels came from a pipeline that left two classes without
     noise (level 0, where the annotator says 0.5) and gave 10% faint scans the
     default 0.5 (unrecognisable; the annotator says 0.05). AQPL's two sides
     find exactly these examples (the faint ones have the highest entropy, the
     unaugmented ones the lowest); random selection finds them at their base
-    rate. After the same 280 queries AQPL is more accurate under Gaussian
-    noise, for every seed.
+    rate (0.28). After the same 280 queries AQPL is more accurate under
+    Gaussian noise, most of all on the affected test images (classes 3 and 8
+    and the faint scans).
+
+    Measured (numpy 2.4, scikit-learn 1.9, skorch 1.4, torch 2.13 CPU; 12 seeds,
+    one and two threads): share of queries that hit a wrong level, AQPL
+    0.946-0.968, random 0.225-0.318. Paired accuracy gain under Gaussian(0.3),
+    AQPL minus random: all test images mean +3.0 points (sd 2.2, range -0.2 to
+    +6.2, standard error 0.64); affected test images mean +11.2 points (sd 7.4,
+    range -2.1 to +20.3, standard error 2.1). A single seed can show no gain,
+    so the accuracy assertions are on the means, each about three standard
+    errors below the measured mean.
     """
     X_train, X_test, y_train, y_test = digits
     rng = np.random.default_rng(0)
@@ -34,6 +65,7 @@ def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits):
     truth = np.where(faint_train, 0.05, 0.5)
     initial = np.where(unaugmented, 0.0, 0.5)
     wrong = faint_train | unaugmented  # 377 of 1,347 examples
+    affected = np.isin(y_test, [3, 8]) | faint_test
     oracle = CallableOracle(lambda q: round(float(truth[q.query_id]), 2))
     noisy_tests = [GaussianNoise(0.3, random_state=k)(X_test) for k in range(3)]
 
@@ -41,7 +73,7 @@ def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits):
         learner = (
             PerturbationLevelLearner(
                 oracle,
-                NoiseTrainedClassifier(**{**FAST, "max_epochs": 10, "random_state": seed}),
+                NoiseTrainedClassifier(**FIT, random_state=seed),
                 query_strategy=strategy,
                 n_per_side=70,
                 n_noise=20,
@@ -51,11 +83,20 @@ def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits):
             .fit(X_train, y_train, sample_sigma=initial)
             .run()
         )
-        accuracy = np.mean([learner.estimator_.score(Xn, y_test) for Xn in noisy_tests])
-        return accuracy, (learner.answered_ & wrong).sum() / learner.answered_.sum()
+        correct = np.array([learner.estimator_.predict(Xn) == y_test for Xn in noisy_tests])
+        hits = (learner.answered_ & wrong).sum() / learner.answered_.sum()
+        return correct.mean(), correct[:, affected].mean(), hits
 
-    for seed in range(3):
-        aqpl_acc, aqpl_hits = run(noise_entropy, seed)
-        random_acc, random_hits = run(random_sampling, seed)
-        assert aqpl_hits > 0.9 and random_hits < 0.4  # base rate 0.28
-        assert aqpl_acc > random_acc + 0.02  # measured: +3.2 to +3.9 points
+    gain_all, gain_affected = [], []
+    for seed in range(N_SEEDS):
+        aqpl_all, aqpl_affected, aqpl_hits = run(noise_entropy, seed)
+        random_all, random_affected, random_hits = run(random_sampling, seed)
+        # The selection itself, per seed: binomial sd of the random rate is 0.027.
+        assert aqpl_hits > 0.9, (seed, aqpl_hits)
+        assert random_hits < 0.4, (seed, random_hits)
+        gain_all.append(aqpl_all - random_all)
+        gain_affected.append(aqpl_affected - random_affected)
+    gain_all, gain_affected = np.array(gain_all), np.array(gain_affected)
+    summary = f"gains: all {gain_all.round(3)}, affected {gain_affected.round(3)}"
+    assert gain_all.mean() > 0.010, summary  # measured mean +0.030, standard error 0.0064
+    assert gain_affected.mean() > 0.045, summary  # measured mean +0.112, standard error 0.021

@@ -36,7 +36,14 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import column_or_1d
 
 from ..nets import MLP
-from ..utils import check_clip, check_random_state_param, draw_seed, resolve_device, torch_generator
+from ..utils import (
+    check_clip,
+    check_device,
+    check_random_state_param,
+    draw_seed,
+    resolve_device,
+    torch_generator,
+)
 from ._progress import EpochProgressBar
 
 #: Keys of the dict that carries a training batch: the inputs and their row indices.
@@ -170,6 +177,12 @@ class RobustNetClassifier(NeuralNetClassifier):
         return [*super().get_default_callbacks(), ("progress_bar", EpochProgressBar())]
 
     # ---------------------------------------------------------------- module
+    def initialize(self) -> RobustNetClassifier:
+        """Check the parameters (a device this torch cannot use fails here), then
+        build the module, criterion and optimizer as skorch does."""
+        self._check_params()
+        return super().initialize()
+
     def initialize_module(self) -> RobustNetClassifier:
         """Build the module, filling ``input_shape``/``n_classes`` from the data."""
         kwargs = self.get_params_for("module")
@@ -256,6 +269,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         """Validate the estimator's own parameters; subclasses extend this."""
         check_clip(self.clip)
         check_random_state_param(self.random_state)
+        check_device(self.__dict__.get("device"), "device")
 
     def _check_fit_params(self, n_samples: int, fit_params: dict, *, reset: bool) -> dict:
         """Hook: validate and consume per-sample fit parameters; return the rest.

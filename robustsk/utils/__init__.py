@@ -1,6 +1,6 @@
 """Shared helpers: random state, devices and input validation."""
 
-from ._device import resolve_device
+from ._device import available_devices, check_device, resolve_device
 from ._io import write_csv
 from ._modes import eval_mode
 from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
@@ -13,8 +13,10 @@ from ._validation import (
 )
 
 __all__ = [
+    "available_devices",
     "check_batch",
     "check_clip",
+    "check_device",
     "check_number",
     "check_options",
     "check_per_sample",
