@@ -166,7 +166,7 @@ def section_heavy(X_train, y_train, X_pool):
     start = time.perf_counter()
     idx, _ = Q.dfal(net, X_pool, 200, random_state=0, max_iter=50)
     t = time.perf_counter() - start
-    cand = np.sort(np.random.default_rng(0).choice(n, 2000, replace=False))
+    cand = np.sort(np.random.default_rng(0).choice(n, min(n, 2000), replace=False))
     # DeepFool's cost: iterations x (1 forward + C input-gradient backward passes); count
     # the iterations needed by the slowest example through one instrumented run.
     from robustsk.attacks import deepfool
@@ -238,10 +238,16 @@ def main(argv=None):
         default=10000,
         help="pool size for the model-heavy strategies (60000 = full)",
     )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=60000,
+        help="pool size of the probability-only and core-set sections (default: 60000)",
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
-    section_probability(60000, 200)
-    section_coreset(60000, 5000, 200)
+    section_probability(args.pool, 200)
+    section_coreset(args.pool, min(5000, args.pool // 2), 200)
     X, y = load_mnist(args.mnist, subset="train", return_X_y=True)
     net = section_heavy(X[:2000], y[:2000], X[: args.heavy_pool])
     section_parallel(net, X[: args.heavy_pool])

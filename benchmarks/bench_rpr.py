@@ -21,6 +21,7 @@ Usage::
     python benchmarks/bench_rpr.py [--mnist PATH] [--n 10000] [--train-n 10000]
                                    [--train-epochs 2] [--seq-n 50] [--max-steps 250]
                                    [--threads 1] [--batch-size N] [--skip-lockstep]
+                                   [--device auto]
 
 On a CPU shared with other jobs, ``--threads 1`` avoids the stalls of torch's
 two-thread parallel regions (which slowed every implementation here up to 50x).
@@ -72,12 +73,13 @@ def sequential_predict(net, X, y, max_steps, seed):
 def sequential_module(net, X, y, max_steps, seed):
     """The same loop with a raw module forward per draw (eval mode, no gradients)."""
     scheme = RandomPixels()
-    gen = torch.Generator().manual_seed(seed)
     module = net.module_.eval()
+    device = next(module.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
     steps = np.zeros(len(X), dtype=np.int64)
     with torch.inference_mode():
         for i in range(len(X)):
-            x = torch.from_numpy(X[i : i + 1])
+            x = torch.from_numpy(X[i : i + 1]).to(device)
             if int(module(x).argmax(1)) != y[i]:
                 continue
             while steps[i] < max_steps and int(module(scheme._perturb(x, gen)).argmax(1)) == y[i]:
@@ -88,9 +90,11 @@ def sequential_module(net, X, y, max_steps, seed):
 def lockstep(net, X, y, max_steps, seed, batch_size):
     """One draw per unbroken image per round, all images at once (batched over images)."""
     scheme = RandomPixels()
-    gen = torch.Generator().manual_seed(seed)
     module = net.module_.eval()
-    x_all, t_all = torch.from_numpy(X), torch.from_numpy(np.asarray(y))
+    device = next(module.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    x_all = torch.from_numpy(X).to(device)
+    t_all = torch.from_numpy(np.asarray(y)).to(device)
 
     def correct(x, t):
         return torch.cat(
@@ -108,7 +112,7 @@ def lockstep(net, X, y, max_steps, seed, batch_size):
                 break
             ok = correct(scheme._perturb(x_all[alive], gen), t_all[alive])
             alive = alive[ok]
-            steps[alive.numpy()] += 1
+            steps[alive.cpu().numpy()] += 1
     return steps, needed_rows(steps, net.predict(X) == y, max_steps)
 
 
@@ -158,6 +162,9 @@ def main(argv=None):
         "1 is faster on a machine shared with other jobs)",
     )
     parser.add_argument("--skip-lockstep", action="store_true")
+    parser.add_argument(
+        "--device", default="auto", help='device of every implementation (default: "auto")'
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     if args.threads:
@@ -170,7 +177,7 @@ def main(argv=None):
     net = RobustNetClassifier(
         LeNet5,
         max_epochs=args.train_epochs,
-        device="cpu",
+        device=args.device,
         classes=np.arange(10),
         verbose=0,
         random_state=0,

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One GPU check in one call (at most nine minutes): the gpu tests, every benchmark at GPU
+# size and a slice of each paper-size reproduction, written into one report
+# ($OUT/gpu_check.md on the device machine, else benchmarks/results/gpu_check/).
+#
+#   bash benchmarks/gpu_pack.sh                       # here, once: wheels + MNIST copy
+#   bash benchmarks/gpu_check.sh --mnist .gpu-data/mnist   # there (carry .whl and .gpu-data)
+#   bash benchmarks/gpu_check.sh --dry-run            # anywhere: CPU, toy sizes (tested in CI)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+# A bare GPU machine lacks some of robustsk's dependencies: install the carried wheels.
+if compgen -G ".whl/*.whl" >/dev/null; then
+  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/robustsk-site .whl/*.whl || exit 1
+  export PYTHONPATH="/tmp/robustsk-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+# robustsk itself from this checkout, installed or not.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" benchmarks/gpu_check.py "$@"
