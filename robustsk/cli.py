@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--host", default="127.0.0.1", help="address (default: %(default)s)")
     annotate.add_argument("--port", type=int, default=8765, help="port (default: %(default)s)")
     annotate.add_argument(
-        "--token", default=None, help="access token (required off loopback; generated if omitted)"
+        "--token",
+        default=None,
+        help="access token: 1-256 characters from A-Z a-z 0-9 . _ ~ - (required off loopback; "
+        "generated if omitted)",
     )
 
     reproduce = sub.add_parser("reproduce", help="Reproduce a paper's experiment.")
@@ -163,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run_demo
 
@@ -179,7 +183,10 @@ def main(argv=None) -> int:
     elif args.command == "annotate":
         from .annotate import AnnotationServer
 
-        server = AnnotationServer(args.db, host=args.host, port=args.port, token=args.token)
+        try:
+            server = AnnotationServer(args.db, host=args.host, port=args.port, token=args.token)
+        except ValueError as exc:  # a bad --token: refused before anything is served
+            parser.error(str(exc))
         print(f"robustsk annotate: open {server.url}")
         server.serve_forever()
     return 0

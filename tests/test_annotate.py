@@ -10,6 +10,10 @@ from robustsk.annotate import AnnotationServer, HumanOracle, QueryStore, create_
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 
 
+def _client(app):
+    return fastapi_testclient.TestClient(app, base_url="http://127.0.0.1")  # a loopback Host
+
+
 def _post_query(client, example=0, sigmas=(0.0, 0.1, 0.2), headers=None):
     body = {
         "example": example,
@@ -43,7 +47,7 @@ def test_store_is_durable_and_resumes(tmp_path):
 
 
 def test_http_api_and_bad_requests(tmp_path):
-    client = fastapi_testclient.TestClient(create_app(QueryStore(tmp_path / "b.sqlite")))
+    client = _client(create_app(QueryStore(tmp_path / "b.sqlite")))
     assert client.get("/api/next").status_code == 204
     qid = _post_query(client).json()["id"]
     nxt = client.get("/api/next").json()
@@ -54,10 +58,16 @@ def test_http_api_and_bad_requests(tmp_path):
     bad = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.15})
     assert bad.status_code == 422 and "not on query" in bad.json()["detail"]
     assert client.post(f"/api/queries/{qid}/answer", json={"sigma": "x"}).status_code == 422
-    assert client.post(f"/api/queries/{qid}/answer", content=b"{oops").status_code == 422
+    malformed = client.post(
+        f"/api/queries/{qid}/answer",
+        content=b"{oops",
+        headers={"Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 422
     assert client.post("/api/queries/999/answer", json={"sigma": 0.1}).status_code == 404
-    ok = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.2})
+    ok = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.2 + 1e-12})
     assert ok.status_code == 200 and ok.json()["progress"] == {"answered": 1, "total": 1}
+    assert ok.json()["sigma"] == 0.2  # the stored ladder value, not the float sent
     again = client.post(f"/api/queries/{qid}/answer", json={"sigma": 0.1})
     assert again.status_code == 409 and "already answered" in again.json()["detail"]
     assert client.get(f"/api/queries/{qid}").json()["answer"] == 0.2
@@ -66,21 +76,28 @@ def test_http_api_and_bad_requests(tmp_path):
         json={"example": 0, "x": [0.1], "shape": [2, 2], "sigmas": [0.0], "current_sigma": 0.0},
     )
     assert wrong.status_code == 422 and "needs 4" in wrong.json()["detail"]
+    assert wrong.json()["detail"].startswith("shape")
     assert "Pick the last image" in client.get("/").text
 
 
 def test_token_required_off_loopback(tmp_path):
     assert is_loopback("127.0.0.1") and is_loopback("::1") and not is_loopback("0.0.0.0")
+    assert not is_loopback("")  # "" binds every interface
     server = AnnotationServer(tmp_path / "c.sqlite", host="0.0.0.0", port=0)
     assert server.token and f"token={server.token}" in server.url
     server.store.close()
-    client = fastapi_testclient.TestClient(
-        create_app(QueryStore(tmp_path / "d.sqlite"), token="s3cret")
-    )
+    with pytest.raises(ValueError, match="token is required"):
+        create_app(QueryStore(":memory:"), host="0.0.0.0")
+    client = _client(create_app(QueryStore(tmp_path / "d.sqlite"), token="s3cret"))
     assert client.get("/api/next").status_code == 401
     assert _post_query(client).status_code == 401
+    assert client.get("/api/next?token=s3cret").status_code == 401  # only the page's link
     assert _post_query(client, headers={"X-Token": "s3cret"}).status_code == 200
-    assert client.get("/?token=s3cret").status_code == 200
+    page = client.get("/?token=s3cret")  # the link: checked, then a session cookie
+    assert page.status_code == 200
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "s3cret" not in cookie
+    assert client.get("/api/next").status_code == 200  # the cookie is enough now
 
 
 def _chromium():
@@ -116,15 +133,11 @@ def test_end_to_end_in_headless_chromium(tmp_path):
             page.wait_for_selector(".rung >> nth=90")
             assert "Query 1 of 2" in page.text_content("#status")
             page.click(".rung[data-sigma='0.25']")  # a click on the threshold image
-            page.wait_for_function(
-                "document.querySelector('#status').textContent.includes('Query 2 of 2')"
-            )
+            page.wait_for_selector("#status:has-text('Query 2 of 2')")  # no eval: CSP forbids
             page.wait_for_selector(".rung >> nth=90")
             page.keyboard.press("ArrowRight")  # from the current level 0.5 to 0.51
             page.keyboard.press("Enter")
-            page.wait_for_function(
-                "document.querySelector('#status').textContent.includes('No open queries')"
-            )
+            page.wait_for_selector("#status:has-text('No open queries')")
             browser.close()
         thread.join(30)
         np.testing.assert_allclose(result["answers"], [0.25, 0.51])

@@ -3,101 +3,187 @@
 from __future__ import annotations
 
 import io
-import ipaddress
-import secrets
+import logging
+import sqlite3
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, HTTPException, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..perturb import noise_ladder
-from ._page import PAGE
+from ._auth import TokenAuth, check_token
+from ._guards import (
+    MAX_BODY_BYTES,
+    BodyLimit,
+    CrossSiteCheck,
+    HostCheck,
+    SecurityHeaders,
+    is_loopback_name,
+)
+from ._page import PAGE, PAGE_CSP
 from ._store import QueryStore
+from ._validation import (
+    INT64_MAX,
+    INT64_MIN,
+    MAX_DIMS,
+    MAX_LEVELS,
+    MAX_VALUES,
+    QueryFieldError,
+    check_shape,
+)
+
+logger = logging.getLogger("robustsk.annotate")
+
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False)
+QueryId = Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class NewQuery(BaseModel):
-    """Body of ``POST /api/queries``."""
+    """Body of ``POST /api/queries`` (strict JSON types; the values are checked by the store)."""
 
-    example: int
-    x: list[float] = Field(min_length=1)
-    shape: list[int] = Field(min_length=1)
-    label: int | str | float | None = None
-    sigmas: list[float] = Field(min_length=1)
+    model_config = _STRICT
+
+    example: StrictInt
+    x: list[float] = Field(min_length=1, max_length=MAX_VALUES)
+    shape: list[StrictInt] = Field(min_length=1, max_length=MAX_DIMS)
+    label: Any = None  # a JSON scalar, checked by check_label
+    sigmas: list[float] = Field(min_length=1, max_length=MAX_LEVELS)
     current_sigma: float
-    seed: int = 0
+    seed: StrictInt = 0
 
 
 class Answer(BaseModel):
     """Body of ``POST /api/queries/{id}/answer``."""
 
+    model_config = _STRICT
+
     sigma: float
 
 
 def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine.
+    """Whether binding ``host`` only listens on this machine.
 
     Parameters
     ----------
     host : str
-        A host name or IP address.
+        A host name or IP address. ``""`` (every interface) is not loopback.
 
     Returns
     -------
     loopback : bool
     """
-    if host in ("localhost", ""):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return bool(host) and is_loopback_name(host.strip("[]").lower())
 
 
-def create_app(store: QueryStore, *, token: str | None = None) -> FastAPI:
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    """``("body", "x", 3)`` -> ``"x[3]"``; ``("path", "qid")`` -> ``"qid"``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "path", "query", "header", "cookie"):
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif not name:
+            name = str(part)
+        else:
+            name += f".{part}"
+    return name or "body"
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    fields: list[dict[str, str]] = []
+    for err in errors:
+        name = _field(err.get("loc", ()))
+        if all(f["field"] != name for f in fields):
+            fields.append({"field": name, "msg": str(err.get("msg", "invalid"))})
+    detail = "; ".join(f"{f['field']}: {f['msg']}" for f in fields[:5]) or "invalid request"
+    return JSONResponse({"detail": detail, "errors": fields[:20]}, status_code=422)
+
+
+async def _bad_field(request: Request, exc: Exception) -> JSONResponse:
+    field, msg = (exc.field, exc.message) if isinstance(exc, QueryFieldError) else ("body", "")
+    return JSONResponse(
+        {"detail": str(exc), "errors": [{"field": field, "msg": msg}]}, status_code=422
+    )
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return JSONResponse(
+            {"detail": "the database is busy; try again"},
+            status_code=503,
+            headers={"Retry-After": "1"},
+        )
+    return await _server_error(request, exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("annotation server error on %s", request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def create_app(
+    store: QueryStore,
+    *,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """The FastAPI application serving ``store``.
 
     Routes: ``GET /`` (the page), ``GET /api/next``, ``GET /api/progress``,
     ``POST /api/queries``, ``GET /api/queries/{id}``,
     ``GET /api/queries/{id}/image/{k}.png`` and ``POST /api/queries/{id}/answer``.
-    Bad requests get a 4xx with a message: 404 for an unknown query or level,
-    409 for an answered query, 422 for a level off the ladder or a malformed body,
-    401 for a missing token.
+    Bad requests get a 4xx whose ``detail`` names the field: 400 for a bad
+    ``Host`` or ``Content-Length``, 401 for a missing token, 403 for a
+    cross-origin POST, 404 for an unknown query or level, 409 for an answered
+    query, 413 for a body over ``max_body_bytes``, 415 for a POST that is not JSON,
+    422 for a malformed body, a bad id or a value out of bounds (see
+    :func:`check_query`).
 
     Parameters
     ----------
     store : QueryStore
         Where queries and answers live.
     token : str or None, default=None
-        If set, required on every request (``X-Token`` header or ``?token=``).
+        If set, required on every request, the API docs included: the
+        ``X-Token`` header, or the session cookie that ``GET /?token=...``
+        sets. Required when ``host`` is not loopback.
+    host : str, default="127.0.0.1"
+        The address the app is served on. On loopback the ``Host`` header must
+        name a loopback address (against DNS rebinding); elsewhere any ``Host``
+        is accepted and the token guards the app.
+    max_body_bytes : int, default=8 MiB
+        Largest request body; checked before the body is parsed or the token checked.
 
     Returns
     -------
     app : fastapi.FastAPI
     """
+    token = check_token(token)
+    if token is None and not is_loopback(host):
+        raise ValueError(f"token is required when host={host!r} is not a loopback address.")
     app = FastAPI(title="robustsk annotate")
 
-    def check_token(request: Request):
-        if token is None:
-            return
-        given = request.headers.get("X-Token") or request.query_params.get("token")
-        if not given or not secrets.compare_digest(given, token):
-            raise HTTPException(401, "a valid token is required (X-Token header or ?token=)")
-
     @app.get("/", response_class=HTMLResponse)
-    def page(_=Depends(check_token)):
-        return PAGE
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE, headers={"Content-Security-Policy": PAGE_CSP})
 
     @app.get("/api/progress")
-    def progress(_=Depends(check_token)):
+    def progress() -> dict[str, int]:
         return store.progress()
 
-    @app.get("/api/next")
-    def next_query(_=Depends(check_token)):
+    @app.get("/api/next", response_model=None)
+    def next_query() -> dict[str, Any] | Response:
         qid = store.next_open()
-        if qid is None:
+        q = None if qid is None else store.get(qid)
+        if q is None:
             return Response(status_code=204)
-        q = store.get(qid)
         sig = np.asarray(q["sigmas"])
         return {
             "id": q["id"],
@@ -108,60 +194,69 @@ def create_app(store: QueryStore, *, token: str | None = None) -> FastAPI:
         }
 
     @app.post("/api/queries")
-    def add_query(body: NewQuery, _=Depends(check_token)):
-        if int(np.prod(body.shape)) != len(body.x):
-            raise HTTPException(
-                422,
-                f"x has {len(body.x)} values but shape {body.shape} "
-                f"needs {int(np.prod(body.shape))}",
-            )
-        if min(body.sigmas) < 0:
-            raise HTTPException(422, "sigmas must be >= 0")
-        x = np.asarray(body.x, dtype=np.float32).reshape(body.shape)
+    def add_query(body: NewQuery) -> dict[str, int]:
+        shape = check_shape(body.shape, len(body.x))
+        x = np.asarray(body.x, dtype=np.float64).reshape(shape)
         qid = store.add(body.example, x, body.label, body.sigmas, body.current_sigma, body.seed)
         return {"id": qid}
 
     @app.get("/api/queries/{qid}")
-    def get_query(qid: int, _=Depends(check_token)):
+    def get_query(qid: QueryId) -> dict[str, Any]:
         q = store.get(qid)
         if q is None:
             raise HTTPException(404, f"unknown query {qid}")
         return {"id": q["id"], "example": q["example"], "answer": q["answer"]}
 
     @app.get("/api/queries/{qid}/image/{k}.png")
-    def image(qid: int, k: int, _=Depends(check_token)):
+    def image(qid: QueryId, k: Annotated[int, Path(ge=0, le=MAX_LEVELS - 1)]) -> Response:
         q = store.get(qid)
         if q is None:
             raise HTTPException(404, f"unknown query {qid}")
-        if not 0 <= k < len(q["sigmas"]):
+        if not k < len(q["sigmas"]):
             raise HTTPException(404, f"query {qid} has levels 0 to {len(q['sigmas']) - 1}")
         rung = noise_ladder(q["x"], [q["sigmas"][k]], random_state=q["seed"])[0]
         return Response(_png(rung), media_type="image/png")
 
     @app.post("/api/queries/{qid}/answer")
-    def answer(qid: int, body: Answer, _=Depends(check_token)):
+    def answer(qid: QueryId, body: Answer) -> dict[str, Any]:
         try:
-            store.answer(qid, body.sigma)  # committed (synchronous=FULL) before we reply
+            stored = store.answer(qid, body.sigma)  # committed (synchronous=FULL) before we reply
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         except RuntimeError as exc:
             raise HTTPException(409, str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        return {"id": qid, "sigma": body.sigma, "progress": store.progress()}
+        return {"id": qid, "sigma": stored, "progress": store.progress()}
 
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(QueryFieldError, _bad_field)
+    app.add_exception_handler(sqlite3.OperationalError, _database_error)
+    app.add_exception_handler(Exception, _server_error)
+    # Added innermost first: the last one added sees the request first.
+    app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(CrossSiteCheck)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if is_loopback(host):
+        app.add_middleware(HostCheck, bound=host)
+    loose = [u for u in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if u]
+    app.add_middleware(SecurityHeaders, loose_csp_paths=loose)
     return app
 
 
-def _png(image) -> bytes:
+def _png(image: Any) -> bytes:
+    """One rung as a PNG: gray for ``(d,)``, ``(h, w)``, ``(1, h, w)``; RGB for ``(3, h, w)``;
+    any other shape shows its planes stacked vertically."""
     from PIL import Image
 
-    arr = np.asarray(image, dtype=np.float32)
+    arr = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
     if arr.ndim == 1:
         side = int(round(np.sqrt(arr.size)))
         arr = arr.reshape(side, -1) if side * side == arr.size else arr[None, :]
-    elif arr.ndim == 3:
-        arr = arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
+    elif arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    elif arr.ndim == 3 and arr.shape[0] == 3:
+        arr = np.transpose(arr, (1, 2, 0))
+    elif arr.ndim >= 3:
+        arr = arr.reshape(-1, arr.shape[-1])
     buf = io.BytesIO()
     Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
     return buf.getvalue()

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ._app import create_app, is_loopback
+from ._auth import check_token
 from ._store import QueryStore
 
 if TYPE_CHECKING:
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
 class AnnotationServer:
     """The annotation web app (FastAPI on uvicorn) over a SQLite store.
 
-    Bound to 127.0.0.1 by default. On any other address a token is required:
-    pass one, or one is generated (``server.token``) and must be given to the
-    page as ``?token=...``.
+    Bound to 127.0.0.1 by default, where requests must name a loopback
+    ``Host``. On any other address a token is required: pass one, or one is
+    generated (``server.token``). The page is opened once as ``?token=...``
+    (:attr:`url`), which sets an ``HttpOnly`` session cookie; programs send
+    the ``X-Token`` header. See :func:`create_app` for the limits and checks.
 
     Parameters
     ----------
@@ -32,7 +35,8 @@ class AnnotationServer:
     port : int, default=8765
         Port; 0 picks a free one.
     token : str or None, default=None
-        Access token (required, and generated if None, on a non-loopback host).
+        Access token (required, and generated if None, on a non-loopback host):
+        1 to 256 characters from ``A-Z a-z 0-9 . _ ~ -``; an empty one is refused.
     """
 
     def __init__(
@@ -43,10 +47,11 @@ class AnnotationServer:
         port: int = 8765,
         token: str | None = None,
     ):
+        token = check_token(token)
         self.db = db
         self.host = host
         self.port = port
-        self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(16)
+        self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(24)
         self.store = QueryStore(db)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -55,10 +60,11 @@ class AnnotationServer:
         import uvicorn
 
         config = uvicorn.Config(
-            create_app(self.store, token=self.token),
+            create_app(self.store, token=self.token, host=self.host),
             host=self.host,
             port=self.port,
             log_level="warning",
+            server_header=False,
         )
         return uvicorn.Server(config)
 
@@ -85,7 +91,8 @@ class AnnotationServer:
     @property
     def url(self) -> str:
         """The page's address (with the token when one is needed)."""
-        base = f"http://{self.host}:{self.port}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        base = f"http://{host}:{self.port}/"
         return base + (f"?token={self.token}" if self.token else "")
 
     def stop(self) -> None:
