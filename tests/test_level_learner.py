@@ -1,14 +1,17 @@
 import json
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from robustsk.active import (
+    AnswerJournal,
     CallableOracle,
     PerturbationLevelLearner,
     SimulatedOracle,
     make_queries,
+    row_keys,
 )
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.query import noisy_predictions, random_sampling
@@ -156,9 +159,10 @@ def test_adaptive_mode_pins_answers_and_journal_resumes(digits, tmp_path):
     answered = np.flatnonzero(learner.answered_)
     np.testing.assert_allclose(learner.sigma_[answered], 0.12)
     assert learner.sigma_[~learner.answered_].std() > 0  # the others adapted
-    assert len(path.read_text().splitlines()) == 16
-    assert json.loads(path.read_text().splitlines()[0])["sigma"] == pytest.approx(0.12)
-    # a new learner on the same journal applies the answers instead of asking again
+    levels = AnswerJournal(path).records("level")
+    assert len(levels) == 16 and levels[0]["sigma"] == pytest.approx(0.12)
+    assert [r["round"] for r in AnswerJournal(path).records("ask")] == [1] * 8 + [2] * 8
+    learner.close()  # a new learner on the same journal applies the answers instead of asking
     again = PerturbationLevelLearner(
         CallableOracle(oracle_fn),
         NoiseTrainedClassifier(**FAST),
@@ -171,6 +175,137 @@ def test_adaptive_mode_pins_answers_and_journal_resumes(digits, tmp_path):
     n_asked = len(asked)
     again.step()
     assert set(asked[n_asked:]).isdisjoint(answered.tolist())
+
+
+def _content_oracle(asked):
+    """An oracle whose answer is a function of the example's pixels (not of its position)."""
+
+    def answer(q):
+        asked.append(q.key)
+        return round(float(np.asarray(q.x).mean()) * 0.9, 2)
+
+    return CallableOracle(answer)
+
+
+def _aqpl(oracle, path, **kw):
+    params = dict(query_strategy=random_sampling, n_per_side=3, journal=path, random_state=0)
+    return PerturbationLevelLearner(oracle, NoiseTrainedClassifier(**FAST), **{**params, **kw})
+
+
+def test_queries_have_content_keys_and_stable_seeds():
+    X = np.random.default_rng(0).random((5, 1, 4, 4)).astype(np.float32)
+    perm = np.array([3, 0, 4, 1, 2])
+    a = make_queries(X, np.arange(5), np.zeros(5), [1, 3])
+    b = make_queries(X[perm], np.arange(5)[perm], np.zeros(5), [3, 0])  # same examples, moved
+    assert [q.key for q in a] == [q.key for q in b] == row_keys(X[[1, 3]]).tolist()
+    assert [q.seed for q in a] == [q.seed for q in b]
+    assert all(0 <= q.seed < 2**62 for q in a) and a[0].seed != a[1].seed
+    assert [q.query_id for q in b] == [3, 0]  # query_id stays the position
+
+
+def test_resume_maps_answers_by_content_and_continues_rounds(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:120], y_train[:120]
+    path = tmp_path / "levels.jsonl"
+    asked = []
+    first = _aqpl(_content_oracle(asked), path).fit(X, y).run(n_rounds=2)
+    answers = {row_keys(X[i : i + 1])[0]: s for i, s in first.answers_.items()}
+    first.close()
+    perm = np.random.default_rng(1).permutation(len(X))
+    resumed = _aqpl(_content_oracle(asked), path).fit(X[perm], y[perm])  # reordered data
+    keys = row_keys(X[perm])
+    assert {keys[i]: s for i, s in resumed.answers_.items()} == answers
+    rows = list(resumed.answers_)
+    np.testing.assert_allclose(resumed.sigma_[rows], [resumed.answers_[i] for i in rows], 1e-6)
+    assert [r["round"] for r in resumed.history_] == [1, 2]
+    assert resumed.history_[1]["total_queries"] == 12
+    n_asked = len(asked)
+    assert resumed.step()["round"] == 3
+    assert len(asked) == n_asked + 6 and not set(asked[n_asked:]) & set(answers)
+    assert sorted(r["round"] for r in AnswerJournal(path).records("level"))[-6:] == [3] * 6
+    resumed.close()
+    with pytest.raises(
+        ValueError, match=r"18 of the 18 answers and 18 of .* journal .*levels\.jsonl"
+    ):
+        _aqpl(_content_oracle(asked), path).fit(X_train[200:320], y_train[200:320])
+    with pytest.raises(ValueError, match="X does not contain"):  # a subset lacks some too
+        _aqpl(_content_oracle(asked), path).fit(X[perm][:60], y[perm][:60])
+    again = _aqpl(_content_oracle(asked), path).fit(X, y)  # the failures left no lock behind
+    assert len(again.answers_) == 18
+
+
+def test_a_round_cut_short_is_asked_again_identically(digits, tmp_path):
+    """A crash after the queries were posted: the resumed learner posts the same queries
+    (same content keys and seeds, so the server finds stored answers) in the same round."""
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:100], y_train[:100]
+    path = tmp_path / "levels.jsonl"
+    posted, crash = [], [8]
+
+    def crashing(q):
+        posted.append((q.key, q.seed, q.current_sigma))
+        if crash and len(posted) == crash[0]:  # round 2, second query: the process dies
+            crash.clear()
+            raise RuntimeError("the process dies")
+        return 0.2
+
+    learner = _aqpl(CallableOracle(crashing), path).fit(X, y)
+    learner.step()
+    with pytest.raises(RuntimeError, match="dies"):
+        learner.step()
+    learner.close()
+    round2 = posted[6:]
+    answered_before = set(k for k, _, _ in posted[:6])
+    posted.clear()
+    resumed = _aqpl(CallableOracle(crashing), path, random_state=5).fit(X, y)
+    assert len(resumed.history_) == 1 and len(resumed.answers_) == 6
+    record = resumed.step()
+    assert record["round"] == 2 and record["queries"] == 6
+    asked_again = [(k, s) for k, s, _ in posted]
+    assert asked_again[:2] == [(k, s) for k, s, _ in round2]  # the very same queries
+    assert not {k for k, _ in asked_again} & answered_before
+    assert resumed.step()["round"] == 3
+    rounds = [r["round"] for r in AnswerJournal(path).records("level")]
+    assert rounds == [1] * 6 + [2] * 6 + [3] * 6
+    keys = [r["key"] for r in AnswerJournal(path).records("level")]
+    assert len(keys) == len(set(keys))  # nothing answered twice
+
+
+def test_second_aqpl_learner_fails_at_once_and_torn_tail_is_cut(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:60], y_train[:60]
+    path = tmp_path / "levels.jsonl"
+    first = _aqpl(CallableOracle(lambda q: 0.3), path).fit(X, y)
+    first.step()
+    with pytest.raises(RuntimeError, match=r"levels\.jsonl is in use by another learner"):
+        _aqpl(CallableOracle(lambda q: 0.3), path).fit(X, y)
+    first.close()
+    with open(path, "ab") as f:
+        f.write(b'{"kind":"level","key":"ab')
+    with pytest.warns(RuntimeWarning, match="torn tail"):
+        with _aqpl(CallableOracle(lambda q: 0.4), path).fit(X, y) as second:
+            second.step()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigmas = [r["sigma"] for r in AnswerJournal(path).records("level")]
+    assert sigmas == [0.3] * 6 + [0.4] * 6
+    with pytest.raises(ValueError, match="ActiveLearner's journal"):
+        AnswerJournal(tmp_path / "al.jsonl").append(np.zeros((1, 2)), np.array([1]))
+        _aqpl(CallableOracle(lambda q: 0.3), tmp_path / "al.jsonl").fit(X, y)
+
+
+def test_first_format_aqpl_journal_is_mapped_by_position(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:50], y_train[:50]
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps({"index": 3, "sigma": 0.2}) + "\n")
+    with pytest.warns(RuntimeWarning, match="identified by position only"):
+        learner = _aqpl(CallableOracle(lambda q: 0.3), path).fit(X, y)
+    assert learner.answers_ == {3: 0.2} and learner.history_ == []
+    assert learner.step()["round"] == 1 and learner.answered_.sum() == 7
+    learner.close()
+    with pytest.raises(ValueError, match="up to position 3, but X has 3 rows"):
+        _aqpl(CallableOracle(lambda q: 0.3), path).fit(X[:3], y[:3])
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -25,11 +26,15 @@ class ActiveLearner:
       and must return ``(indices, scores)``;
     * ``warm_start=True`` continues training through ``partial_fit`` instead
       of refitting from scratch;
-    * ``journal=path`` writes every taught ``(x, label)`` to disk before
-      training on it. A learner created on an existing journal trains on the
-      recorded answers at once, and its queries never return a pool row that
-      was already answered -- an interrupted loop resumes without asking anyone
-      again.
+    * ``journal=path`` writes every taught ``(x, label)`` to an
+      :class:`AnswerJournal` (fsynced) before training on it. A learner created
+      on an existing journal trains on the recorded answers at once, and its
+      queries never return a pool row that was already answered (matched by
+      content) -- an interrupted loop resumes without asking anyone again. An
+      example already in the journal is not applied twice: teaching it again is
+      skipped with a warning. The learner holds the journal's lock from its
+      creation until :meth:`close` (or the end of the process): a second learner
+      on the same journal fails at once.
 
     Parameters
     ----------
@@ -45,7 +50,8 @@ class ActiveLearner:
         Update with ``estimator.partial_fit`` (on all labelled data, or only the
         new batch with ``teach(..., only_new=True)``) instead of ``fit``.
     journal : str, path-like or None, default=None
-        Where answers are recorded.
+        Where answers are recorded (an :class:`AnswerJournal`, locked while this
+        learner is open).
     random_state : None, int or numpy Generator, default=None
         Seeds the strategies (each query draws a fresh seed from it).
     **fit_kwargs
@@ -85,7 +91,7 @@ class ActiveLearner:
         self.random_state = random_state
         self.fit_kwargs = fit_kwargs
         self._rng = numpy_generator(random_state)
-        self._journal = AnswerJournal(journal) if journal is not None else None
+        self._journal = AnswerJournal(journal).open() if journal is not None else None
         self._answered: set[str] = set()
         self.X_training = None if X_training is None else np.asarray(X_training)
         self.y_training = None if y_training is None else np.asarray(y_training)
@@ -97,12 +103,27 @@ class ActiveLearner:
                 f"{len(cast(np.ndarray, self.y_training))} rows."
             )
         if self._journal is not None:
-            X_j, y_j, keys, _ = self._journal.load()
+            try:
+                X_j, y_j, keys, _ = self._journal.load()
+            except BaseException:
+                self._journal.close()
+                raise
             if X_j is not None:
                 self._answered.update(keys.tolist())
                 self._add_training(X_j.reshape((len(X_j),) + self._row_shape(X_j)), y_j)
         if self.X_training is not None and len(self.X_training):
             self._fit(self.X_training, self.y_training, first=True)
+
+    def close(self) -> None:
+        """Release the journal's lock (a later ``teach`` takes it again)."""
+        if self._journal is not None:
+            self._journal.close()
+
+    def __enter__(self) -> ActiveLearner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ query
     def query(
@@ -178,8 +199,21 @@ class ActiveLearner:
         if self._journal is not None:
             last = getattr(self, "last_query_idx_", None)
             indices = last if last is not None and len(last) == len(X) else None
-            self._journal.append(X, y, indices)  # durable before anything can fail
-            self._answered.update(row_keys(X).tolist())
+            keys = row_keys(X)
+            new = ~np.isin(keys, np.fromiter(self._answered, dtype="<U32"))
+            if not new.all():
+                warnings.warn(
+                    f"{int((~new).sum())} of the {len(X)} examples taught are already in the "
+                    f"journal {self._journal.path}; they are not applied twice.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                if not new.any():
+                    return self
+                X, y, keys = X[new], y[new], keys[new]
+                indices = None if indices is None else np.asarray(indices)[new]
+            self._journal.append(X, y, indices, keys=keys)  # durable before anything can fail
+            self._answered.update(keys.tolist())
         self._add_training(X, y)
         if only_new and self.warm_start:
             self._fit(X, y, first=False, **fit_kwargs)

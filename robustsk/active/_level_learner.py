@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
+import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
 from ..query import noise_entropy
 from ..utils import check_number, check_options, check_per_sample, numpy_generator
+from ._journal import AnswerJournal, match_rows, row_keys
 from ._learner import _accepts
 from ._oracles import make_queries
 
@@ -61,8 +61,15 @@ class PerturbationLevelLearner:
     ladder : tuple (sigma_min, sigma_max, step), default=(0.0, 0.9, 0.01)
         The query ladder (the paper's protocol).
     journal : str, path-like or None, default=None
-        JSON-lines file of every answer, written (and fsynced) before training;
-        answers found there on :meth:`fit` are applied instead of asked again.
+        An :class:`AnswerJournal`: each round's queries are recorded before they
+        are asked, and each answer (with its example's content key and round)
+        before it is applied. :meth:`fit` on an existing journal applies the
+        recorded answers to their examples, matched by content (``X`` may be
+        reordered; examples it lacks are refused with a ``ValueError``), asks the
+        queries of an unfinished round again first -- identical queries, so the
+        annotation server returns the answers it stored -- and continues the round
+        numbering. The learner holds the journal's lock from :meth:`fit` until
+        :meth:`close`: a second learner on it fails at once.
     random_state : None or int, default=None
         Seeds selection and ladders.
     verbose : int, default=0
@@ -77,8 +84,9 @@ class PerturbationLevelLearner:
     answers_ : dict
         ``{example index: sigma*}``, every answer received.
     history_ : list of dict
-        Per round: queries, total queries, mean change of level, mean level,
-        and evaluation accuracies when ``eval_set`` is given to :meth:`run`.
+        Per round: round, queries, total queries, mean change of level, mean level,
+        and evaluation accuracies when ``eval_set`` is given to :meth:`run`. Rounds
+        restored from the journal carry the first four.
     """
 
     def __init__(
@@ -170,9 +178,17 @@ class PerturbationLevelLearner:
         self.answers_: dict[int, float] = {}
         self.history_: list[dict[str, int | float]] = []
         self._rng = numpy_generator(self.random_state)
-        for i, s in self._load_journal().items():
-            if 0 <= i < n:
-                self._record(i, s)
+        self._keys = row_keys(self.X_)
+        self._pending: list[dict[str, Any]] = []  # asked, not yet answered (a crash)
+        self._round_stats: dict[int, tuple[int, float]] = {}  # round -> (answers, sum |change|)
+        self._last_round = 0
+        if self.journal is not None:
+            journal = self._open_journal()
+            try:
+                self._resume(journal)
+            except BaseException:
+                journal.close()
+                raise
         self.estimator_ = (
             self.estimator
             if self.estimator is not None
@@ -233,44 +249,82 @@ class PerturbationLevelLearner:
 
     def step(self) -> dict[str, int | float] | None:
         """One round of Algorithm 1; returns its history record, or None when nothing is left."""
-        n_total = int(self.answered_.sum())
-        room = self.budget - n_total if self.budget is not None else None
-        candidates = np.flatnonzero(~self.answered_)
-        n_ask = min(2 * self.n_per_side, len(candidates), room if room is not None else 1 << 62)
-        if n_ask <= 0:
-            return None
-        ids = self._select(candidates, n_ask)
+        if self._pending:  # a round cut short by a crash: the same queries again
+            round_no = min(int(r["round"]) for r in self._pending)
+            asked = [r for r in self._pending if int(r["round"]) == round_no]
+            ids = np.array([r["row"] for r in asked], dtype=np.int64)
+            before = np.array([r["current"] for r in asked], dtype=np.float32)
+        else:
+            n_total = int(self.answered_.sum())
+            room = self.budget - n_total if self.budget is not None else None
+            candidates = np.flatnonzero(~self.answered_)
+            n_ask = min(2 * self.n_per_side, len(candidates), room if room is not None else 1 << 62)
+            if n_ask <= 0:
+                return None
+            ids = self._select(candidates, n_ask)
+            before = self.sigma_[ids].copy()
+            round_no = self._last_round + 1
+            asked = [
+                {"row": int(i), "round": round_no, "current": float(c)} for i, c in zip(ids, before)
+            ]
+            self._journal_records("ask", asked)  # durable before anyone is asked
+            self._pending = asked
+        self._last_round = max(self._last_round, round_no)
+        current = self.sigma_.copy()
+        current[ids] = before
         queries = make_queries(
             self.X_,
             self.y_,
-            self.sigma_,
+            current,
             ids,
             sigma_min=self.ladder[0],
             sigma_max=self.ladder[1],
             step=self.ladder[2],
-            seed=int(self._rng.integers(2**31 - 1 - len(self.X_))),
+            keys=self._keys[ids],
         )
         answers = np.asarray(self.oracle.answer(queries), dtype=np.float64)
         if answers.shape != (len(ids),):
             raise ValueError(f"the oracle returned {answers.shape} answers for {len(ids)} queries.")
         answers = np.array([q.check_answer(a) for q, a in zip(queries, answers)])
-        before = self.sigma_[ids].copy()
-        self._append_journal(ids, answers)  # durable before training
+        self._journal_records(  # durable before it is applied
+            "level",
+            [
+                {"row": int(i), "round": round_no, "sigma": float(s), "previous": float(b)}
+                for i, s, b in zip(ids, answers, before)
+            ],
+        )
+        self._pending = [r for r in self._pending if int(r["round"]) != round_no]
         for i, s in zip(ids, answers):
             self._record(int(i), float(s))
         if self.epochs_per_round is not None:
             self.estimator_.set_params(max_epochs=self.epochs_per_round)
         self.estimator_.partial_fit(self.X_, self.y_, sample_sigma=self.sigma_)
         self._sync_levels()
+        n_before, change_before = self._round_stats.pop(round_no, (0, 0.0))
+        n_round = n_before + len(ids)
         record = {
-            "round": len(self.history_) + 1,
-            "queries": int(len(ids)),
+            "round": round_no,
+            "queries": n_round,
             "total_queries": int(self.answered_.sum()),
-            "mean_abs_change": float(np.abs(answers - before).mean()),
+            "mean_abs_change": float(
+                (change_before + np.abs(answers - before).sum()) / max(n_round, 1)
+            ),
             "mean_sigma": float(self.sigma_.mean()),
         }
         self.history_.append(record)
         return record
+
+    def close(self) -> None:
+        """Release the journal's lock (``fit`` takes it again)."""
+        journal = getattr(self, "_journal", None)
+        if journal is not None:
+            journal.close()
+
+    def __enter__(self) -> PerturbationLevelLearner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ helpers
     def _select(self, candidates, n_ask):
@@ -297,33 +351,98 @@ class PerturbationLevelLearner:
                 adapted[i] = s
             self.sigma_ = adapted
 
-    def _append_journal(self, ids, answers):
+    # ------------------------------------------------------------------ journal
+    def _open_journal(self):
+        path = os.fspath(self.journal)
+        journal = getattr(self, "_journal", None)
+        if journal is None or os.fspath(journal.path) != path:
+            if journal is not None:
+                journal.close()
+            journal = self._journal = AnswerJournal(path)
+        return journal.open()
+
+    def _journal_records(self, kind, rows):
         if self.journal is None:
             return
-        path = Path(os.fspath(self.journal))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(
-                "".join(
-                    json.dumps({"index": int(i), "sigma": float(s)}) + "\n"
-                    for i, s in zip(ids, answers)
-                )
-            )
-            f.flush()
-            os.fsync(f.fileno())
+        self._open_journal().append_records(
+            [
+                {"kind": kind, "key": str(self._keys[r["row"]]), "index": r["row"]}
+                | {k: v for k, v in r.items() if k != "row"}
+                for r in rows
+            ]
+        )
 
-    def _load_journal(self):
-        if self.journal is None or not Path(os.fspath(self.journal)).exists():
-            return {}
-        out = {}
-        with open(self.journal, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn last line
-                out[int(rec["index"])] = float(rec["sigma"])
-        return out
+    def _resume(self, journal):
+        """Apply the journal's answers (by content), find unanswered queries, count rounds."""
+        records = journal.records()
+        other = sorted({r["kind"] for r in records} - {"ask", "level"})
+        if other:
+            raise ValueError(
+                f"{journal.path} holds {other} records (an ActiveLearner's journal), not "
+                "perturbation levels; give this learner its own journal."
+            )
+        n = len(self.X_)
+        legacy = [r for r in records if r["kind"] == "level" and "key" not in r]
+        keyed = [r for r in records if "key" in r]
+        if legacy:
+            index = np.array([r["index"] for r in legacy], dtype=np.int64)
+            if (index < 0).any() or (index >= n).any():
+                raise ValueError(
+                    f"{journal.path} holds {len(legacy)} answers of the first journal format, "
+                    f"identified by position only, up to position {index.max()}, but X has "
+                    f"{n} rows: they cannot be mapped. Use the data they were given for, in the "
+                    "same order."
+                )
+            warnings.warn(
+                f"{journal.path} holds {len(legacy)} answers of the first journal format, "
+                "identified by position only: they are applied to those positions of X, which "
+                "must be the data they were given for, in the same order.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            for i, r in zip(index, legacy):
+                self._record(int(i), float(r["sigma"]))
+        answers = [r for r in keyed if r["kind"] == "level"]
+        asks = [r for r in keyed if r["kind"] == "ask"]
+        answer_rows = match_rows([r["key"] for r in answers], self._keys)
+        ask_rows = match_rows([r["key"] for r in asks], self._keys)
+        unmatched = np.r_[answer_rows, ask_rows] < 0
+        if unmatched.any():
+            absent = ~np.isin([r["key"] for r in answers + asks], self._keys)
+            raise ValueError(
+                f"{int((answer_rows < 0).sum())} of the {len(answers)} answers and "
+                f"{int((ask_rows < 0).sum())} of the {len(asks)} queries in the journal "
+                f"{journal.path} do not match an example of X ({int(absent.sum())} are about "
+                "examples X does not contain, the others are more than X's rows with their "
+                "content): the data differ from the data those answers were given for. Pass "
+                "the same examples (in any order), or start a new journal."
+            )
+        for i, r in zip(answer_rows, answers):
+            self._record(int(i), float(r["sigma"]))
+            rnd = int(r["round"])
+            n_r, change = self._round_stats.get(rnd, (0, 0.0))
+            self._round_stats[rnd] = (n_r + 1, change + abs(float(r["sigma"]) - r["previous"]))
+        answered = set(answer_rows.tolist())
+        self._pending = [
+            {"row": int(i), "round": int(r["round"]), "current": float(r["current"])}
+            for i, r in zip(ask_rows, asks)
+            if int(i) not in answered
+        ]
+        rounds = [int(r["round"]) for r in keyed]
+        self._last_round = max(rounds, default=0)
+        unfinished = {r["round"] for r in self._pending}
+        total = len(legacy)
+        for rnd in sorted(set(self._round_stats) - unfinished):
+            n_r, change = self._round_stats.pop(rnd)
+            total += n_r
+            self.history_.append(
+                {
+                    "round": rnd,
+                    "queries": n_r,
+                    "total_queries": total,
+                    "mean_abs_change": change / n_r,
+                }
+            )
 
 
 #: The name used in the AQPL paper.

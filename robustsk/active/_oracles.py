@@ -13,6 +13,10 @@ from ..perturb import make_sigma_ladder, noise_ladder
 from ..query._base import batches
 from ..query._torch_access import TorchClassifier
 from ..utils import check_number, torch_generator
+from ._journal import row_keys
+
+#: Query seeds stay in [0, 2**62), inside the annotation server's range of seeds.
+_SEED_SPACE = 1 << 62
 
 
 @dataclass
@@ -32,7 +36,12 @@ class LevelQuery:
     current_sigma : float
         The example's current level, marked on the ladder.
     seed : int
-        Seed of the ladder's noise pattern, so that every viewer sees the same images.
+        Seed of the ladder's noise pattern, so that every viewer sees the same images;
+        :func:`make_queries` derives it from ``key``, so the same example gets the same
+        query after a restart.
+    key : str
+        Content key of ``x`` (:func:`row_keys`): identifies the example independently of
+        its position; empty if unknown.
     """
 
     query_id: int
@@ -41,6 +50,7 @@ class LevelQuery:
     sigmas: np.ndarray
     current_sigma: float
     seed: int = 0
+    key: str = ""
     _images: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def images(self, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
@@ -175,6 +185,7 @@ def make_queries(
     sigma_max: float = 0.9,
     step: float = 0.01,
     seed: int = 0,
+    keys: Sequence[str] | np.ndarray | None = None,
 ) -> list[LevelQuery]:
     """Level queries for the examples ``ids`` of a triplet set ``(X, y, sigma)``.
 
@@ -195,14 +206,31 @@ def make_queries(
     step : float, default=0.01
         Ladder spacing (alpha in the paper).
     seed : int, default=0
-        Base seed of the ladders' noise patterns.
+        Offset of the ladders' noise seeds. Each query's seed is
+        ``(int(key[:15], 16) + seed) % 2**62``: a function of the example's content,
+        not of its position or of when it is asked, so a learner resumed after a
+        crash posts the very same query and finds a stored answer.
+    keys : sequence of str or None, default=None
+        Content keys of ``X[ids]`` (:func:`row_keys`), when already computed.
 
     Returns
     -------
     queries : list of LevelQuery
     """
+    ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
     sigmas = make_sigma_ladder(sigma_min, sigma_max, step)
+    keys = row_keys(X[ids]) if keys is None else np.asarray(keys)
+    if len(keys) != len(ids):
+        raise ValueError(f"keys has {len(keys)} entries for {len(ids)} ids.")
     return [
-        LevelQuery(int(i), np.asarray(X[i]), y[i], sigmas, float(sigma[i]), seed + int(i))
-        for i in ids
+        LevelQuery(
+            int(i),
+            np.asarray(X[i]),
+            y[i],
+            sigmas,
+            float(sigma[i]),
+            (int(str(k)[:15], 16) + int(seed)) % _SEED_SPACE,
+            str(k),
+        )
+        for i, k in zip(ids, keys)
     ]

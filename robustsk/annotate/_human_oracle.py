@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -12,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..utils import check_number
 from ._server import AnnotationServer
+
+_MAX_BACKOFF = 30.0
 
 if TYPE_CHECKING:
     from ..active import LevelQuery
@@ -24,8 +28,18 @@ class HumanOracle:
     ``answer(queries)`` posts each query to the server, then waits until the
     person has answered all of them, and returns the chosen levels. Answers are
     in the server's SQLite file before they are acknowledged, so nothing is
-    lost if the learner or the server stops; posting the same queries again
-    after a restart finds the stored answers.
+    lost if the learner or the server stops. A query is identified on the
+    server by its example's content (its content-derived number, seed and
+    pixels -- see :func:`~robustsk.active.make_queries`), so posting the same
+    queries again -- after a restart of the learner, or of the server -- finds
+    the stored answers instead of asking again.
+
+    Every request is retried on connection errors, timeouts and 5xx answers,
+    ``retries`` times with exponential backoff (``backoff``, ``2 * backoff``,
+    ... seconds, at most 30 s apart), so a server restart while the learner
+    waits costs nothing; after that a ``ConnectionError`` names the address and
+    the attempts. A 4xx answer (a bad request or token) is not retried: it
+    raises ``RuntimeError`` with the server's message.
 
     Parameters
     ----------
@@ -34,13 +48,20 @@ class HumanOracle:
         starts a local :class:`AnnotationServer` (on ``db``, a free port) and
         prints its address.
     token : str or None, default=None
-        Token of a server that requires one.
+        Token of a server that requires one (sent as the ``X-Token`` header).
     db : str or path-like, default="annotations.sqlite"
         Store of the local server (when ``url`` is None).
     poll_interval : float, default=0.5
         Seconds between checks for answers.
     timeout : float or None, default=None
         Give up (``TimeoutError``) after this many seconds; None waits forever.
+    retries : int, default=8
+        Further attempts of a request that failed for want of a server (with the
+        default backoff, about 90 s in all).
+    backoff : float, default=0.5
+        Seconds before the first retry; doubled before each next one (at most 30 s).
+    request_timeout : float, default=30.0
+        Seconds one request may take before it counts as failed.
     verbose : int, default=1
         Print where to annotate.
     """
@@ -53,6 +74,9 @@ class HumanOracle:
         db: str | os.PathLike = "annotations.sqlite",
         poll_interval: float = 0.5,
         timeout: float | None = None,
+        retries: int = 8,
+        backoff: float = 0.5,
+        request_timeout: float = 30.0,
         verbose: int = 1,
     ):
         self.url = url
@@ -60,6 +84,9 @@ class HumanOracle:
         self.db = db
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.request_timeout = request_timeout
         self.verbose = verbose
         self.server_: AnnotationServer | None = None
 
@@ -74,20 +101,52 @@ class HumanOracle:
 
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self._base() + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", "X-Token": self.token or ""},
+        url = self._base() + path
+        problem = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+            req = urllib.request.Request(
+                url,
+                data=data,
+                method=method,
+                headers={"Content-Type": "application/json", "X-Token": self.token or ""},
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=self.request_timeout) as resp:
+                    return json.loads(resp.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode(errors="replace")
+                if exc.code < 500:
+                    raise RuntimeError(
+                        f"annotation server {method} {url}: {exc.code} {detail}"
+                    ) from None
+                problem = f"{exc.code} {detail}"
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                # refused, reset, timed out, cut short: the server is (re)starting
+                problem = f"{type(exc).__name__}: {exc}"
+        raise ConnectionError(
+            f"the annotation server at {self._base()} did not answer {method} {path} in "
+            f"{self.retries + 1} attempts (retries={self.retries}, backoff={self.backoff} s); "
+            f"last error: {problem}"
         )
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise RuntimeError(f"annotation server: {exc.code} {exc.read().decode()}") from None
 
     def answer(self, queries: Iterable[LevelQuery]) -> np.ndarray:
-        """Post the queries, wait for the person's answers, return them."""
+        """Post the queries, wait for the person's answers, return them.
+
+        Parameters
+        ----------
+        queries : iterable of LevelQuery
+            The queries, each posted with a content-derived example number when it
+            has a ``key``.
+
+        Returns
+        -------
+        levels : ndarray of shape (n_queries,)
+        """
+        check_number(self.retries, "retries", low=0, integer=True)
+        check_number(self.backoff, "backoff", low=0.0)
+        check_number(self.request_timeout, "request_timeout", low=0.0, include_low=False)
         ids = []
         for q in queries:
             x = np.asarray(q.x, dtype=np.float32)
@@ -97,7 +156,7 @@ class HumanOracle:
                     "POST",
                     "/api/queries",
                     {
-                        "example": int(q.query_id),
+                        "example": int(q.key[:7], 16) if q.key else int(q.query_id),
                         "x": x.ravel().tolist(),
                         "shape": list(x.shape),
                         "label": label,
