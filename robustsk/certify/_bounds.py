@@ -19,7 +19,16 @@ import torch
 from torch import nn
 
 from ..utils import check_options
-from ._layers import abs_linear_part, bias_part, linear_part, sequential_layers, transpose_part
+from ._layers import (
+    abs_linear_part,
+    bias_part,
+    check_evaluation_mode,
+    check_input,
+    layer_shapes,
+    linear_part,
+    sequential_layers,
+    transpose_part,
+)
 
 METHODS = ("ibp", "crown-ibp", "crown")
 
@@ -98,8 +107,10 @@ def interval_bounds(
     Parameters
     ----------
     module : torch.nn.Sequential
-        Linear, Conv2d, ReLU, Flatten, AvgPool2d, BatchNorm (running statistics)
-        and Dropout (identity) layers.
+        In evaluation mode, of Linear, Conv2d, ReLU, Flatten, AvgPool2d,
+        BatchNorm (running statistics), Dropout and Identity layers, nested
+        Sequential containers, each with its stock ``forward`` and no hooks;
+        anything else is refused (see "Raises").
     lower : torch.Tensor of shape (n, ...)
         Lower corner of the input box.
     upper : torch.Tensor of shape (n, ...)
@@ -110,10 +121,65 @@ def interval_bounds(
     Returns
     -------
     lb, ub : torch.Tensor of shape (n, s), or (n, n_outputs) without ``C``
+
+    Raises
+    ------
+    TypeError
+        When ``module`` is not provably the plain composition of supported
+        layers (see :func:`sequential_layers`).
+    ValueError
+        When a BatchNorm or Dropout layer is in training mode, or the box or
+        ``C`` do not fit.
     """
-    layers = sequential_layers(module)
+    layers = checked_layers(module, lower, upper, C)
     lb, ub, _ = _ibp(layers, lower, upper, C)
     return lb, ub
+
+
+def checked_layers(
+    module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor | None = None
+) -> list:
+    """The layers of ``module`` for a public bound: structure, mode, box and spec checked."""
+    layers = sequential_layers(module)
+    check_evaluation_mode(module)
+    if not (isinstance(lower, torch.Tensor) and isinstance(upper, torch.Tensor)):
+        raise TypeError(
+            f"lower and upper must be tensors, got {type(lower).__name__} and "
+            f"{type(upper).__name__}."
+        )
+    if lower.shape != upper.shape or lower.dim() < 2:
+        raise ValueError(
+            "lower and upper must have the same shape (n, ...) with a batch dimension, got "
+            f"{tuple(lower.shape)} and {tuple(upper.shape)}."
+        )
+    if not bool((lower <= upper).all()):
+        raise ValueError("the box must have lower <= upper everywhere (and no NaN).")
+    if C is not None and (C.dim() != 3 or C.shape[0] != lower.shape[0]):
+        raise ValueError(
+            f"C must have shape (n, s, n_outputs) with n={lower.shape[0]}, got {tuple(C.shape)}."
+        )
+    return layers
+
+
+def _check_output(out_shape, C):
+    """The net's output (``out_shape`` per example) must be the row ``C`` specifies on."""
+    if C is not None and tuple(out_shape) != (C.shape[-1],):
+        raise ValueError(
+            f"the module returns outputs of shape (n, {', '.join(map(str, out_shape))}); the "
+            f"specification C of shape {tuple(C.shape)} needs (n, {C.shape[-1]})."
+        )
+
+
+def ibp_lower(
+    module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor
+) -> torch.Tensor:
+    """IBP lower bounds of ``C @ module(x)`` for certified training.
+
+    The module may be in training mode: the bounds follow BatchNorm's running
+    statistics and treat Dropout as the identity (its evaluation mode).
+    """
+    lb, _, _ = _ibp(sequential_layers(module), lower, upper, C)
+    return lb
 
 
 def _ibp(layers, lower, upper, C=None):
@@ -123,7 +189,9 @@ def _ibp(layers, lower, upper, C=None):
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         inputs.append((lo, hi))
+        check_input(layer, lo.shape[1:])
         if i == last and C is not None and isinstance(layer, nn.Linear):
+            _check_output(layer.weight.shape[:1], C)
             W = C.matmul(layer.weight)  # (n, s, in)
             mid, rad = (hi + lo) / 2, (hi - lo) / 2
             out_mid = W.matmul(mid.unsqueeze(-1)).squeeze(-1)
@@ -142,6 +210,7 @@ def _ibp(layers, lower, upper, C=None):
         out_rad = abs_linear_part(layer, rad)
         lo, hi = out_mid - out_rad, out_mid + out_rad
     if C is not None:
+        _check_output(lo.shape[1:], C)
         Cp, Cn = C.clamp(min=0), C.clamp(max=0)
         lo, hi = (
             (Cp.matmul(lo.unsqueeze(-1)) + Cn.matmul(hi.unsqueeze(-1))).squeeze(-1),
@@ -231,20 +300,7 @@ def _bias_dot(A, bias):
     return (A * bias).flatten(2).sum(-1)
 
 
-def _shapes(layers, example):
-    shapes = [tuple(example.shape[1:])]
-    with torch.no_grad():
-        x = example[:1].detach()
-        for layer in layers:
-            if isinstance(layer, nn.ReLU):
-                shapes.append(shapes[-1])
-                continue
-            if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                shapes.append(shapes[-1])
-                continue
-            x = linear_part(layer, x.reshape(1, *shapes[-1]))
-            shapes.append(tuple(x.shape[1:]))
-    return shapes
+_shapes = layer_shapes
 
 
 def crown_bounds(
@@ -272,8 +328,10 @@ def crown_bounds(
     Parameters
     ----------
     module : torch.nn.Sequential
-        Linear, Conv2d, ReLU, Flatten, AvgPool2d, BatchNorm (running statistics)
-        and Dropout (identity) layers.
+        In evaluation mode, of Linear, Conv2d, ReLU, Flatten, AvgPool2d,
+        BatchNorm (running statistics), Dropout and Identity layers, nested
+        Sequential containers, each with its stock ``forward`` and no hooks;
+        anything else is refused (see "Raises").
     lower : torch.Tensor of shape (n, ...)
         Lower corner of the input box.
     upper : torch.Tensor of shape (n, ...)
@@ -293,10 +351,18 @@ def crown_bounds(
     Returns
     -------
     lb, ub : torch.Tensor of shape (n, s) (or (n, n_outputs)), or None
+
+    Raises
+    ------
+    TypeError
+        As :func:`interval_bounds`.
+    ValueError
+        As :func:`interval_bounds`.
     """
     check_options(intermediate, "intermediate", {"crown", "ibp"})
-    layers = sequential_layers(module)
+    layers = checked_layers(module, lower, upper, C)
     shapes = _shapes(layers, lower)
+    _check_output(shapes[-1], C)
     n = lower.shape[0]
     relu_inputs = {}
     if intermediate == "ibp":
@@ -400,6 +466,18 @@ def compute_bounds(
     Returns
     -------
     lb, ub : torch.Tensor
+
+    Raises
+    ------
+    TypeError
+        When ``module`` is not provably the plain composition of supported
+        layers: a container whose ``forward`` is not the stock one (e.g. a
+        skip connection), an unknown layer, a layer subclass that redefines
+        its ``forward``, forward hooks, or unsupported settings. The message
+        names the module.
+    ValueError
+        When a BatchNorm or Dropout layer is in training mode, or the box or
+        ``C`` do not fit the module.
     """
     check_options(method, "method", set(METHODS))
     if method == "ibp":
@@ -424,7 +502,11 @@ def margin_lower_bounds(
 
     The evaluation loop shared by certification and verified error: batches of
     ``X`` go to ``device``, get their boxes from ``eps`` and their margin
-    specification from ``codes``, and are bounded without gradients.
+    specification from ``codes``, and are bounded without gradients. Each
+    bound is also capped by the margin of the clean input itself, as
+    ``module`` computes it: the box ``[clip(x - eps), clip(x + eps)]`` leaves
+    out an ``x`` outside the valid range, and a certificate must never cover
+    an example that is misclassified as it is.
 
     Parameters
     ----------
@@ -452,6 +534,8 @@ def margin_lower_bounds(
     lb : ndarray of shape (n, n_classes - 1)
     """
     eps = np.asarray(eps, dtype=np.float32)
+    if not np.isfinite(eps).all() or (eps < 0).any():
+        raise ValueError("budget must hold finite non-negative budgets.")
     eps = eps if eps.ndim == 0 else np.broadcast_to(eps, X.shape)
     kwargs = {} if method == "ibp" else {"bound_upper": False}
     out = []
@@ -463,5 +547,6 @@ def margin_lower_bounds(
             lower, upper = input_box(xb, torch.as_tensor(e, device=device), clip)
             C = margin_matrix(torch.as_tensor(codes[start:stop], device=device), n_classes)
             lb, _ = compute_bounds(module, lower, upper, C, method=method, **kwargs)
-            out.append(cast(torch.Tensor, lb).cpu().numpy())
+            clean = C.to(xb.dtype).matmul(module(xb).unsqueeze(-1)).squeeze(-1)  # (n, K-1)
+            out.append(torch.minimum(cast(torch.Tensor, lb), clean).cpu().numpy())
     return np.concatenate(out) if out else np.empty((0, n_classes - 1), np.float32)

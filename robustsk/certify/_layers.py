@@ -1,10 +1,29 @@
-"""The layer sequence that bound propagation walks, and each layer's affine form."""
+"""The layer sequence that bound propagation walks, and each layer's affine form.
+
+Bounds are sound only for what they model: the plain composition of stock
+layers. :func:`sequential_layers` therefore accepts a module only when its
+computation provably is that composition, and refuses anything else with a
+:class:`TypeError` naming it:
+
+* containers are :class:`torch.nn.Sequential` (or subclasses) whose ``forward``
+  is the stock one; any other container, or a ``forward`` that adds a skip
+  connection, could compute anything;
+* leaf layers are the stock classes in :data:`SUPPORTED` or subclasses that
+  redefine nothing their ``forward`` reads (no ``forward``, ``__call__``,
+  ``_conv_forward``, no ``weight`` property, ...), with attributes the bounds
+  model (e.g. zero padding, ``Flatten(1, -1)``, batch norm with running
+  statistics);
+* no forward hooks or pre-hooks (on any walked module or registered
+  globally), no per-instance ``forward`` and no compiled call, since those
+  change what ``module(x)`` computes.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules import module as _module_globals
 
 #: Layers bounds propagate through (Dropout is the identity in evaluation).
 SUPPORTED = (
@@ -19,54 +38,370 @@ SUPPORTED = (
     nn.Identity,
 )
 
+#: Names every module's call goes through; a subclass must not redefine them.
+_CALL_NAMES = (
+    "__call__",
+    "_wrapped_call_impl",
+    "_call_impl",
+    "forward",
+    "__getattr__",
+    "__getattribute__",
+    "training",
+)
+
+_BATCH_NORM_NAMES = (
+    "_check_input_dim",
+    "weight",
+    "bias",
+    "running_mean",
+    "running_var",
+    "eps",
+    "momentum",
+    "track_running_stats",
+    "num_batches_tracked",
+)
+
+#: What each stock class's ``forward`` reads (methods and attributes). A subclass that
+#: redefines one of them (a method, a property) computes something the bounds do not follow.
+_FORWARD_READS: dict[type, tuple[str, ...]] = {
+    nn.Sequential: ("__iter__",),
+    nn.Linear: ("weight", "bias"),
+    nn.Conv2d: (
+        "_conv_forward",
+        "weight",
+        "bias",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "padding_mode",
+        "_reversed_padding_repeated_twice",
+    ),
+    nn.ReLU: ("inplace",),
+    nn.Flatten: ("start_dim", "end_dim"),
+    nn.AvgPool2d: (
+        "kernel_size",
+        "stride",
+        "padding",
+        "ceil_mode",
+        "count_include_pad",
+        "divisor_override",
+    ),
+    nn.BatchNorm1d: _BATCH_NORM_NAMES,
+    nn.BatchNorm2d: _BATCH_NORM_NAMES,
+    nn.Dropout: ("p", "inplace"),
+    nn.Identity: (),
+}
+
+#: Methods that, set on an instance, replace what its call runs.
+_INSTANCE_METHODS = (
+    "forward",
+    "_call_impl",
+    "_wrapped_call_impl",
+    "_conv_forward",
+    "_check_input_dim",
+)
+
+_MISSING = object()
+
 
 def sequential_layers(module) -> list:
     """The layers of a (possibly nested) :class:`torch.nn.Sequential`, in order.
 
-    Raises a :class:`TypeError` naming the first layer bounds cannot go
-    through, or when ``module`` is not sequential (its ``forward`` could do
-    anything).
+    Checks that ``module(x)`` is exactly the composition of the returned
+    layers (see the module docstring) and raises a :class:`TypeError` naming
+    the first module that is not: an unsupported layer, a container or layer
+    whose call differs from the stock one, a hook, or a layer setting the
+    bounds do not model. Dropout and Identity layers are left out (the
+    identity in evaluation).
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The net.
+
+    Returns
+    -------
+    layers : list of torch.nn.Module
+        Linear, Conv2d, ReLU, Flatten, AvgPool2d and BatchNorm layers.
     """
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"bounds need a torch.nn.Sequential of {_names()}; got a "
+            f"{type(module).__name__}. For a fitted estimator pass its module_."
+        )
     if not isinstance(module, nn.Sequential):
         raise TypeError(
-            f"bounds need a torch.nn.Sequential of {_names()}; got {type(module).__name__}. "
-            "robustsk's MLP and SmallCNN are sequential."
+            f"bounds need a torch.nn.Sequential of {_names()}; got {type(module).__name__}, "
+            "whose forward could compute anything. robustsk's MLP and SmallCNN are sequential."
         )
-    layers = []
-    for layer in module:
-        if isinstance(layer, nn.Sequential):
-            layers += sequential_layers(layer)
-        elif isinstance(layer, (nn.Dropout, nn.Identity)):
-            continue
-        elif isinstance(layer, SUPPORTED):
-            _check_layer(layer)
-            layers.append(layer)
-        else:
-            raise TypeError(
-                f"bounds cannot go through a {type(layer).__name__} layer; supported layers: "
-                f"{_names()}."
-            )
+    _check_global_hooks()
+    layers: list = []
+    stocks: set = set()
+    _walk(module, type(module).__name__, layers, stocks)
+    _check_stock_classes(stocks)
     return layers
+
+
+def check_module(
+    module, input_shape: tuple[int, ...] | None = None, n_outputs: int | None = None
+) -> list:
+    """Check before any work that bounds can go through ``module``.
+
+    :func:`sequential_layers`' checks, and with ``input_shape`` also that every
+    layer gets an input of the rank it is bounded for and that the module
+    returns one row of ``n_outputs`` logits per example.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The net.
+    input_shape : tuple of int or None, default=None
+        Shape of one example (without the batch dimension).
+    n_outputs : int or None, default=None
+        Expected number of logits.
+
+    Returns
+    -------
+    layers : list of torch.nn.Module
+    """
+    layers = sequential_layers(module)
+    if input_shape is None:
+        return layers
+    param = next(module.parameters(), None)
+    example = torch.zeros(
+        (1, *input_shape),
+        dtype=param.dtype if param is not None else torch.float32,
+        device=param.device if param is not None else "cpu",
+    )
+    out_shape = layer_shapes(layers, example)[-1]
+    if len(out_shape) != 1 or (n_outputs is not None and out_shape[0] != n_outputs):
+        expected = "n_classes" if n_outputs is None else n_outputs
+        raise ValueError(
+            f"{type(module).__name__} returns outputs of shape (n, {_dims(out_shape)}) for "
+            f"inputs of shape (n, {_dims(input_shape)}); bounds need logits of shape "
+            f"(n, {expected})."
+        )
+    return layers
+
+
+def check_evaluation_mode(module) -> None:
+    """Raise a :class:`ValueError` when ``module`` holds a layer whose training mode
+    computes something else than the bounds model (batch statistics, dropped units).
+
+    Bounds model BatchNorm with its running statistics and Dropout as the
+    identity: what these layers compute in evaluation mode.
+    """
+    for name, layer in module.named_modules():
+        if not layer.training:
+            continue
+        if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)) or (
+            isinstance(layer, nn.Dropout) and layer.p > 0
+        ):
+            where = f"layer {name!r} ({type(layer).__name__})" if name else type(layer).__name__
+            raise ValueError(
+                f"{where} is in training mode, where it computes something else than the "
+                "bounds model (BatchNorm with its running statistics, Dropout as the "
+                "identity); call module.eval() first."
+            )
+
+
+def _dims(shape):
+    return ", ".join(str(d) for d in shape)
 
 
 def _names():
     return ", ".join(t.__name__ for t in SUPPORTED)
 
 
-def _check_layer(layer):
+def _walk(module, path, layers, stocks):
+    """Check ``module`` (a Sequential) and its children; append its bounded leaf layers."""
+    _check_call(module, path, nn.Sequential)
+    stocks.add(nn.Sequential)
+    for name, child in module.named_children():
+        where = f"{path}.{name}"
+        if isinstance(child, nn.Sequential):
+            _walk(child, where, layers, stocks)
+            continue
+        stock = next((k for k in type(child).__mro__ if k in _FORWARD_READS), None)
+        if stock is None or stock is nn.Sequential:
+            raise TypeError(
+                f"bounds cannot go through layer {where!r}, a {type(child).__name__}; "
+                f"supported layers: {_names()} (and nn.Sequential containers)."
+            )
+        _check_call(child, where, stock)
+        stocks.add(stock)
+        _check_layer(child, where)
+        if not isinstance(child, (nn.Dropout, nn.Identity)):
+            layers.append(child)
+
+
+def _resolve(cls, name):
+    """What ``name`` resolves to on the class ``cls`` (``_MISSING`` when nothing)."""
+    for klass in cls.__mro__:
+        value = klass.__dict__.get(name, _MISSING)
+        if value is not _MISSING:
+            return value
+    return _MISSING
+
+
+#: What the stock classes' call goes through, captured at import.
+_STOCK_CALL = {
+    stock: tuple((name, _resolve(stock, name)) for name in _CALL_NAMES + reads)
+    for stock, reads in _FORWARD_READS.items()
+}
+_STOCK_MRO = {stock: frozenset(stock.__mro__) for stock in _FORWARD_READS}
+
+
+def _check_stock_classes(stocks):
+    """Refuse when a stock class itself was patched since import (e.g. ``nn.Linear.forward``)."""
+    for stock in stocks:
+        for name, value in _STOCK_CALL[stock]:
+            if _resolve(stock, name) is not value:
+                raise TypeError(
+                    f"bounds cannot be computed: torch.nn.{stock.__name__}.{name} was replaced "
+                    "after robustsk was imported, so the stock layers the bounds follow are "
+                    "not what runs."
+                )
+
+
+def _check_call(module, where, stock):
+    """Refuse a module whose call differs from ``stock``'s: overrides, hooks, compilation."""
+    cls = type(module)
+    label = f"{where!r} ({cls.__name__})" if cls.__name__ != where else repr(where)
+    if cls is not stock:  # only classes outside the stock class's own MRO can redefine a name
+        stock_mro = _STOCK_MRO[stock]
+        for klass in cls.__mro__:
+            if klass in stock_mro:
+                continue
+            for name, _ in _STOCK_CALL[stock]:
+                if name in klass.__dict__:
+                    raise TypeError(
+                        f"bounds cannot go through {label}: {klass.__name__} redefines "
+                        f"{name!r} of {stock.__name__}, so its output may differ from the "
+                        f"stock layers the bounds follow. Use a plain {stock.__name__}, or a "
+                        "subclass that keeps the stock forward."
+                    )
+    for name in _INSTANCE_METHODS:
+        if name in vars(module):
+            raise TypeError(
+                f"bounds cannot go through {label}: its {name!r} is replaced on the instance."
+            )
+    for kind in ("_forward_pre_hooks", "_forward_hooks"):
+        if getattr(module, kind):
+            raise TypeError(
+                f"bounds cannot go through {label}: it has forward "
+                f"{'pre-' if 'pre' in kind else ''}hooks, which change its output "
+                "(pruning and lazy modules use them too); remove them first."
+            )
+    if module._compiled_call_impl is not None:
+        raise TypeError(
+            f"bounds cannot go through {label}: it is compiled (module.compile()); bound "
+            "the uncompiled module."
+        )
+
+
+def _check_global_hooks():
+    if _module_globals._global_forward_pre_hooks or _module_globals._global_forward_hooks:
+        raise TypeError(
+            "bounds cannot be computed while global forward hooks are registered "
+            "(torch.nn.modules.module.register_module_forward_hook or "
+            "register_module_forward_pre_hook): they change every module's output."
+        )
+
+
+def _check_tensor(layer, where, name, *, optional=False):
+    value = getattr(layer, name)
+    if value is None and optional:
+        return
+    if type(value) not in (torch.Tensor, nn.Parameter):
+        raise TypeError(
+            f"bounds cannot go through {where!r} ({type(layer).__name__}): its {name} is a "
+            f"{type(value).__name__}, not a plain torch.Tensor or Parameter."
+        )
+
+
+def _check_layer(layer, where):
+    """Refuse layer settings the bounds do not model."""
+    label = f"{where!r} ({type(layer).__name__})"
+    if isinstance(layer, (nn.Linear, nn.Conv2d)):
+        _check_tensor(layer, where, "weight")
+        _check_tensor(layer, where, "bias", optional=True)
+    if isinstance(layer, nn.Conv2d):
+        if layer.padding_mode != "zeros":
+            raise TypeError(
+                f"bounds cannot go through {label}: padding_mode={layer.padding_mode!r} is not "
+                "supported; use 'zeros'."
+            )
+        if layer.padding == "same" and any(
+            d * (k - 1) % 2 for d, k in zip(layer.dilation, layer.weight.shape[-2:])
+        ):
+            raise TypeError(
+                f"bounds cannot go through {label}: padding='same' pads unevenly for this "
+                "kernel size and dilation; use an odd kernel or explicit padding."
+            )
+    if isinstance(layer, nn.Flatten) and (layer.start_dim, layer.end_dim) != (1, -1):
+        raise TypeError(
+            f"bounds cannot go through {label}: start_dim={layer.start_dim}, "
+            f"end_dim={layer.end_dim}; only Flatten(start_dim=1, end_dim=-1) is supported."
+        )
     if isinstance(layer, nn.AvgPool2d) and (
         layer.ceil_mode
-        or (layer.padding not in (0, (0, 0)) and not layer.count_include_pad)
+        or (_pair(layer.padding) != (0, 0) and not layer.count_include_pad)
         or layer.divisor_override is not None
     ):
         raise TypeError(
-            "AvgPool2d is supported with ceil_mode=False, no divisor_override and "
-            "count_include_pad=True when padded."
+            f"bounds cannot go through {label}: AvgPool2d is supported with ceil_mode=False, "
+            "no divisor_override and count_include_pad=True when padded."
         )
-    if isinstance(layer, nn.Conv2d) and layer.padding_mode != "zeros":
-        raise TypeError(
-            f"Conv2d with padding_mode={layer.padding_mode!r} is not supported; use 'zeros'."
-        )
+    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if layer.running_mean is None or layer.running_var is None:
+            raise TypeError(
+                f"bounds cannot go through {label}: it has no running statistics "
+                "(track_running_stats=False), so it normalizes by batch statistics even in "
+                "evaluation mode."
+            )
+        for name in ("running_mean", "running_var"):
+            _check_tensor(layer, where, name)
+        for name in ("weight", "bias"):
+            _check_tensor(layer, where, name, optional=True)
+
+
+#: Rank of one example (without the batch dimension) each layer is bounded for.
+_INPUT_RANKS = (
+    (nn.Linear, (1,)),
+    (nn.Conv2d, (3,)),
+    (nn.AvgPool2d, (3,)),
+    (nn.BatchNorm2d, (3,)),
+    (nn.BatchNorm1d, (1, 2)),
+)
+
+
+def check_input(layer, shape) -> None:
+    """Raise a :class:`ValueError` when ``layer`` gets examples of a rank it is not
+    bounded for (e.g. a Linear layer applied to images, a Conv2d to flat rows)."""
+    for cls, ranks in _INPUT_RANKS:
+        if isinstance(layer, cls) and len(shape) not in ranks:
+            raise ValueError(
+                f"{type(layer).__name__} gets examples of shape {tuple(shape)}; bounds need "
+                f"{' or '.join(str(r) for r in ranks)}-dimensional examples there "
+                "(flatten images before Linear layers)."
+            )
+
+
+def layer_shapes(layers, example) -> list:
+    """Shape (without batch) of the input of every layer, then of the output."""
+    shapes = [tuple(example.shape[1:])]
+    with torch.no_grad():
+        x = example[:1].detach()
+        for layer in layers:
+            check_input(layer, shapes[-1])
+            if isinstance(layer, (nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d)):
+                shapes.append(shapes[-1])
+                continue
+            x = linear_part(layer, x.reshape(1, *shapes[-1]))
+            shapes.append(tuple(x.shape[1:]))
+    return shapes
 
 
 def _bn_affine(layer):
@@ -84,21 +419,43 @@ def _channel_view(v, ndim):
     return v.view(-1, *([1] * (ndim - 2)))
 
 
+def _conv_padding(layer):
+    """The Conv2d's zero padding as two ints ('valid' and even 'same' resolved)."""
+    if layer.padding == "valid":
+        return (0, 0)
+    if layer.padding == "same":
+        kernel = layer.weight.shape[-2:]
+        return tuple(d * (k - 1) // 2 for d, k in zip(layer.dilation, kernel))
+    return _pair(layer.padding)
+
+
+def _avg_pool(layer, x):
+    return F.avg_pool2d(
+        x,
+        layer.kernel_size,
+        layer.stride,
+        layer.padding,
+        layer.ceil_mode,
+        layer.count_include_pad,
+        layer.divisor_override,
+    )
+
+
 def linear_part(layer, x):
     """The layer without its bias (a linear map), applied to ``x``."""
     if isinstance(layer, nn.Linear):
         return F.linear(x, layer.weight)
     if isinstance(layer, nn.Conv2d):
         return F.conv2d(
-            x, layer.weight, None, layer.stride, layer.padding, layer.dilation, layer.groups
+            x, layer.weight, None, layer.stride, _conv_padding(layer), layer.dilation, layer.groups
         )
     if isinstance(layer, nn.AvgPool2d):
-        return layer(x)
+        return _avg_pool(layer, x)
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         scale, _ = _bn_affine(layer)
         return x * _channel_view(scale, x.dim()) if x.dim() > 2 else x * scale
     if isinstance(layer, nn.Flatten):
-        return layer(x)
+        return x.flatten(1)
     raise TypeError(f"{type(layer).__name__} is not affine.")
 
 
@@ -108,7 +465,13 @@ def abs_linear_part(layer, x):
         return F.linear(x, layer.weight.abs())
     if isinstance(layer, nn.Conv2d):
         return F.conv2d(
-            x, layer.weight.abs(), None, layer.stride, layer.padding, layer.dilation, layer.groups
+            x,
+            layer.weight.abs(),
+            None,
+            layer.stride,
+            _conv_padding(layer),
+            layer.dilation,
+            layer.groups,
         )
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         scale, _ = _bn_affine(layer)
@@ -146,7 +509,7 @@ def transpose_part(layer, A, in_shape):
             layer.weight,
             A,
             layer.stride,
-            layer.padding,
+            _conv_padding(layer),
             layer.dilation,
             layer.groups,
         )

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..utils import check_options
-from ._bounds import _backward, _ibp, _shapes, compute_bounds, margin_matrix
+from ._bounds import _backward, _ibp, _shapes, checked_layers, compute_bounds, margin_matrix
 from ._layers import sequential_layers
 
 
@@ -42,7 +42,9 @@ def fused_and_ibp_cross_entropy(
 
     Both come from one interval pass (the fused bound needs IBP's intermediate
     bounds and its margin interval). ``C`` is the margin specification of the
-    labels (:func:`~robustsk.certify.margin_matrix`).
+    labels (:func:`~robustsk.certify.margin_matrix`). For certified training:
+    the module may be in training mode (BatchNorm is bounded with its running
+    statistics, Dropout as the identity).
 
     Returns
     -------
@@ -108,9 +110,15 @@ def cross_entropy_upper_bound(
         Differentiable in the weights and the box.
     """
     check_options(method, "method", {"fused", "ibp", "crown-ibp"})
-    layers = sequential_layers(module)
-    n_classes = _shapes(layers, lower)[-1][0]
-    C = margin_matrix(torch.as_tensor(y, device=lower.device), n_classes)
+    layers = checked_layers(module, lower, upper)
+    out_shape = _shapes(layers, lower)[-1]
+    if len(out_shape) != 1:
+        raise ValueError(
+            f"the module returns outputs of shape (n, {', '.join(map(str, out_shape))}); the "
+            "cross-entropy needs logits of shape (n, n_classes)."
+        )
+    n_classes = out_shape[0]
+    C = margin_matrix(torch.as_tensor(y, device=lower.device), n_classes).to(lower.dtype)
     if method == "fused":
         fused, _ = fused_and_ibp_cross_entropy(module, lower, upper, C)
         return fused

@@ -12,9 +12,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..certify import budget_range, compute_bounds, input_box, margin_matrix, refine_budgets
-from ..certify._bounds import crown_ibp_and_ibp_lower, margin_lower_bounds
+from ..certify import budget_range, input_box, margin_matrix, refine_budgets
+from ..certify._bounds import crown_ibp_and_ibp_lower, ibp_lower, margin_lower_bounds
 from ..certify._budgets import BudgetGenerator
+from ..certify._layers import check_module
 from ..certify._loss_fusion import fused_and_ibp_cross_entropy
 from ..utils import check_clip, check_number, check_options, eval_mode
 from ._base import RobustNetClassifier
@@ -58,7 +59,9 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
     module : torch.nn.Sequential class or instance, or None, default=None
         The classifier; its layers must be ones the bounds support (see
         :func:`robustsk.certify.interval_bounds`). ``None`` builds an MLP;
-        :class:`robustsk.nets.SmallCNN` is CROWN-IBP's small CNN.
+        :class:`robustsk.nets.SmallCNN` is CROWN-IBP's small CNN. Checked
+        when the module is built, before any training epoch: anything the
+        bounds cannot follow exactly raises a :class:`TypeError` naming it.
     eps0 : float, default=0.4
         Target budget (the paper's MNIST setting).
     alpha_low : float, default=0.5
@@ -177,8 +180,21 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
 
     # ---------------------------------------------------------------- modules
     def initialize_module(self) -> RobustNetClassifier:
-        """Build the classifier and, for learned budgets, the budget generator."""
+        """Build the classifier and, for learned budgets, the budget generator.
+
+        The classifier is checked here, before any training epoch: a module
+        the bounds cannot follow exactly (an unknown layer, a container whose
+        ``forward`` is not the stock one, a layer subclass with its own
+        ``forward``, forward hooks, ...) raises a :class:`TypeError` naming it.
+        """
         super().initialize_module()
+        if getattr(self, "compile", False):
+            raise TypeError(
+                "CertifiedBudgetClassifier does not support compile=True: bounds follow the "
+                "module's layers, and a compiled module is not checked to compute them."
+            )
+        n_classes = len(self.classes_) if hasattr(self, "classes_inferred_") else None
+        check_module(self.module_, getattr(self, "input_shape_", None), n_classes)
         self.generator_: torch.nn.Module | None = None  # uniform budgets need no generator
         if self.budget == "learned":
             generator = BudgetGenerator if self.generator is None else self.generator
@@ -245,8 +261,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
         C = margin_matrix(y, len(self.classes_))
         if self.bound == "ibp" or r >= 1:
-            ibp, _ = compute_bounds(self.module_, lower, upper, C, method="ibp")
-            return ibp
+            return ibp_lower(self.module_, lower, upper, C)
         crown, ibp = crown_ibp_and_ibp_lower(self.module_, lower, upper, C)
         return (1 - r) * crown + r * ibp
 
@@ -361,6 +376,12 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             return self.budgets(X)
         if isinstance(budget, CertifiedBudgetClassifier):
             return budget.budgets(X)
+        if hasattr(budget, "fit") or isinstance(budget, torch.nn.Module):
+            raise TypeError(
+                "budget must be None, 'learned', 'uniform', an array of budgets or a fitted "
+                f"CertifiedBudgetClassifier (whose generator lends its budgets), got a "
+                f"{type(budget).__name__}."
+            )
         eps = np.asarray(budget, dtype=np.float32)
         if not np.all(np.isfinite(eps)) or (eps < 0).any():
             raise ValueError("budget arrays must hold finite non-negative budgets.")

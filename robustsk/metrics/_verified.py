@@ -6,8 +6,10 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 import numpy as np
+from torch import nn
 
 from ..certify._bounds import margin_lower_bounds
+from ..certify._layers import check_module
 from ..query._torch_access import TorchClassifier
 from ..utils import check_clip, check_options
 from ._adversarial import encode_labels
@@ -47,19 +49,31 @@ def verified_error(
     Returns
     -------
     error : float
-        In [0, 1]; a verified example is also correctly classified.
+        In [0, 1]; a verified example is also correctly classified (each
+        margin bound is capped by the clean input's own margin).
+
+    Raises
+    ------
+    TypeError
+        When ``estimator`` is not a fitted torch network (e.g. a random
+        forest), or its module is one the bounds cannot follow exactly (see
+        :func:`~robustsk.certify.compute_bounds`); the message names it.
+    ValueError
+        When ``budget`` is missing, negative or not finite.
     """
     check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
     if hasattr(estimator, "certify"):
         if isinstance(budget, (int, float)) and not isinstance(budget, bool):
             budget = np.float32(budget)
         return float(1.0 - estimator.certify(X, y, budget=budget, bound=bound).mean())
+    module = _torch_module(estimator)
     if budget is None or isinstance(budget, str):
         raise ValueError(
             "verified_error of a net without its own budgets needs budget= a "
             f"float or an array of per-element budgets, got {budget!r}."
         )
     net = TorchClassifier(estimator, "verified_error")
+    check_module(module, net.input_shape)
     X = np.asarray(X, dtype=np.float32)
     if not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity.")
@@ -80,6 +94,25 @@ def verified_error(
             device=net.device,
         )
     return float(1.0 - (lb > 0).all(axis=1).mean())
+
+
+def _torch_module(estimator):
+    """The fitted torch module of ``estimator``, or a TypeError saying what is needed."""
+    module = getattr(estimator, "module_", None)
+    if isinstance(module, nn.Module):
+        return module
+    if module is not None:
+        got = f"a {type(estimator).__name__} whose module_ is a {type(module).__name__}"
+    elif hasattr(estimator, "module") and hasattr(estimator, "initialize"):
+        got = f"an unfitted {type(estimator).__name__} (no module_; fit it first)"
+    else:
+        got = f"a {type(estimator).__name__}"
+    raise TypeError(
+        "verified_error needs a fitted torch network: a CertifiedBudgetClassifier, or a "
+        "robustsk estimator or skorch net whose module_ is a torch.nn.Sequential of layers "
+        f"the bounds support; got {got}. Certificates are computed through the network's "
+        "layers, so other models cannot be verified."
+    )
 
 
 class VerifiedErrorScorer:
