@@ -77,7 +77,7 @@ def check_device(
     if device is None:
         if allow_none:
             return
-        raise ValueError(f'{name}=None is not allowed here; devices available: {_listing()}.')
+        raise ValueError(f"{name}=None is not allowed here; devices available: {_listing()}.")
     if isinstance(device, str) and device == "auto":
         return
     if not isinstance(device, (str, torch.device)):
