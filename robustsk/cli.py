@@ -101,6 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
     aq.add_argument("--out", default="robustsk-aqpl", help="output folder")
     aq.add_argument("--rounds", type=_positive_int, default=None, help="query rounds")
     aq.add_argument("--full", action="store_true", help="closer to the paper's protocol")
+    aq.add_argument(
+        "--seeds", type=_positive_int, default=3, help="seeds, mean and sd (default: %(default)s)"
+    )
+    aq.add_argument(
+        "--annotator-sigma",
+        type=float,
+        default=None,
+        help="noise level the simulated annotator is trained at (default: 1.0)",
+    )
+    aq.add_argument(
+        "--table-sigma",
+        type=float,
+        default=None,
+        help="Gaussian level of Table 1 (default: where Standard is closest to the paper's)",
+    )
     aq.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     aq.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -221,17 +236,23 @@ def _reproduce(args):
 
 def _reproduce_aqpl(args):
     from .datasets import load_mnist
-    from .reproduce import AQPLConfig, run_aqpl
+    from .reproduce import AQPLConfig, run_aqpl_seeds
 
-    changes = {"random_state": args.seed}
+    changes: dict[str, Any] = {"random_state": args.seed}
     if args.rounds:
         changes["n_rounds"] = args.rounds
+    if args.annotator_sigma is not None:
+        changes["annotator_sigma"] = args.annotator_sigma
+    if args.table_sigma is not None:
+        changes["table_sigma"] = args.table_sigma
     cfg = AQPLConfig.paper(**changes) if args.full else AQPLConfig(**changes)
     X, y = load_mnist(
         args.mnist, subset="train", n_samples=cfg.n_train + cfg.n_reference, return_X_y=True
     )
     X_test, y_test = load_mnist(args.mnist, subset="test", n_samples=cfg.n_test, return_X_y=True)
-    run_aqpl(X, y, X_test, y_test, args.out, cfg, verbose=0 if args.quiet else 1)
+    run_aqpl_seeds(
+        X, y, X_test, y_test, args.out, cfg, seeds=args.seeds, verbose=0 if args.quiet else 1
+    )
 
 
 def _reproduce_rpr(args):

@@ -1,26 +1,46 @@
 import csv
 
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
 from robustsk.nets import MLP
-from robustsk.reproduce import AQPLConfig, run_aqpl
+from robustsk.reproduce import AQPLConfig, run_aqpl, run_aqpl_seeds
+
+TINY = dict(
+    n_train=300,
+    n_test=60,
+    n_reference=600,
+    epochs=2,
+    epochs_per_round=1,
+    n_per_side=5,
+    n_noise=5,
+    n_rounds=2,
+    n_draws=4,
+    eval_sigmas=(0.2, 0.6, 1.0),
+    module=MLP,
+)
 
 
-def test_aqpl_reproduction_writes_table_and_curves(digits, tmp_path):
+def test_aqpl_reproduction_writes_table_sweep_annotator_and_curves(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
-    cfg = AQPLConfig(
-        n_train=300,
-        n_test=60,
-        n_reference=600,
-        epochs=2,
-        epochs_per_round=1,
-        n_per_side=5,
-        n_noise=5,
-        n_rounds=2,
-        n_draws=4,
-        module=MLP,
+    table, curves = run_aqpl(
+        X_train, y_train, X_test, y_test, tmp_path, AQPLConfig(**TINY), verbose=0
     )
-    table, curves = run_aqpl(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
     assert [r["method"] for r in table] == ["Standard", "GNT", "CAT", "AQPL-GNT", "AQPL-CAT"]
-    assert all(0 <= r[k] <= 1 for r in table for k in ("clean", "gaussian", "corruptions_mean"))
+    for r in table:
+        assert all(0 <= r[k] <= 1 for k in ("clean", "gaussian", "corruptions_mean", "gaussian_s3"))
+        sweep = [r[f"sigma_{s:g}"] for s in (0.2, 0.6, 1.0)]
+        assert all(0 <= a <= 1 for a in sweep)
+        assert r["gaussian_sigma"] in (0.2, 0.6, 1.0)
+        assert r["gaussian"] == r[f"sigma_{r['gaussian_sigma']:g}"]
+    # "auto": the sweep level where Standard is closest to the paper's 16.06%
+    standard = table[0]
+    gaps = {s: abs(standard[f"sigma_{s:g}"] - 0.1606) for s in (0.2, 0.6, 1.0)}
+    assert standard["gaussian_sigma"] == min(gaps, key=gaps.get)
+    # heavier noise hurts a standard model
+    assert standard["sigma_0.2"] >= standard["sigma_1"]
     with open(tmp_path / "curves.csv") as f:
         rows = list(csv.DictReader(f))
     assert {r["strategy"] for r in rows} == {
@@ -30,7 +50,58 @@ def test_aqpl_reproduction_writes_table_and_curves(digits, tmp_path):
         "noise_entropy",
     }
     assert [int(r["queries"]) for r in rows if r["strategy"] == "random"] == [0, 10, 20]
-    for name in ("table1.csv", "table1.png", "curves.png"):
+    with open(tmp_path / "annotator.csv") as f:
+        answers = list(csv.DictReader(f))
+    assert len(answers) == 200
+    levels = np.array([float(r["answer"]) for r in answers])
+    assert ((levels >= 0) & (levels <= 0.9)).all()
+    for name in ("table1.csv", "table1.png", "curves.png", "sweep.png", "annotator.png"):
         assert (tmp_path / name).stat().st_size > 0
     paper = AQPLConfig.paper()
     assert (paper.n_per_side, paper.n_noise) == (100, 50)
+
+
+def test_a_heavier_trained_annotator_answers_higher_levels(digits, tmp_path):
+    """The annotator models a person: trained at a heavy level, it tolerates more noise.
+
+    On 20x20 images (8x8 digits are too small for any model to see through
+    heavy noise); measured median answers 0.63 (annotator trained at 0.1)
+    against 0.79 (trained at 1.0); with random_state 1 and 2: 0.56 / 0.73 and
+    0.63 / 0.72, so the margin is 0.08.
+    """
+    X_train, X_test, y_train, y_test = digits
+
+    def up(X):
+        x = F.interpolate(torch.from_numpy(X), size=(20, 20), mode="bilinear", align_corners=False)
+        return x.clamp(0, 1).numpy()
+
+    medians = []
+    for sigma in (0.1, 1.0):
+        cfg = AQPLConfig(
+            **{**TINY, "n_rounds": 0, "annotator_sigma": sigma, "annotator_epochs": 30}
+        )
+        out = tmp_path / str(sigma)
+        run_aqpl(up(X_train), y_train, up(X_test), y_test, out, cfg, verbose=0)
+        with open(out / "annotator.csv") as f:
+            medians.append(np.median([float(r["answer"]) for r in csv.DictReader(f)]))
+    assert medians[1] > medians[0] + 0.08, medians
+
+
+def test_seeds_give_mean_and_sd(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = AQPLConfig(**{**TINY, "n_rounds": 1, "table_sigma": 0.6})
+    summary = run_aqpl_seeds(X_train, y_train, X_test, y_test, tmp_path, cfg, seeds=2, verbose=0)
+    assert [r["method"] for r in summary] == ["Standard", "GNT", "CAT", "AQPL-GNT", "AQPL-CAT"]
+    for k in (0, 1):
+        assert (tmp_path / f"seed-{k}" / "table1.csv").exists()
+    with open(tmp_path / "seed-0" / "table1.csv") as f:
+        first = [float(r["clean"]) for r in csv.DictReader(f)]
+    with open(tmp_path / "seed-1" / "table1.csv") as f:
+        second = [float(r["clean"]) for r in csv.DictReader(f)]
+    for r, a, b in zip(summary, first, second):
+        assert r["n_seeds"] == 2 and r["gaussian_sigma_mean"] == 0.6
+        assert r["clean_mean"] == pytest.approx((a + b) / 2)
+        assert r["clean_sd"] == pytest.approx(abs(a - b) / np.sqrt(2))
+    text = (tmp_path / "summary.md").read_text()
+    assert "Gaussian (sigma 0.6)" in text and "+-" in text
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
