@@ -594,3 +594,13 @@ def test_batch_norm_1d_on_sequences_is_bounded_soundly(method):
         out = net(points.view(-1, 3, 5)).view(2, 10000, 3)
     lo, hi = compute_bounds(net, lower, upper, method=method)
     assert ((out >= lo.unsqueeze(1) - 1e-9) & (out <= hi.unsqueeze(1) + 1e-9)).all()
+
+
+@pytest.mark.parametrize("method", ["ibp", "crown-ibp", "crown"])
+def test_a_box_of_another_dtype_than_the_module_is_a_clear_error(method):
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).eval()
+    lower, upper = input_box(torch.rand(2, 4, dtype=torch.float64), 0.1)
+    with pytest.raises(
+        ValueError, match=r"Linear.weight is torch.float32 .* input box is torch.float64"
+    ):
+        compute_bounds(net, lower, upper, method=method)

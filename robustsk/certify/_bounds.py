@@ -189,7 +189,7 @@ def _ibp(layers, lower, upper, C=None):
     last = len(layers) - 1
     for i, layer in enumerate(layers):
         inputs.append((lo, hi))
-        check_input(layer, lo.shape[1:])
+        check_input(layer, lo.shape[1:], lo)
         if i == last and C is not None and isinstance(layer, nn.Linear):
             _check_output(layer.weight.shape[:1], C)
             W = C.matmul(layer.weight)  # (n, s, in)

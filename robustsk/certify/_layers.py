@@ -377,9 +377,21 @@ _INPUT_RANKS = (
 )
 
 
-def check_input(layer, shape) -> None:
+def check_input(layer, shape, like: torch.Tensor | None = None) -> None:
     """Raise a :class:`ValueError` when ``layer`` gets examples of a rank it is not
-    bounded for (e.g. a Linear layer applied to images, a Conv2d to flat rows)."""
+    bounded for (e.g. a Linear layer applied to images, a Conv2d to flat rows), or
+    when its tensors' dtype or device differ from those of the bounds ``like``."""
+    if like is not None:
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            value = getattr(layer, name, None)
+            if isinstance(value, torch.Tensor) and (
+                value.dtype != like.dtype or value.device != like.device
+            ):
+                raise ValueError(
+                    f"{type(layer).__name__}.{name} is {value.dtype} on {value.device} but the "
+                    f"input box is {like.dtype} on {like.device}; move one to the other "
+                    "(module.to(...) or lower.to(...), upper.to(...))."
+                )
     for cls, ranks in _INPUT_RANKS:
         if isinstance(layer, cls) and len(shape) not in ranks:
             raise ValueError(
@@ -395,7 +407,7 @@ def layer_shapes(layers, example) -> list:
     with torch.no_grad():
         x = example[:1].detach()
         for layer in layers:
-            check_input(layer, shapes[-1])
+            check_input(layer, shapes[-1], example)
             if isinstance(layer, (nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d)):
                 shapes.append(shapes[-1])
                 continue
