@@ -591,13 +591,30 @@ def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
                     "2",
                     "--max-steps",
                     "5",
+                    "--k",
+                    "10",
+                    "--value",
+                    "invert",
+                    "--distinct",
+                    "--seeds",
+                    "2",
                     "--quiet",
                 ]
             )
             == 0
         )
-    for name in ("results.csv", "per_class.csv", "curves.csv", "summary.md", "rpr_curves.png"):
-        assert (out / name).stat().st_size > 0
+    for seed in ("seed-0", "seed-1"):
+        for name in ("results.csv", "per_class.csv", "curves.csv", "summary.md", "rpr_curves.png"):
+            assert (out / seed / name).stat().st_size > 0
+    with open(out / "seed-1" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["module"], r["k"], r["value"], r["replace"]) for r in rows] == [
+        ("LeNet5", "10", "invert", "False")
+    ] * 2
+    with open(out / "summary_seeds.csv") as f:
+        assert [r["model"] for r in csv.DictReader(f)] == ["M", "M_R", "M_R - M"]
+    summary = (out / "summary.md").read_text()
+    assert "over 2 seeds" in summary and "--value invert --distinct" in summary
     with pytest.raises(SystemExit):
         main(["reproduce", "rpr"])
     assert "--mnist" in capsys.readouterr().err

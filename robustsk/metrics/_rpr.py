@@ -137,6 +137,8 @@ def validate_rpr_args(
         raise ValueError(
             f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}."
         )
+    if isinstance(perturbation, Perturbation):  # checks that need the data (k > pixels, ...)
+        perturbation(X[:1], random_state=0)
     return X, y, perturbation
 
 

@@ -1,4 +1,4 @@
-"""RPR's scheme: replace up to ``k`` pixels by uniform random values."""
+"""RPR's scheme: alter up to ``k`` random pixels (uniform values, salt-and-pepper, invert, ...)."""
 
 from __future__ import annotations
 
@@ -13,21 +13,53 @@ from ._base import Perturbation
 
 
 class RandomPixels(Perturbation):
-    """Replace up to ``k`` randomly chosen pixels by uniform values in the valid range.
+    """Alter up to ``k`` randomly chosen pixels: the RPR paper's perturbation scheme.
 
-    ``k`` positions are drawn uniformly with replacement, so at most ``k``
-    distinct pixels change (the "at most sqrt(d) pixels" scheme of the RPR
-    paper). A pixel is a feature of a flat ``(n, d)`` input and a spatial
-    location of an image ``(n, c, h, w)``; every channel of a chosen location
-    gets its own uniform value.
+    The paper (Ilie et al., section 2.3) perturbs an MNIST image by "randomly
+    altering a pixel count of at most the square root of the number of image
+    pixels (28 in our case)". It says neither how the pixels are picked nor
+    what they become; ``replace`` and ``value`` are its readings.
+
+    - ``replace=True`` (default): ``k`` positions are drawn uniformly *with*
+      replacement, so at most ``k`` distinct pixels change (a location drawn
+      twice takes the later draw). ``k`` independent draws are the simplest
+      procedure that yields the paper's "at most": its most literal reading.
+      ``replace=False``: exactly ``k`` distinct positions.
+    - ``value``: what a chosen pixel becomes, with ``(low, high) = clip``:
+
+      ``"uniform"`` (default)
+          a fresh uniform value in ``[low, high]``, one per channel;
+      ``"salt_and_pepper"``
+          ``low`` or ``high`` with probability 1/2 each (all channels of a
+          location alike);
+      ``"invert"``
+          ``high + low - x`` (a black pixel turns white and back);
+      ``"white"``
+          ``high``;
+      ``"black"``
+          ``low``.
+
+    A pixel is a feature of a flat ``(n, d)`` input and a spatial location of
+    an image ``(n, c, h, w)``; every channel of a chosen location changes.
+    Positions, uniform values and coins come from one seeded generator on the
+    input's device, and a location drawn twice takes its later draw on every
+    device, so a seed gives the same images on every run. ``value="uniform"``
+    with ``replace=True`` is the stream of earlier releases, draw for draw.
 
     Parameters
     ----------
     k : int or None, default=None
-        Number of draws per image; ``None`` means ``round(sqrt(n_pixels))``
-        (28 on MNIST, 8 on 8x8 digits).
+        Number of positions drawn per image; ``None`` means
+        ``round(sqrt(n_pixels))`` (28 on MNIST, 8 on 8x8 digits). With
+        ``replace=False`` it must not exceed the number of pixels.
+    value : {"uniform", "salt_and_pepper", "invert", "white", "black"}, default="uniform"
+        What a chosen pixel becomes (see above).
+    replace : bool, default=True
+        Draw the ``k`` positions with replacement (at most ``k`` distinct
+        pixels) or without (exactly ``k``).
     clip : tuple (low, high), default=(0.0, 1.0)
-        Valid range; replacement values are uniform on it. Must not be None.
+        Valid range; the replacement values are taken from it. Must not be
+        None.
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the perturbation's random stream.
 
@@ -39,21 +71,37 @@ class RandomPixels(Perturbation):
     >>> Xp = RandomPixels(random_state=0)(X)
     >>> Xp.shape, bool(((Xp != 0).sum(axis=(1, 2, 3)) <= 28).all())
     ((3, 1, 28, 28), True)
+    >>> Xi = RandomPixels(value="invert", replace=False, random_state=0)(X)
+    >>> sorted(set(np.unique(Xi).tolist())), (Xi == 1).sum(axis=(1, 2, 3)).tolist()
+    ([0.0, 1.0], [28, 28, 28])
     """
+
+    #: The allowed ``value`` names.
+    VALUES = ("uniform", "salt_and_pepper", "invert", "white", "black")
 
     def __init__(
         self,
         k: int | None = None,
         *,
+        value: str = "uniform",
+        replace: bool = True,
         clip: ClipRange = (0.0, 1.0),
         random_state: RandomStateLike = None,
     ):
         super().__init__(clip=clip, random_state=random_state)
         self.k = k
+        self.value = value
+        self.replace = replace
 
     def _check_params(self):
         if self.k is not None:
             check_number(self.k, "k", low=1, integer=True)
+        if not isinstance(self.value, str) or self.value not in self.VALUES:
+            raise ValueError(f"value must be one of {list(self.VALUES)!r}, got {self.value!r}.")
+        if not isinstance(self.replace, bool):
+            raise TypeError(
+                f"replace must be a bool, got {self.replace!r} ({type(self.replace).__name__})."
+            )
         if check_clip(self.clip) is None:
             raise ValueError("clip must be a pair (low, high) for RandomPixels, got None.")
 
@@ -65,12 +113,57 @@ class RandomPixels(Perturbation):
         low, high = check_clip(self.clip)
         n = x.shape[0]
         if x.ndim >= 3:  # (n, c, *spatial): a pixel is a spatial location
-            flat = x.reshape(n, x.shape[1], -1).clone()  # (n, c, p)
+            flat = x.reshape(n, x.shape[1], -1)  # (n, c, p)
         else:
-            flat = x.reshape(n, 1, -1).clone()  # (n, 1, d)
+            flat = x.reshape(n, 1, -1)  # (n, 1, d)
         c, p = flat.shape[1], flat.shape[2]
         k = self.n_draws(p)
-        pos = torch.randint(p, (n, 1, k), generator=generator, device=x.device).expand(n, c, k)
-        vals = torch.rand((n, c, k), generator=generator, device=x.device, dtype=x.dtype)
-        flat.scatter_(2, pos, vals.mul_(high - low).add_(low))
-        return flat.reshape(x.shape)
+        if not self.replace and k > p:
+            raise ValueError(
+                f"k must be at most the number of pixels ({p}) with replace=False, got {k}."
+            )
+        device = x.device
+        if self.replace:
+            pos = torch.randint(p, (n, 1, k), generator=generator, device=device)  # (n, 1, k)
+        else:  # k distinct positions: those of the k largest of p uniform keys
+            keys = torch.rand((n, 1, p), generator=generator, device=device)
+            pos = keys.topk(k, dim=2, sorted=False).indices  # (n, 1, k)
+        if self.value == "uniform":
+            vals = torch.rand((n, c, k), generator=generator, device=device, dtype=x.dtype)
+            vals.mul_(high - low).add_(low)  # (n, c, k)
+        elif self.value == "salt_and_pepper":
+            coin = torch.rand((n, 1, k), generator=generator, device=device) < 0.5
+            vals = torch.where(coin, high, low).to(x.dtype).expand(n, c, k)
+        elif self.value == "invert":
+            vals = (high + low) - flat.gather(2, pos.expand(n, c, k))
+        else:  # "white" or "black"
+            level = high if self.value == "white" else low
+            vals = torch.full((n, c, k), level, dtype=x.dtype, device=device)
+        if self.replace and self.value in ("uniform", "salt_and_pepper") and device.type != "cpu":
+            # A location drawn twice takes its later draw. The CPU's scatter writes draws in
+            # order; elsewhere the order is unspecified, so repeats get that value first.
+            vals = vals.gather(2, _last_draw_index(pos, p).expand(n, c, k))
+        return flat.clone().scatter_(2, pos.expand(n, c, k), vals).reshape(x.shape)
+
+
+def _last_draw_index(pos: torch.Tensor, n_pixels: int) -> torch.Tensor:
+    """For each draw, the index of the last draw at the same position.
+
+    Parameters
+    ----------
+    pos : torch.Tensor of shape (n, 1, k), int64
+        Drawn positions in ``[0, n_pixels)``.
+    n_pixels : int
+        Number of positions.
+
+    Returns
+    -------
+    last : torch.Tensor of shape (n, 1, k), int64
+        ``last[i, 0, j] = max{j' : pos[i, 0, j'] == pos[i, 0, j]}``; order-free
+        (a max), hence the same on every device.
+    """
+    n, _, k = pos.shape
+    last = torch.full((n, 1, n_pixels), -1, dtype=torch.int32, device=pos.device)  # (n, 1, p)
+    draw = torch.arange(k, dtype=torch.int32, device=pos.device).expand(n, 1, k)
+    last.scatter_reduce_(2, pos, draw, reduce="amax")
+    return last.gather(2, pos).long()

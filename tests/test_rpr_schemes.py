@@ -1,0 +1,240 @@
+"""The RPR reproduction's perturbation readings and seeds: the scheme recorded in the outputs,
+the summary over seeds and the paper's claim checked on hand-made records."""
+
+import csv
+import warnings
+
+import numpy as np
+import pytest
+
+from robustsk.cli import build_parser
+from robustsk.nets import MLP
+from robustsk.perturb import RandomPixels
+from robustsk.reproduce import RPRConfig, run_rpr, run_rpr_seeds, summarize_rpr_seeds
+
+
+def _seed(rr_m, rr_r, acc_m=0.98, acc_r=0.97, **extra):
+    return [
+        {"model": "M", "test_accuracy": acc_m, "test_robust_ratio": rr_m, **extra},
+        {"model": "M_R", "test_accuracy": acc_r, "test_robust_ratio": rr_r, **extra},
+    ]
+
+
+def _tiny_cfg(**changes):
+    params = dict(
+        n_train=300,
+        n_test=80,
+        n_per_class=8,
+        epochs=2,
+        retrain_epochs=2,
+        max_steps=8,
+        k=4,
+        lr=1e-2,
+        module=MLP,
+    )
+    params.update(changes)
+    return RPRConfig(**params)
+
+
+# ------------------------------------------------------------ the claim, by hand
+def test_claim_holds_when_the_gain_is_beyond_the_spread_within_three_points():
+    s = summarize_rpr_seeds([_seed(0.30, 0.50), _seed(0.32, 0.49), _seed(0.29, 0.52)])
+    claim = s["claim"]
+    gain = np.array([0.20, 0.17, 0.23])
+    assert claim["robust_gain_mean"] == pytest.approx(gain.mean())
+    assert claim["robust_gain_sd"] == pytest.approx(gain.std(ddof=1))
+    assert claim["accuracy_change_mean"] == pytest.approx(-0.01)
+    assert claim["robust_gain_beyond_spread"] and claim["accuracy_within"] and claim["holds"]
+    assert (
+        claim["statement"].startswith("The paper's claim")
+        and " holds over 3 seeds" in (claim["statement"])
+    )
+    assert s["rows"][2]["claim"] == "holds" and s["rows"][0]["claim"] == ""
+
+
+@pytest.mark.parametrize(
+    "seeds, beyond, within",
+    [
+        # mean gain 0.05 with sd 0.1: not beyond the seed spread
+        ([_seed(0.30, 0.45), _seed(0.30, 0.25), _seed(0.30, 0.35)], False, True),
+        # a clear gain, but 4 points of accuracy lost
+        ([_seed(0.3, 0.5, 0.98, 0.94), _seed(0.3, 0.5, 0.98, 0.94)], True, False),
+        # exactly 3 points lost is within
+        ([_seed(0.3, 0.5, 0.98, 0.95), _seed(0.3, 0.52, 0.98, 0.95)], True, True),
+        # M_R less robust than M
+        ([_seed(0.88, 0.84), _seed(0.89, 0.83), _seed(0.87, 0.85)], False, True),
+        # one seed: no spread, the sign decides
+        ([_seed(0.30, 0.31)], True, True),
+    ],
+)
+def test_claim_check_on_hand_made_records(seeds, beyond, within):
+    claim = summarize_rpr_seeds(seeds)["claim"]
+    assert claim["robust_gain_beyond_spread"] == beyond
+    assert claim["accuracy_within"] == within
+    assert claim["holds"] == (beyond and within)
+    assert ("does not hold" in claim["statement"]) == (not (beyond and within))
+
+
+def test_summary_rows_are_mean_and_sd_of_the_seeds():
+    seeds = [
+        _seed(0.30, 0.50, 0.98, 0.97, test_mean_steps=100.0, value="invert", k=28),
+        _seed(0.40, 0.45, 0.99, 0.96, test_mean_steps=120.0, value="invert", k=28),
+    ]
+    seeds[0][0]["train_robust_ratio"] = 0.7
+    seeds[1][0]["train_robust_ratio"] = 0.8
+    for rows in seeds:
+        rows[1]["train_robust_ratio"] = ""
+    m, m_r, diff = summarize_rpr_seeds(seeds)["rows"]
+    assert [m["model"], m_r["model"], diff["model"]] == ["M", "M_R", "M_R - M"]
+    assert m["n_seeds"] == 2 and m["value"] == "invert" and m["k"] == 28
+    assert m["test_robust_ratio_mean"] == pytest.approx(0.35)
+    assert m["test_robust_ratio_sd"] == pytest.approx(np.std([0.30, 0.40], ddof=1))
+    assert m_r["test_accuracy_mean"] == pytest.approx(0.965)
+    assert m["train_robust_ratio_mean"] == pytest.approx(0.75)
+    assert m_r["train_robust_ratio_mean"] == "" and diff["train_robust_ratio_sd"] == ""
+    assert diff["test_robust_ratio_mean"] == pytest.approx(np.mean([0.20, 0.05]))
+    assert diff["test_robust_ratio_sd"] == pytest.approx(np.std([0.20, 0.05], ddof=1))
+    assert diff["test_accuracy_mean"] == pytest.approx(np.mean([-0.01, -0.03]))
+
+
+def test_summary_refuses_bad_records():
+    with pytest.raises(ValueError, match="per_seed must hold"):
+        summarize_rpr_seeds([])
+    with pytest.raises(ValueError, match=r"per_seed\[1\] must hold a row with model 'M'"):
+        summarize_rpr_seeds([_seed(0.3, 0.5), _seed(0.3, 0.5)[:1]])
+    bad = _seed(0.3, 0.5)
+    bad[1]["test_accuracy"] = ""
+    with pytest.raises(ValueError, match="'M_R' row needs a number in 'test_accuracy'"):
+        summarize_rpr_seeds([bad])
+
+
+# ------------------------------------------------------------- the reproduction
+def test_run_rpr_records_the_scheme(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = _tiny_cfg(k=None, value="salt_and_pepper", replace=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        results = run_rpr(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
+    expected = {"module": "MLP", "k": 8, "value": "salt_and_pepper", "replace": False}
+    assert all({key: r[key] for key in expected} == expected for r in results)
+    with open(tmp_path / "results.csv") as f:
+        assert {r["value"] for r in csv.DictReader(f)} == {"salt_and_pepper"}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "value='salt_and_pepper'" in summary and "distinct (exactly k)" in summary
+
+
+def test_bad_scheme_is_refused_before_any_training(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    with pytest.raises(ValueError, match="value must be one of.*got 'gaussian'"):
+        run_rpr(X_train, y_train, X_test, y_test, tmp_path / "a", _tiny_cfg(value="gaussian"))
+    with pytest.raises(ValueError, match="k must be at most the number of pixels"):
+        run_rpr_seeds(
+            X_train, y_train, X_test, y_test, tmp_path / "b", _tiny_cfg(k=65, replace=False)
+        )
+    with pytest.raises(ValueError, match="seeds must be in"):
+        run_rpr_seeds(X_train, y_train, X_test, y_test, tmp_path / "c", _tiny_cfg(), seeds=0)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_run_rpr_seeds_summarizes_the_per_seed_results(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = _tiny_cfg(value="invert", random_state=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        summary = run_rpr_seeds(X_train, y_train, X_test, y_test, tmp_path, cfg, seeds=2, verbose=0)
+    per_seed = summary["per_seed"]
+    assert len(per_seed) == 2 and per_seed[0] != per_seed[1]  # seeds 5 and 6 differ
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        again = run_rpr(
+            X_train,
+            y_train,
+            X_test,
+            y_test,
+            tmp_path / "again",
+            _tiny_cfg(value="invert", random_state=6),
+            verbose=0,
+        )
+    assert again == per_seed[1]  # seed k is cfg.random_state + k
+    for k, rows in enumerate(per_seed):
+        with open(tmp_path / f"seed-{k}" / "results.csv") as f:
+            written = list(csv.DictReader(f))
+        assert [float(r["test_robust_ratio"]) for r in written] == pytest.approx(
+            [r["test_robust_ratio"] for r in rows]
+        )
+    with open(tmp_path / "summary_seeds.csv") as f:
+        table = {r["model"]: r for r in csv.DictReader(f)}
+    for model, column in (("M", "test_accuracy"), ("M_R", "test_robust_ratio")):
+        values = [next(r for r in rows if r["model"] == model)[column] for rows in per_seed]
+        assert float(table[model][f"{column}_mean"]) == pytest.approx(np.mean(values))
+        assert float(table[model][f"{column}_sd"]) == pytest.approx(np.std(values, ddof=1))
+    gains = [rows[1]["test_robust_ratio"] - rows[0]["test_robust_ratio"] for rows in per_seed]
+    assert float(table["M_R - M"]["test_robust_ratio_mean"]) == pytest.approx(np.mean(gains))
+    assert table["M_R - M"]["claim"] in ("holds", "does not hold")
+    text = (tmp_path / "summary.md").read_text()
+    assert summary["claim"]["statement"] in text
+    assert "seed-1 | 6 |" in text and f"`{cfg.command(seeds=2)}`" in text
+
+
+def test_config_command_runs_the_same_configuration():
+    cfg = _tiny_cfg(value="white", replace=False, module=MLP, random_state=3, lr=1e-3)
+    command = cfg.command(seeds=4)
+    args = build_parser().parse_args(command.replace("PATH", "data").split()[1:])
+    assert (args.n_train, args.n_test, args.n_per_class, args.epochs) == (300, 80, 8, 2)
+    assert (args.retrain_epochs, args.max_steps, args.k) == (2, 8, 4)
+    assert (args.value, args.distinct, args.module, args.seed, args.seeds) == (
+        "white",
+        True,
+        "MLP",
+        3,
+        4,
+    )
+    assert "from Python" not in command
+    assert "from Python, with lr=0.01" in _tiny_cfg(lr=1e-2).command()
+    assert "--distinct" not in RPRConfig().command() and "--k" not in RPRConfig().command()
+    balanced = _tiny_cfg(n_per_class="min", lr=1e-3).command()
+    assert "--n-per-class" not in balanced and "with n_per_class='min')" in balanced
+
+
+def test_cli_offers_every_reading():
+    rpr = build_parser()._subparsers._group_actions[0].choices["reproduce"]
+    rpr = rpr._subparsers._group_actions[0].choices["rpr"]
+    value = next(a for a in rpr._actions if a.dest == "value")
+    assert tuple(value.choices) == RandomPixels.VALUES and value.default == "uniform"
+    args = build_parser().parse_args(["reproduce", "rpr", "--mnist", "m"])
+    assert (args.value, args.distinct, args.k, args.module, args.seeds) == (
+        "uniform",
+        False,
+        None,
+        "LeNet5",
+        3,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "rpr", "--mnist", "m", "--value", "gauss"])
+
+
+class _CountingModel:
+    """Predicts class 0 and counts its predict calls."""
+
+    classes_ = np.array([0, 1])
+    calls_ = 0
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        self.calls_ += 1
+        return np.zeros(len(X), dtype=int)
+
+
+def test_rpr_refuses_a_scheme_the_data_cannot_take_before_any_prediction():
+    from robustsk.metrics import rpr_steps
+
+    model, X = _CountingModel(), np.zeros((5, 1, 8, 8), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"k must be at most the number of pixels \(64\)"):
+        rpr_steps(model, X, np.zeros(5, dtype=int), perturbation=RandomPixels(65, replace=False))
+    assert model.calls_ == 0
+    steps = rpr_steps(
+        model, X, np.zeros(5, dtype=int), perturbation=RandomPixels(64, replace=False), max_steps=3
+    )
+    assert (steps == 3).all()
