@@ -1,8 +1,15 @@
 import csv
 
+import numpy as np
 import pytest
 
-from robustsk.reproduce import RobustALConfig, run_robust_al
+from robustsk.reproduce import (
+    RobustALConfig,
+    paired_differences,
+    run_robust_al,
+    run_robust_al_seeds,
+    summarize_seeds,
+)
 
 from robustsk.nets import MLP
 
@@ -24,13 +31,17 @@ TINY = dict(
 )
 
 
+def _read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
 def test_robust_al_stage_loop_writes_csv_summary_and_curves(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
     records = run_robust_al(
         X_train, y_train, X_test, y_test, tmp_path, RobustALConfig(**TINY), verbose=0
     )
-    with open(tmp_path / "stages.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = _read(tmp_path / "stages.csv")
     assert len(rows) == len(records) == 3 * 3  # (2 strategies + standard run) x 3 stages
     for run in ("random", "dre"):
         labels = [
@@ -46,22 +57,138 @@ def test_robust_al_stage_loop_writes_csv_summary_and_curves(digits, tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_paper_config_and_errors(digits, tmp_path):
+def test_seeds_ceiling_coreset_bald_and_autoattack_subset(digits, tmp_path):
+    """Two seeds of core-set and BALD in the stage loop, AutoAttack on a subset at the last
+    stage, and the ceiling on the whole pool; the summary is the per-seed values' mean and sd."""
+    pytest.importorskip("torchattacks")
+    X_train, X_test, y_train, y_test = digits
+    cfg = RobustALConfig(
+        **{
+            **TINY,
+            "strategies": ("coreset", "bald"),
+            "n_pool": 400,
+            "n_test": 100,
+            "n_stages": 1,
+            "epochs_per_stage": 2,
+            "train_steps": 2,
+            "eval_steps": 3,
+            "standard_run": None,
+            "ceiling": True,
+            "autoattack": True,
+            "n_test_autoattack": 20,
+            "autoattack_stages": "last",
+        }
+    )
+    summary, differences = run_robust_al_seeds(
+        X_train, y_train, X_test, y_test, tmp_path, cfg, seeds=2, command="cmd", verbose=0
+    )
+    assert differences == []  # neither pair (dre, random, max_entropy) ran
+    per_seed = [_read(tmp_path / f"seed-{k}" / "stages.csv") for k in range(2)]
+    for rows in per_seed:
+        for name in ("coreset", "bald"):
+            run = [r for r in rows if r["strategy"] == name]
+            assert [int(r["n_labeled"]) for r in run] == [100, 200]
+            assert [r["autoattack"] != "" for r in run] == [False, True]  # the last stage only
+        (ceiling,) = [r for r in rows if r["strategy"] == "ceiling"]
+        assert int(ceiling["n_labeled"]) == 400  # its last epoch saw the whole pool
+        # compute-matched: ceil(2 epochs x (100 + 200) labels / 400) = 2 epochs
+        assert int(ceiling["epochs"]) == 2 and ceiling["stage"] == "1"
+    # the seeds differ (random_state + k) and the summary is their mean and sd
+    assert per_seed[0][-1]["pgd"] != per_seed[1][-1]["pgd"] or (
+        per_seed[0][1]["accuracy"] != per_seed[1][1]["accuracy"]
+    )
+    assert [(r["strategy"], r["training"]) for r in summary] == [
+        ("coreset", "robust"),
+        ("bald", "robust"),
+        ("ceiling", "robust"),
+    ]
+    for row in summary:
+        last = [[r for r in rows if r["strategy"] == row["strategy"]][-1] for rows in per_seed]
+        for metric in ("accuracy", "pgd", "autoattack"):
+            values = np.array([float(r[metric]) for r in last])
+            assert row[f"{metric}_mean"] == pytest.approx(values.mean())
+            assert row[f"{metric}_sd"] == pytest.approx(values.std(ddof=1))
+    csv_rows = _read(tmp_path / "summary_seeds.csv")
+    assert float(csv_rows[2]["autoattack_mean"]) == pytest.approx(summary[2]["autoattack_mean"])
+    text = (tmp_path / "summary.md").read_text()
+    assert "Command: `cmd`" in text and "| ceiling | robust | 400 |" in text
+    assert "AutoAttack (standard) on the first 20" in text
+    assert len(_read(tmp_path / "stages_seeds.csv")) == 2 * (2 + 2 + 1)
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _record(strategy, seed, pgd, accuracy=0.9, stage=3, training="robust"):
+    return dict(
+        strategy=strategy,
+        training=training,
+        seed=seed,
+        stage=stage,
+        n_labeled=1000,
+        accuracy=accuracy,
+        pgd=pgd,
+    )
+
+
+def test_summary_and_paired_differences_on_known_numbers():
+    dre, rnd, ent = [0.60, 0.70, 0.80], [0.50, 0.60, 0.65], [0.49, 0.61, 0.50]
+    records = [
+        # earlier stages are ignored: only each run's last stage counts
+        *[_record(s, k, 0.0, stage=0) for s in ("dre", "random", "max_entropy") for k in range(3)],
+        *[_record("dre", k, v) for k, v in enumerate(dre)],
+        *[_record("random", k, v, accuracy=0.8) for k, v in enumerate(rnd)],
+        *[_record("max_entropy", k, v) for k, v in enumerate(ent)],
+        *[_record("random", k, 0.0, training="standard") for k in range(3)],
+    ]
+    summary = {(r["strategy"], r["training"]): r for r in summarize_seeds(records)}
+    assert summary[("dre", "robust")]["pgd_mean"] == pytest.approx(0.70)
+    assert summary[("dre", "robust")]["pgd_sd"] == pytest.approx(0.10)
+    assert summary[("random", "standard")]["n_seeds"] == 3
+    assert "autoattack_mean" not in summary[("dre", "robust")]
+    diffs = {(d["difference"], d["metric"]): d for d in paired_differences(records)}
+    d = diffs[("dre - random", "pgd")]
+    # d = (0.10, 0.10, 0.15): mean 0.1167, sd 0.0289 -> beyond 2 sd; but sd(dre) + sd(random)
+    # = 0.100 + 0.0764 = 0.176 > 0.1167 -> not beyond the seeds' spread
+    assert d["mean"] == pytest.approx(0.35 / 3)
+    assert d["sd"] == pytest.approx(np.std([0.10, 0.10, 0.15], ddof=1))
+    assert d["sd_b"] == pytest.approx(np.std(rnd, ddof=1))
+    assert d["beyond_2sd"] and not d["beyond_seed_spread"]
+    assert d["per_seed"] == "0.1000 0.1000 0.1500"
+    e = diffs[("random - max_entropy", "pgd")]  # (0.01, -0.01, 0.15): noisy
+    assert not e["beyond_2sd"] and not e["beyond_seed_spread"]
+    a = diffs[("dre - random", "accuracy")]  # 0.1 on every seed: sd 0, beyond both
+    assert a["mean"] == pytest.approx(0.1) and a["beyond_2sd"] and a["beyond_seed_spread"]
+    # one seed: no test can pass
+    one = paired_differences([r for r in records if r["seed"] == 0])
+    assert not any(d["beyond_2sd"] or d["beyond_seed_spread"] for d in one)
+    assert paired_differences(records, [("dre", "coreset")]) == []
+
+
+def test_presets_and_errors(digits, tmp_path):
     paper = RobustALConfig.paper()
     assert (paper.n_initial, paper.n_per_stage, paper.n_stages) == (200, 200, 24)
     assert (paper.train_steps, paper.train_alpha, paper.eval_steps) == (40, 0.01, 50)
     assert len(paper.strategies) == 12
+    large = RobustALConfig.cpu_large()
+    assert set(large.strategies) == {"dre", "random", "max_entropy", "coreset", "bald"}
+    assert large.n_initial + large.n_stages * large.n_per_stage >= 3000
+    assert large.ceiling and large.autoattack and large.eval_steps == 50
+    assert large.n_test_autoattack < large.n_test and large.autoattack_stages == "last"
+    assert RobustALConfig.cpu_large(n_stages=2).n_stages == 2
     X_train, X_test, y_train, y_test = digits
-    with pytest.raises(ValueError, match="strategies must be from"):
-        run_robust_al(
-            X_train,
-            y_train,
-            X_test,
-            y_test,
-            tmp_path,
-            RobustALConfig(strategies=("bogus",)),
-            verbose=0,
-        )
+    for bad, match in (
+        ({"strategies": ("bogus",)}, "strategies must be from"),
+        ({"autoattack_stages": "some"}, "autoattack_stages must be one of"),
+        ({"n_test_autoattack": 0}, r"n_test_autoattack must be in \[1"),
+        ({"ceiling_epochs": 0}, r"ceiling_epochs must be in \[1"),
+        ({"standard_run": "bogus"}, "standard_run must be one of"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run_robust_al(
+                X_train, y_train, X_test, y_test, tmp_path, RobustALConfig(**bad), verbose=0
+            )
+    with pytest.raises(ValueError, match=r"seeds must be in \[1"):
+        run_robust_al_seeds(X_train, y_train, X_test, y_test, tmp_path, seeds=0, verbose=0)
+    assert not any(tmp_path.iterdir())  # refused before any work
 
 
 def test_cli_reproduce_requires_mnist(capsys):
@@ -70,3 +197,23 @@ def test_cli_reproduce_requires_mnist(capsys):
     with pytest.raises(SystemExit):
         main(["reproduce", "robust-al"])
     assert "--mnist" in capsys.readouterr().err
+
+
+def test_cli_seeds_and_large_preset(capsys):
+    from robustsk.cli import _robust_al_config, build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["reproduce", "robust-al", "--mnist", "m"])
+    assert args.seeds == 3 and not args.large
+    assert _robust_al_config(args) == RobustALConfig()
+    args = parser.parse_args(
+        ["reproduce", "robust-al", "--mnist", "m", "--large", "--seeds", "2", "--seed", "5"]
+    )
+    assert args.seeds == 2
+    assert _robust_al_config(args) == RobustALConfig.cpu_large(random_state=5)
+    args = parser.parse_args(["reproduce", "robust-al", "--mnist", "m", "--large", "--stages", "3"])
+    assert _robust_al_config(args).n_stages == 3
+    for bad in (["--large", "--full"], ["--seeds", "0"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["reproduce", "robust-al", "--mnist", "m", *bad])
+        assert capsys.readouterr().err
