@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --full: CROWN-IBP training on the one-row loss-fusion bound (about 3x "
         "cheaper epochs than margin bounds)",
     )
+    bu.add_argument(
+        "--generator",
+        choices=("linear", "conv"),
+        default="linear",
+        help="budget generator head: the paper's dense layer (budgets the same for every "
+        "image) or a convolution (budgets that follow the image); default: %(default)s",
+    )
     bu.add_argument("--n-train", type=_positive_int, default=None, help="training images")
     bu.add_argument("--n-test", type=_positive_int, default=None, help="test images")
     bu.add_argument("--epochs", type=_positive_int, default=None, help="training epochs")
@@ -361,7 +368,11 @@ def _reproduce_budgets(args: argparse.Namespace) -> None:
     from .datasets import load_mnist
     from .reproduce import BudgetsConfig, run_budgets
 
-    changes: dict[str, Any] = {"random_state": args.seed, "loss_fusion": args.loss_fusion}
+    changes: dict[str, Any] = {
+        "random_state": args.seed,
+        "loss_fusion": args.loss_fusion,
+        "generator": args.generator,
+    }
     for flag in ("n_train", "n_test", "epochs"):
         if getattr(args, flag) is not None:
             changes[flag] = getattr(args, flag)

@@ -8,12 +8,13 @@ from ._bounds import (
     interval_bounds,
     margin_matrix,
 )
-from ._budgets import BudgetGenerator, budget_range, refine_budgets
+from ._budgets import BudgetGenerator, budget_image_dependence, budget_range, refine_budgets
 from ._loss_fusion import cross_entropy_upper_bound
 
 __all__ = [
     "METHODS",
     "BudgetGenerator",
+    "budget_image_dependence",
     "budget_range",
     "compute_bounds",
     "cross_entropy_upper_bound",

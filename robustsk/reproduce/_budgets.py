@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
+from ..certify import BudgetGenerator, budget_image_dependence
 from ..datasets import make_watermarked
 from ..estimators import CertifiedBudgetClassifier
 from ..nets import SmallCNN
@@ -60,6 +62,10 @@ class BudgetsConfig:
         Adam learning rate.
     batch_size : int, default=128
         Training batch size.
+    generator : {"linear", "conv"}, default="linear"
+        Head of the budget generator (:class:`~robustsk.certify.BudgetGenerator`):
+        the paper's dense layer, whose budgets come out the same for every
+        image, or a convolution, whose budgets follow the image.
     module : torch.nn.Module class, default=SmallCNN
         The classifier (CROWN-IBP's small CNN, the paper's "DM-small").
     random_state : int, default=0
@@ -80,6 +86,7 @@ class BudgetsConfig:
     eval_bound: str = "crown-ibp"
     lr: float = 1e-3
     batch_size: int = 128
+    generator: str = "linear"
     module: type = SmallCNN
     random_state: int = 0
 
@@ -153,6 +160,7 @@ def run_budgets(
             alpha_low=alpha[0],
             alpha_high=alpha[1],
             budget=budget,
+            generator=partial(BudgetGenerator, head=cfg.generator),
             bound=cfg.bound,
             loss_fusion=cfg.loss_fusion,
             ramp_start=cfg.ramp_start,
@@ -176,6 +184,7 @@ def run_budgets(
         return 100 * (1 - clf.certify(Xe, ye, budget=budget, bound=cfg.eval_bound).mean())
 
     uniform, learned = (fitted["mnist", b, cfg.mnist_eps0] for b in ("uniform", "learned"))
+    dependence = budget_image_dependence(learned.budgets(X_test), X_test)
     table1 = []
     for name, clf in (("Uniform", uniform), ("Learned", learned)):
         table1.append(
@@ -184,6 +193,11 @@ def run_budgets(
                 "clean_error": 100 * (1 - clf.score(X_test, y_test)),
                 "verified_error_uniform": errors(clf, X_test, y_test, "uniform"),
                 "verified_error_learned": errors(clf, X_test, y_test, learned),
+                "generator": cfg.generator if clf is learned else "",
+                "budget_spread": dependence["spread"] if clf is learned else float("nan"),
+                "budget_stroke_correlation": (
+                    dependence["correlation"] if clf is learned else float("nan")
+                ),
             }
         )
     table3 = []
@@ -209,7 +223,11 @@ def run_budgets(
         out / "budgets_watermarked.png",
         title=f"Learned budgets, Watermarked MNIST, eps0={cfg.watermark_eps0[-1]}",
     )
-    summary = format_tables(table1, table3, cfg)
+    summary = format_tables(table1, table3, cfg) + (
+        f"\n\nLearned budgets ({cfg.generator} generator head) on the test images: per-pixel "
+        f"spread across images {dependence['spread']:.3f} of the mean, correlation with the "
+        f"pixel value {dependence['correlation']:+.3f}."
+    )
     (out / "summary.md").write_text(summary + "\n", encoding="utf-8")
     if verbose:
         print(summary)
