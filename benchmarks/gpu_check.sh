@@ -9,8 +9,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
-# A bare GPU machine lacks some of robustsk's dependencies: install the carried wheels.
-if compgen -G ".whl/*.whl" >/dev/null; then
+# A bare GPU machine lacks some of robustsk's dependencies: install the carried wheels
+# (built for the GPU image's Python; a dry run uses the packages already installed here).
+dry_run=0
+for arg in "$@"; do [ "$arg" = "--dry-run" ] && dry_run=1; done
+if [ "$dry_run" = 0 ] && compgen -G ".whl/*.whl" >/dev/null; then
   "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/robustsk-site .whl/*.whl || exit 1
   export PYTHONPATH="/tmp/robustsk-site${PYTHONPATH:+:$PYTHONPATH}"
