@@ -18,6 +18,7 @@ from ..nets import LeNet5
 from ..perturb import GaussianNoise
 from ..query import AQPL_STRATEGIES
 from ..utils import write_csv
+from ._seeds import sample_sd, seed_configs
 
 
 @dataclass
@@ -466,14 +467,11 @@ def run_aqpl_seeds(
     summary : list of dict
         Per method: ``n_seeds`` and the mean and sd of each accuracy column.
     """
-    from dataclasses import replace
-
     cfg = cfg or AQPLConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tables = []
-    for k in range(seeds):
-        seed_cfg = replace(cfg, random_state=cfg.random_state + k)
+    for k, seed_cfg in seed_configs(cfg, seeds):
         table, _ = run_aqpl(
             X_train, y_train, X_test, y_test, out / f"seed-{k}", seed_cfg, verbose=verbose
         )
@@ -487,7 +485,7 @@ def run_aqpl_seeds(
                 "method": row["method"],
                 "n_seeds": seeds,
                 **{f"{c}_mean": float(v.mean()) for c, v in values.items()},
-                **{f"{c}_sd": _sd(v) for c, v in values.items()},
+                **{f"{c}_sd": sample_sd(v) for c, v in values.items()},
             }
         )
     write_csv(summary, out / "table1_seeds.csv")
@@ -497,10 +495,6 @@ def run_aqpl_seeds(
     if verbose:
         print(text)
     return summary
-
-
-def _sd(values: np.ndarray) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def format_summary(summary: list[dict[str, Any]]) -> str:

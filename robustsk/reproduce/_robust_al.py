@@ -20,6 +20,7 @@ from ..metrics import adversarial_accuracy
 from ..nets import LeNet5
 from ..query import ROBUST_AL_STRATEGIES
 from ..utils import check_number, check_options, write_csv
+from ._seeds import sample_sd, seed_configs
 
 #: When AutoAttack runs: every stage, Table 5's two columns (one third and last), the last.
 AUTOATTACK_STAGES = ("all", "summary", "last")
@@ -488,10 +489,6 @@ def format_summary(summary: list[dict[str, Any]], cfg: RobustALConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _sd(values: np.ndarray) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
-
-
 def _last_stage_by_seed(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[int, dict]]:
     """``{(strategy, training): {seed: record at that run's last stage}}`` (seed 0 if absent)."""
     runs: dict[tuple[str, str], dict[int, dict]] = {}
@@ -538,7 +535,7 @@ def summarize_seeds(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             if all(_has(r, metric) for r in last):
                 values = np.array([float(r[metric]) for r in last])
                 row[f"{metric}_mean"] = float(values.mean())
-                row[f"{metric}_sd"] = _sd(values)
+                row[f"{metric}_sd"] = sample_sd(values)
         rows.append(row)
     return rows
 
@@ -587,7 +584,7 @@ def paired_differences(
             va = np.array([float(ra[k][metric]) for k in seeds])
             vb = np.array([float(rb[k][metric]) for k in seeds])
             d = va - vb
-            mean, sd, sd_a, sd_b = float(d.mean()), _sd(d), _sd(va), _sd(vb)
+            mean, sd, sd_a, sd_b = float(d.mean()), sample_sd(d), sample_sd(va), sample_sd(vb)
             enough = len(seeds) > 1
             rows.append(
                 {
@@ -665,8 +662,7 @@ def run_robust_al_seeds(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
-    for k in range(seeds):
-        seed_cfg = replace(cfg, random_state=cfg.random_state + k)
+    for k, seed_cfg in seed_configs(cfg, seeds):
         if verbose:
             print(f"seed {k + 1} of {seeds} (random_state {seed_cfg.random_state})")
         seed_records = run_robust_al(
@@ -828,7 +824,7 @@ def plot_curves(records: Sequence[dict[str, Any]], path: str | os.PathLike, cfg:
                 if at:
                     v = 100 * np.array([float(r[metric]) for r in at])
                     labels = float(np.mean([float(r["n_labeled"]) for r in at]))
-                    points.append((labels, float(v.mean()), _sd(v)))
+                    points.append((labels, float(v.mean()), sample_sd(v)))
             if not points:
                 continue
             n, mean, sd = (np.array(c) for c in zip(*points))

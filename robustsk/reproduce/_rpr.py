@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ..nets import LeNet5
 from ..perturb import RandomPixels
 from ..selection import RobustSubsetSelector
 from ..utils import check_number, write_csv
+from ._seeds import sample_sd, seed_configs
 
 #: The paper's numbers (section 2.3), printed beside ours.
 PAPER = {
@@ -397,8 +398,7 @@ def run_rpr_seeds(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     per_seed = []
-    for k in range(seeds):
-        seed_cfg = replace(cfg, random_state=cfg.random_state + k)
+    for k, seed_cfg in seed_configs(cfg, seeds):
         per_seed.append(
             run_rpr(X_train, y_train, X_test, y_test, out / f"seed-{k}", seed_cfg, verbose=verbose)
         )
@@ -491,12 +491,12 @@ def summarize_rpr_seeds(
             else:
                 v = values(model, column)
             row[f"{column}_mean"] = "" if v is None else float(v.mean())
-            row[f"{column}_sd"] = "" if v is None else _sd(v)
+            row[f"{column}_sd"] = "" if v is None else sample_sd(v)
         rows.append(row)
     gain = required("M_R", "test_robust_ratio") - required("M", "test_robust_ratio")  # (seeds,)
     change = required("M_R", "test_accuracy") - required("M", "test_accuracy")  # (seeds,)
-    gain_mean, gain_sd = float(gain.mean()), _sd(gain)
-    change_mean, change_sd = float(change.mean()), _sd(change)
+    gain_mean, gain_sd = float(gain.mean()), sample_sd(gain)
+    change_mean, change_sd = float(change.mean()), sample_sd(change)
     beyond = bool(gain_mean - gain_sd > 0)
     within = bool(change_mean >= -max_accuracy_drop - 1e-12)
     holds = beyond and within
@@ -522,10 +522,6 @@ def summarize_rpr_seeds(
     for row in rows:
         row["claim"] = ("holds" if holds else "does not hold") if row["model"] == "M_R - M" else ""
     return {"rows": rows, "claim": claim}
-
-
-def _sd(values: np.ndarray) -> float:
-    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def format_seeds_summary(summary: dict[str, Any], cfg: RPRConfig) -> str:
