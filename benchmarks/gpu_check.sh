@@ -14,9 +14,10 @@ python=${PYTHON:-python3}
 dry_run=0
 for arg in "$@"; do [ "$arg" = "--dry-run" ] && dry_run=1; done
 if [ "$dry_run" = 0 ] && compgen -G ".whl/*.whl" >/dev/null; then
+  site=$(mktemp -d)
   "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target /tmp/robustsk-site .whl/*.whl || exit 1
-  export PYTHONPATH="/tmp/robustsk-site${PYTHONPATH:+:$PYTHONPATH}"
+    --target "$site" .whl/*.whl || exit 1
+  export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 # robustsk itself from this checkout, installed or not.
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"

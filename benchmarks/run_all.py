@@ -58,6 +58,23 @@ BENCHMARKS = {
 }
 
 
+def display_path(path: str) -> str:
+    """``path`` as the report shows it: relative to the repository when inside it, else
+    ``PATH``, so that the report carries no absolute path of the machine that ran it."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(ROOT):
+        return resolved.relative_to(ROOT).as_posix() or "."
+    return "PATH"
+
+
+def scrub(text: str, mnist: str) -> str:
+    """``text`` with the MNIST folder and the repository's absolute path replaced."""
+    for absolute in sorted({mnist, str(Path(mnist).resolve())}, key=len, reverse=True):
+        if Path(absolute).is_absolute():
+            text = text.replace(absolute, display_path(mnist))
+    return text.replace(str(ROOT), ".")
+
+
 def run(name, mnist, quick):
     script, full_args, quick_args = BENCHMARKS[name]
     cmd = [sys.executable, str(HERE / script), "--mnist", str(mnist)]
@@ -98,13 +115,17 @@ def main(argv=None):
         ),
         "",
         "Each section is the benchmark's own output: times with ratios side by side "
-        "(see [benchmarks.md](benchmarks.md) for the targets and what they mean).",
+        "(see [benchmarks.md](benchmarks.md) for the targets and what they mean). "
+        f"`{display_path(args.mnist)}` is the MNIST folder (idx files) the run read.",
     ]
     failed = []
     for name in names:
         code, out, err, seconds, cmd = run(name, args.mnist, args.quick)
         print(f"{name}: exit {code}, {seconds:.0f} s", flush=True)
-        shown = " ".join(Path(c).name if c.endswith(".py") else c for c in cmd[1:])
+        shown = " ".join(
+            Path(c).name if c.endswith(".py") else display_path(c) if c == args.mnist else c
+            for c in cmd[1:]
+        )
         lines += [
             "",
             f"## {name}",
@@ -112,12 +133,13 @@ def main(argv=None):
             f"`python {shown}` ({seconds:.0f} s)",
             "",
             "```",
-            out.strip() or "(no output)",
+            scrub(out.strip(), args.mnist) or "(no output)",
             "```",
         ]
         if code:
             failed.append(name)
-            lines += ["", f"**Failed** (exit {code}):", "", "```", err.strip()[-3000:], "```"]
+            tail = scrub(err.strip()[-3000:], args.mnist)
+            lines += ["", f"**Failed** (exit {code}):", "", "```", tail, "```"]
     Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 1 if failed else 0

@@ -1,12 +1,33 @@
 import csv
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import robustsk
+from robustsk import cli
 from robustsk.cli import main
 
+REPRODUCTIONS = ["robust-al", "aqpl", "budgets", "rpr"]
 
+
+def _subparsers(parser):
+    """{name: subparser} of ``parser``'s subcommands."""
+    return next(a for a in parser._actions if a.dest in ("command", "name")).choices
+
+
+def _all_parsers():
+    top = cli.build_parser()
+    commands = _subparsers(top)
+    found = {"robustsk": top, "demo": commands["demo"], "annotate": commands["annotate"]}
+    for name, parser in _subparsers(commands["reproduce"]).items():
+        found[f"reproduce {name}"] = parser
+    return found
+
+
+# ------------------------------------------------------------------ demo and entry points
 def test_demo_writes_table_csv_and_png(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -21,16 +42,273 @@ def test_demo_writes_table_csv_and_png(tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
-def test_cli_rejects_bad_arguments(capsys):
-    with pytest.raises(SystemExit):
-        main(["demo", "--epochs", "0"])
-    assert "must be a positive integer" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["nonsense"])
-
-
 def test_python_dash_m_entry_point():
     out = subprocess.run(
         [sys.executable, "-m", "robustsk", "--help"], capture_output=True, text=True, check=True
     ).stdout
-    assert "demo" in out
+    assert "demo" in out and "reproduce" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"robustsk {robustsk.__version__}"
+    out = subprocess.run(
+        [sys.executable, "-m", "robustsk", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"robustsk {robustsk.__version__}"
+
+
+# ------------------------------------------------------------------ help: defaults and run times
+@pytest.mark.parametrize("name", list(_all_parsers()))
+def test_help_shows_every_default(name):
+    parser = _all_parsers()[name]
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.nargs == 0:  # flags are off by default
+            continue
+        shown = formatter._get_help_string(action)
+        assert "default:" in shown, f"{name} {action.option_strings[0]}: {shown!r}"
+    text = parser.format_help()
+    assert "default: None" not in text and "(default: %" not in text
+
+
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_help_gives_the_run_time_of_each_size(name):
+    text = " ".join(_all_parsers()[f"reproduce {name}"].format_help().split())
+    assert "Run time on a 2-core CPU:" in text
+    sizes = [size for size, _ in cli.RUN_TIMES[name]]
+    assert sizes[0].startswith("without --mnist") and sizes[1].startswith("default")
+    assert sizes[-1].startswith("--full")
+    for size, estimate in cli.RUN_TIMES[name]:
+        assert f"{size}: {estimate}" in text
+        assert re.search(r"\d|a minute|an hour|GPU", estimate), estimate
+    overview = " ".join(_all_parsers()["robustsk"].format_help().split())
+    assert "reproduce" in overview
+    group = " ".join(
+        _subparsers(cli.build_parser())["reproduce"].format_help().split()
+    )  # the default-size time of every reproduction, in one place
+    assert f"{name}: {cli.RUN_TIMES[name][1][1]}" in group and "2-core CPU" in group
+
+
+def _configs():
+    from robustsk.reproduce import AQPLConfig, BudgetsConfig, RobustALConfig, RPRConfig
+
+    return {
+        "robust-al": (RobustALConfig, {"--large": RobustALConfig.cpu_large}),
+        "aqpl": (AQPLConfig, {}),
+        "budgets": (BudgetsConfig, {}),
+        "rpr": (RPRConfig, {}),
+    }
+
+
+#: Options whose help states the sizes' values, and the configuration field they set.
+SIZE_OPTIONS = {
+    ("robust-al", "--stages"): "n_stages",
+    ("aqpl", "--rounds"): "n_rounds",
+    ("budgets", "--n-train"): "n_train",
+    ("budgets", "--n-test"): "n_test",
+    ("budgets", "--epochs"): "epochs",
+    ("rpr", "--n-train"): "n_train",
+    ("rpr", "--n-test"): "n_test",
+    ("rpr", "--n-per-class"): "n_per_class",
+    ("rpr", "--epochs"): "epochs",
+    ("rpr", "--retrain-epochs"): "retrain_epochs",
+    ("rpr", "--max-steps"): "max_steps",
+}
+
+
+@pytest.mark.parametrize(
+    "name, option", list(SIZE_OPTIONS), ids=[f"{n}{o}" for n, o in SIZE_OPTIONS]
+)
+def test_help_numbers_are_the_configurations(name, option):
+    """The defaults a help text states in words are those of the configuration classes."""
+    field = SIZE_OPTIONS[name, option]
+    cls, presets = _configs()[name]
+    action = next(
+        a for a in _all_parsers()[f"reproduce {name}"]._actions if option in a.option_strings
+    )
+    stated = dict(re.findall(r"(default|--large|--full|without --mnist): ([\d,]+)", action.help))
+    expected = {"default": getattr(cls(), field), "without --mnist": cli.TOY_SIZES[name][field]}
+    if "--full" in stated:
+        expected["--full"] = getattr(cls.paper(), field)
+    for flag, preset in presets.items():
+        expected[flag] = getattr(preset(), field)
+    assert {k: int(v.replace(",", "")) for k, v in stated.items()} == expected
+
+
+def test_help_words_are_the_configurations():
+    from robustsk.query import ROBUST_AL_STRATEGIES
+    from robustsk.reproduce import AQPLConfig, RobustALConfig
+
+    parsers = _all_parsers()
+    helps = {
+        (n, a.option_strings[0]): a.help
+        for n in ("reproduce robust-al", "reproduce aqpl")
+        for a in parsers[n]._actions
+        if a.option_strings
+    }
+    strategies = helps["reproduce robust-al", "--strategies"]
+    assert f"default: {','.join(RobustALConfig().strategies)};" in strategies
+    assert f"--large: {','.join(RobustALConfig.cpu_large().strategies)};" in strategies
+    assert RobustALConfig.paper().strategies == tuple(ROBUST_AL_STRATEGIES)
+    assert (
+        f"default: {AQPLConfig().annotator_sigma}" in helps["reproduce aqpl", "--annotator-sigma"]
+    )
+    sweep = helps["reproduce aqpl", "--table-sigma"]
+    assert "0.1, 0.2, ..., 1.2" in sweep and AQPLConfig().eval_sigmas[::11] == (0.1, 1.2)
+    assert ", ".join(map(str, cli.TOY_SIZES["aqpl"]["eval_sigmas"])) in sweep
+
+
+# ------------------------------------------------------------------ user errors
+USER_ERRORS = {
+    "missing folder": (["reproduce", "aqpl", "--mnist", "{tmp}/nowhere"], "is not a folder"),
+    "folder without idx files": (["reproduce", "rpr", "--mnist", "{tmp}"], "lacks"),
+    "unknown strategy": (["reproduce", "robust-al", "--strategies", "random,foo"], "'foo'"),
+    "no strategy": (["reproduce", "robust-al", "--strategies", " , "], "no name given"),
+    "zero epochs": (["demo", "--epochs", "0"], "must be a positive integer, got '0'"),
+    "text for a number": (["reproduce", "budgets", "--epochs", "x"], "got 'x'"),
+    "zero seeds": (["reproduce", "rpr", "--seeds", "0"], "--seeds"),
+    "negative seed": (["reproduce", "aqpl", "--seed", "-1"], "--seed"),
+    "negative sigma": (["reproduce", "aqpl", "--annotator-sigma", "-1"], "positive number"),
+    "nan sigma": (["reproduce", "aqpl", "--table-sigma", "nan"], "positive number"),
+    "sigma off the sweep": (["reproduce", "aqpl", "--table-sigma", "0.35"], "sweep's levels"),
+    "bad port": (["annotate", "--port", "70000"], "port from 1 to 65535"),
+    "severity": (["demo", "--severity", "9"], "invalid choice"),
+    "too many distinct pixels": (["reproduce", "rpr", "--k", "900", "--distinct"], "784"),
+    "more images than digits": (["reproduce", "rpr", "--n-train", "5000"], "1,497"),
+    "--full without --mnist": (["reproduce", "budgets", "--full"], "--full needs --mnist"),
+    "--large without --mnist": (["reproduce", "robust-al", "--large"], "--large needs --mnist"),
+    "--loss-fusion without --full": (["reproduce", "budgets", "--loss-fusion"], "needs --full"),
+    "unknown reproduction": (["reproduce", "cifar"], "invalid choice"),
+    "unknown command": (["nonsense"], "invalid choice"),
+}
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Reading any data set fails the test: errors must come before any data is loaded."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the error")
+
+    monkeypatch.setattr(cli, "_load", refuse)
+    monkeypatch.setattr(cli, "_digits_as_mnist", refuse)
+    monkeypatch.setattr("robustsk.datasets.load_mnist", refuse)
+
+
+@pytest.mark.parametrize("case", list(USER_ERRORS))
+def test_user_error_is_one_line_and_exit_code_2(case, tmp_path, capsys, no_data, monkeypatch):
+    argv, words = USER_ERRORS[case]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("robustsk") and "error:" in lines[0] and words in lines[0]
+    assert "Traceback" not in captured.err
+    assert not any(tmp_path.iterdir())  # no output folder either
+
+
+def test_missing_folder_fails_before_heavy_imports(tmp_path):
+    """In a fresh interpreter, a missing --mnist folder is refused before torch (or any
+    data) is imported: one line on stderr, exit code 2, no traceback."""
+    code = (
+        "import sys\n"
+        "from robustsk.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, 'torch' in sys.modules, 'robustsk.datasets' in sys.modules)\n"
+    )
+    for name in REPRODUCTIONS:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "reproduce", name, "--mnist", str(tmp_path / "nowhere")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.stdout.split() == ["2", "False", "False"], (proc.stdout, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "robustsk", "reproduce", "aqpl", "--mnist", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_mnist_folder_check_accepts_every_spelling(tmp_path):
+    for i, stem in enumerate(cli.MNIST_FILES):
+        dotted = stem.replace("-idx", ".idx")
+        name = [stem, stem + ".gz", dotted, dotted + ".gz"][i]
+        (tmp_path / name).write_bytes(b"")
+    assert cli._mnist_problem(str(tmp_path)) is None
+    (tmp_path / "t10k-labels.idx1-ubyte.gz").unlink()
+    assert "t10k-labels-idx1-ubyte[.gz]" in cli._mnist_problem(str(tmp_path))
+
+
+# ------------------------------------------------------------------ the embedded digits
+def test_digits_as_mnist():
+    X, y, X_test, y_test = cli._digits_as_mnist()
+    assert X.shape == (cli.DIGITS_N_TRAIN, 1, 28, 28) and X.dtype == np.float32
+    assert X_test.shape == (cli.DIGITS_N_TEST, 1, 28, 28)
+    assert 0.0 <= X.min() and X.max() <= 1.0 and X.max() > 0.9
+    border = np.ones((28, 28), bool)
+    border[4:24, 4:24] = False
+    assert not X[:, 0, border].any()  # a 20x20 digit in a 28x28 frame, as in MNIST
+    assert np.bincount(y_test).min() >= 29  # stratified: every class in the test set
+    again = cli._digits_as_mnist()
+    assert np.array_equal(again[3], y_test)  # the same split for every run
+
+
+def test_toy_sizes_apply_without_mnist_only():
+    from robustsk.reproduce import AQPLConfig, RPRConfig
+
+    parser = cli.build_parser()
+    toy = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl"]))
+    assert toy == AQPLConfig(**cli.TOY_SIZES["aqpl"])
+    mnist = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl", "--mnist", "m"]))
+    assert mnist == AQPLConfig()
+    rounds = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl", "--rounds", "1"]))
+    assert rounds.n_rounds == 1 and rounds.n_train == cli.TOY_SIZES["aqpl"]["n_train"]
+    rpr = cli._rpr_config(parser.parse_args(["reproduce", "rpr", "--n-train", "100"]))
+    assert rpr.n_train == 100 and rpr.max_steps == cli.TOY_SIZES["rpr"]["max_steps"]
+    assert cli._rpr_config(parser.parse_args(["reproduce", "rpr", "--mnist", "m"])) == RPRConfig()
+    for name, sizes in cli.TOY_SIZES.items():  # every toy run fits the embedded digits
+        cfg = cli._REPRODUCTIONS[name][1](parser.parse_args(["reproduce", name]))
+        n_train = {"robust-al": "n_pool", "aqpl": "n_train"}.get(name, "n_train")
+        needed = getattr(cfg, n_train) + getattr(cfg, "n_reference", 0)
+        assert needed <= cli.DIGITS_N_TRAIN and cfg.n_test <= cli.DIGITS_N_TEST
+        assert all(getattr(cfg, k) == v for k, v in sizes.items())
+
+
+#: The smallest run of each reproduction on the embedded digits, and a file it writes.
+SMALLEST = {
+    "robust-al": (["--strategies", "random", "--stages", "1", "--seeds", "1"], "summary.md"),
+    "aqpl": (["--rounds", "1", "--seeds", "1"], "table1_seeds.csv"),
+    "budgets": (["--n-train", "64", "--n-test", "32", "--epochs", "1"], "table3.csv"),
+    "rpr": (
+        "--n-train 100 --n-test 50 --n-per-class 2 --epochs 1 --retrain-epochs 1 --max-steps 5 "
+        "--module MLP --seeds 1".split(),
+        "summary_seeds.csv",
+    ),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # tiny runs: unbalanced robust subsets
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_reproduction_runs_on_the_embedded_digits(name, tmp_path, capsys):
+    options, written = SMALLEST[name]
+    out = tmp_path / "out"
+    assert main(["reproduce", name, "--out", str(out), "--quiet", *options]) == 0
+    err = capsys.readouterr().err
+    notice = [line for line in err.splitlines() if "no --mnist" in line]
+    assert len(notice) == 1 and "embedded scikit-learn digits" in notice[0]
+    assert (out / written).stat().st_size > 0

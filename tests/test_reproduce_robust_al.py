@@ -191,12 +191,12 @@ def test_presets_and_errors(digits, tmp_path):
     assert not any(tmp_path.iterdir())  # refused before any work
 
 
-def test_cli_reproduce_requires_mnist(capsys):
+def test_cli_reproduce_requires_an_existing_mnist_folder(tmp_path, capsys):
     from robustsk.cli import main
 
-    with pytest.raises(SystemExit):
-        main(["reproduce", "robust-al"])
-    assert "--mnist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["reproduce", "robust-al", "--mnist", str(tmp_path / "nowhere")])
+    assert exc.value.code == 2 and "--mnist" in capsys.readouterr().err
 
 
 def test_cli_seeds_and_large_preset(capsys):

@@ -327,7 +327,7 @@ def test_estimator_without_predict_and_values_outside_clip(flat_digits):
     with pytest.raises(TypeError, match="estimator must be a fitted classifier with predict"):
         rpr_steps(object(), X[:5], y[:5])
     model = ConstantModel().fit(X, y)
-    with pytest.warns(UserWarning, match="outside the perturbation's clip"):
+    with pytest.warns(UserWarning, match=r"outside the valid range clip=\(0.0, 1.0\)"):
         rpr_steps(model, X[:5] * 16, y[:5], max_steps=2, random_state=0)
 
 
@@ -615,6 +615,6 @@ def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
         assert [r["model"] for r in csv.DictReader(f)] == ["M", "M_R", "M_R - M"]
     summary = (out / "summary.md").read_text()
     assert "over 2 seeds" in summary and "--value invert --distinct" in summary
-    with pytest.raises(SystemExit):
-        main(["reproduce", "rpr"])
+    with pytest.raises(SystemExit):  # without --mnist: only what the embedded digits hold
+        main(["reproduce", "rpr", "--n-train", "60000"])
     assert "--mnist" in capsys.readouterr().err

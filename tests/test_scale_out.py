@@ -43,7 +43,7 @@ def test_parallel_rpr_blocks_give_the_same_steps_for_any_n_jobs(flat, cluster):
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(one, on_dask)
     assert one.shape == (len(y_test),) and 0 < np.mean(one == 30) < 1
-    # the single-stream path has the same law
+    # n_jobs=None: one job, at least the same law (the same draws once RPR always uses blocks)
     single = rpr_steps(model, X_test, y_test, **kw)
     assert abs(np.mean(single == 30) - np.mean(one == 30)) < 0.1
     with pytest.raises(TypeError, match="n_jobs"):
@@ -90,8 +90,9 @@ def test_map_pool_blocks_rows_seeds_and_tuples():
     np.testing.assert_array_equal(a[1], b[1])  # one spawned seed per block, whoever runs it
     c = map_pool(score, X, n_jobs=1, block_size=5, **kw)
     assert not np.array_equal(a[1], c[1])  # the blocks, not n_jobs, fix the draws
-    whole = map_pool(score, X, **kw)  # n_jobs=None: one call with the whole random_state
-    np.testing.assert_array_equal(whole[1], np.random.default_rng(7).normal(size=10))
+    whole = map_pool(score, X, block_size=3, **kw)  # n_jobs=None: one job, the same blocks
+    np.testing.assert_array_equal(whole[1], a[1])
+    np.testing.assert_allclose(whole[0], a[0])
     empty = map_pool(lambda x: x.sum(1), X[:0], n_jobs=2)
     assert empty.shape == (0,)
     with pytest.raises(ValueError, match="n_jobs"):

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from ..perturb import CORRUPTIONS, Corruption
 from ..utils import check_batch, check_number, numpy_generator
+from ..utils._parallel import check_n_jobs
 
 
 def make_corrupted(
@@ -37,10 +38,12 @@ def make_corrupted(
     clip : tuple (low, high), default=(0.0, 1.0)
         Valid range of ``X``.
     random_state : None, int or numpy Generator, default=None
-        Each corruption gets its own seed drawn from it, so the result does
-        not depend on ``n_jobs``.
+        Each corruption gets its own seed drawn from it, in the order
+        requested, so the result does not depend on ``n_jobs``.
     n_jobs : int or None, default=None
-        Corruptions computed in parallel with joblib (any joblib backend).
+        Corruptions computed in parallel with joblib (any joblib backend). As
+        in scikit-learn, None means 1 unless in a ``joblib.parallel_config``
+        context and -1 means all cores; every ``n_jobs`` gives the same sets.
     verbose : int, default=0
         Show a progress bar over corruptions.
 
@@ -59,6 +62,7 @@ def make_corrupted(
     """
     X = check_batch(X, "X", min_ndim=3)
     check_number(severity, "severity", low=1, high=5, integer=True)
+    check_n_jobs(n_jobs)
     if isinstance(corruptions, str):
         names = list(CORRUPTIONS) if corruptions == "all" else [corruptions]
     else:

@@ -1,21 +1,23 @@
-"""Accuracy under adversarial attack, for robustsk estimators and skorch nets."""
+"""Accuracy under adversarial attack, for robustsk estimators, skorch nets and pipelines
+ending in one."""
 
 from __future__ import annotations
 
 from typing import Any
 from numpy.typing import ArrayLike
-from ..utils._types import RandomStateLike
+from ..utils._types import ClipRange, RandomStateLike
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..attacks import fgsm, pgd
+from ..attacks import deepfool, fgsm, pgd
 from ..query._base import batches
 from ..query._torch_access import TorchClassifier
-from ..utils import check_number, check_options, draw_seed
+from ..query._torch_pipeline import is_pipeline
+from ..utils import check_clip, check_number, check_options, check_per_sample, draw_seed
 
-BUILTIN_ATTACKS = ("pgd", "fgsm")
+BUILTIN_ATTACKS = ("pgd", "fgsm", "deepfool")
 TORCHATTACKS_ATTACKS = ("autoattack", "square")
 _INSTALL = "pip install --no-deps torchattacks"
 
@@ -47,6 +49,53 @@ def encode_labels(estimator: Any, y: ArrayLike) -> np.ndarray:
     return codes
 
 
+_PARAMS = """estimator : fitted robustsk estimator, skorch net, or Pipeline ending in one
+        Gradient attacks need the torch module. A scikit-learn ``Pipeline`` is
+        attacked through its earlier steps, in the raw input space, when each of
+        them has a torch form (StandardScaler, MinMaxScaler, MaxAbsScaler, PCA,
+        a FunctionTransformer whose func works on torch tensors, a
+        torch.nn.Module transformer, 'passthrough'); the torch form is checked
+        against the step's ``transform`` on rows of ``X``. Any other model or
+        step gets a ``TypeError`` that names it.
+    X : array-like of shape (n_samples, ...)
+        Clean inputs (the pipeline's raw inputs), inside ``clip``.
+    y : array-like of shape (n_samples,)
+        True labels.
+    attack : {"pgd", "fgsm", "deepfool", "autoattack", "square"}, default="pgd"
+        "pgd", "fgsm" and "deepfool" are built in; "autoattack" (standard
+        version) and "square" come from torchattacks when it is installed.
+        DeepFool searches the *smallest* L2 perturbation that changes the
+        decision (at most ``steps`` iterations); under it a point counts as
+        robust when it is classified correctly and DeepFool either fails or
+        needs a perturbation of L2 norm greater than ``eps``. Its adversarial
+        example is the DeepFool point where that norm is at most ``eps``, and
+        the clean input elsewhere.
+    eps : float or array-like of shape (n_samples,), default=0.3
+        Radius of the threat model (0.3 for MNIST in the robust-AL paper), one
+        for all or one per example (built-in attacks).
+    alpha : float, default=0.01
+        PGD step size.
+    steps : int, default=50
+        PGD steps (the paper evaluates with 50); DeepFool's most iterations.
+    norm : {"inf", "2"} or None, default=None
+        Threat-model norm; None means "2" for "deepfool" (an L2 attack, which
+        refuses "inf") and "inf" for the others.
+    clip : "auto", tuple (low, high) or None, default="auto"
+        Valid input range the adversarial examples stay in; "auto" takes the
+        estimator's ``clip`` (a Pipeline's raw inputs: (0, 1)). ``X`` must lie
+        inside it. torchattacks' attacks work in [0, 1] only.
+    batch_size : int, default=256
+        Examples attacked together.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the random starts.
+    verbose : int, default=0
+        Show a progress bar over batches."""
+
+
+def _fill(doc: str | None) -> str:
+    return (doc or "").replace("{params}", _PARAMS)
+
+
 def adversarial_accuracy(
     estimator: Any,
     X: ArrayLike,
@@ -56,7 +105,8 @@ def adversarial_accuracy(
     eps: float | ArrayLike = 0.3,
     alpha: float = 0.01,
     steps: int = 50,
-    norm: str = "inf",
+    norm: str | None = None,
+    clip: str | ClipRange = "auto",
     batch_size: int = 256,
     random_state: RandomStateLike = None,
     verbose: int = 0,
@@ -65,29 +115,7 @@ def adversarial_accuracy(
 
     Parameters
     ----------
-    estimator : fitted robustsk estimator or skorch net
-        Gradient attacks need the torch module.
-    X : array-like of shape (n_samples, ...)
-        Clean inputs in [0, 1].
-    y : array-like of shape (n_samples,)
-        True labels.
-    attack : {"pgd", "fgsm", "autoattack", "square"}, default="pgd"
-        "pgd" and "fgsm" are built in; "autoattack" (standard version) and
-        "square" come from torchattacks when it is installed.
-    eps : float, default=0.3
-        Radius of the threat model (0.3 for MNIST in the robust-AL paper).
-    alpha : float, default=0.01
-        PGD step size.
-    steps : int, default=50
-        PGD steps (the paper evaluates with 50).
-    norm : {"inf", "2"}, default="inf"
-        Threat-model norm.
-    batch_size : int, default=256
-        Examples attacked together.
-    random_state : None, int or numpy Generator, default=None
-        Seeds the random starts.
-    verbose : int, default=0
-        Show a progress bar over batches.
+    {params}
 
     Returns
     -------
@@ -96,8 +124,33 @@ def adversarial_accuracy(
 
     Raises
     ------
+    TypeError
+        For a model the gradients cannot go through: a classifier without a
+        torch network (e.g. LogisticRegression; use
+        :func:`~robustsk.metrics.rpr_score` or
+        :func:`~robustsk.metrics.corruption_accuracy`), a bare
+        ``torch.nn.Module`` (wrap it in a skorch net), or a Pipeline step with
+        no torch form; the message names it.
+    ValueError
+        For bad arguments, ``X`` outside ``clip``, or ``norm="inf"`` with DeepFool.
     ImportError
         For "autoattack" or "square" without torchattacks, with the install line.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from robustsk.datasets import load_digits_images
+    >>> from robustsk.estimators import RobustNetClassifier
+    >>> from robustsk.metrics import adversarial_accuracy
+    >>> X, y = load_digits_images(return_X_y=True)
+    >>> X = X.reshape(len(X), -1)[:300]
+    >>> net = RobustNetClassifier(clip=None, max_epochs=2, verbose=0, random_state=0)
+    >>> pipe = make_pipeline(StandardScaler(), net)
+    >>> pipe = pipe.fit(X, y[:300])
+    >>> acc = adversarial_accuracy(pipe, X, y[:300], eps=0.1, steps=5, random_state=0)
+    >>> 0.0 <= acc <= pipe.score(X, y[:300])
+    True
     """
     correct = 0
     for x_adv, t, model in _attack_batches(
@@ -109,6 +162,7 @@ def adversarial_accuracy(
         alpha,
         steps,
         norm,
+        clip,
         batch_size,
         random_state,
         verbose,
@@ -117,6 +171,9 @@ def adversarial_accuracy(
         with torch.no_grad():
             correct += int((model(x_adv).argmax(1) == t).sum())
     return correct / len(np.asarray(X))
+
+
+adversarial_accuracy.__doc__ = _fill(adversarial_accuracy.__doc__)
 
 
 def adversarial_examples(
@@ -128,38 +185,17 @@ def adversarial_examples(
     eps: float | ArrayLike = 0.3,
     alpha: float = 0.01,
     steps: int = 50,
-    norm: str = "inf",
+    norm: str | None = None,
+    clip: str | ClipRange = "auto",
     batch_size: int = 256,
     random_state: RandomStateLike = None,
     verbose: int = 0,
 ) -> np.ndarray:
     """Adversarial examples of ``X`` against ``estimator``, crafted batch by batch.
 
-    Parameters are those of :func:`adversarial_accuracy`.
-
     Parameters
     ----------
-    estimator : fitted robustsk estimator or skorch net
-    X : array-like of shape (n_samples, ...)
-        Clean inputs.
-    y : array-like of shape (n_samples,)
-        True labels.
-    attack : {"pgd", "fgsm", "autoattack", "square"}, default="pgd"
-        The attack.
-    eps : float, default=0.3
-        Radius.
-    alpha : float, default=0.01
-        PGD step size.
-    steps : int, default=50
-        PGD steps.
-    norm : {"inf", "2"}, default="inf"
-        Threat-model norm.
-    batch_size : int, default=256
-        Examples attacked together.
-    random_state : None, int or numpy Generator, default=None
-        Seeds the random starts.
-    verbose : int, default=0
-        Show a progress bar over batches.
+    {params}
 
     Returns
     -------
@@ -177,6 +213,7 @@ def adversarial_examples(
             alpha,
             steps,
             norm,
+            clip,
             batch_size,
             random_state,
             verbose,
@@ -186,20 +223,81 @@ def adversarial_examples(
     return np.concatenate(parts).reshape(X.shape)
 
 
-def _attack_batches(
-    estimator, X, y, attack, eps, alpha, steps, norm, batch_size, random_state, verbose, caller
-):
-    """Validate, then yield ``(x_adv, labels, model)`` batch by batch, the module in eval mode."""
+adversarial_examples.__doc__ = _fill(adversarial_examples.__doc__)
+
+_ADVICE = (
+    "Gradient attacks need the network; for other classifiers use a metric that needs only "
+    "predict: rpr_score or corruption_accuracy."
+)
+
+
+def _check_args(estimator, X, y, attack, eps, steps, norm, clip, batch_size, caller):
+    """Validate everything before any work; return ``(net, X, codes, eps, norm, clip)``."""
     check_options(attack, "attack", set(BUILTIN_ATTACKS + TORCHATTACKS_ATTACKS))
+    if norm is None:
+        norm = "2" if attack == "deepfool" else "inf"
     check_options(norm, "norm", {"inf", "2"})
-    check_number(eps, "eps", low=0.0)
+    if attack == "deepfool" and norm != "2":
+        raise ValueError(
+            f"attack='deepfool' searches the smallest L2 perturbation: norm must be '2' "
+            f"(or None), got {norm!r}. Use attack='pgd' for an Linf threat model."
+        )
     check_number(steps, "steps", low=1, integer=True)
     check_number(batch_size, "batch_size", low=1, integer=True)
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
     X = np.asarray(X, dtype=np.float32)
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"X must have shape (n_samples, ...) with n_samples >= 1, got {X.shape}.")
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity.")
+    # the model first: the first rows of X check a pipeline's steps written in torch
+    net = TorchClassifier(estimator, caller, advice=_ADVICE, pipeline_sample=X[:64])
     codes = encode_labels(estimator, y)
     if len(X) != len(codes):
         raise ValueError(f"X and y have {len(X)} and {len(codes)} rows.")
-    net = TorchClassifier(estimator, caller)
+    eps = check_per_sample(eps, len(X), "eps", low=0.0)
+    if attack in TORCHATTACKS_ATTACKS and np.ndim(eps):
+        raise ValueError(f"attack={attack!r} takes one eps for all examples, got an array.")
+    if isinstance(clip, str):
+        check_options(clip, "clip", {"auto"})
+        clip = (0.0, 1.0) if is_pipeline(estimator) else getattr(estimator, "clip", (0.0, 1.0))
+    clip = check_clip(clip)
+    if clip is not None and (X.min() < clip[0] - 1e-6 or X.max() > clip[1] + 1e-6):
+        raise ValueError(
+            f"X has values in [{X.min():.3g}, {X.max():.3g}], outside the valid range "
+            f"clip={clip!r} that adversarial examples are kept in (clean inputs would be "
+            "clipped too). Pass clip=(low, high) covering X's range, or clip=None."
+        )
+    outside_unit = X.min() < -1e-6 or X.max() > 1 + 1e-6
+    if attack in TORCHATTACKS_ATTACKS and (clip not in (None, (0.0, 1.0)) or outside_unit):
+        raise ValueError(
+            f"attack={attack!r} comes from torchattacks, which keeps examples in [0, 1]: "
+            f"X must lie in [0, 1] and clip must be (0, 1) or None, got X in "
+            f"[{X.min():.3g}, {X.max():.3g}] and clip={clip!r}."
+        )
+    return net, X, codes, eps, norm, clip
+
+
+def _attack_batches(
+    estimator,
+    X,
+    y,
+    attack,
+    eps,
+    alpha,
+    steps,
+    norm,
+    clip,
+    batch_size,
+    random_state,
+    verbose,
+    caller,
+):
+    """Validate, then yield ``(x_adv, labels, model)`` batch by batch, the module in eval mode."""
+    net, X, codes, eps, norm, clip = _check_args(
+        estimator, X, y, attack, eps, steps, norm, clip, batch_size, caller
+    )
     model = _LogitModule(net)
     seed = draw_seed(random_state)
     runner = (
@@ -207,12 +305,12 @@ def _attack_batches(
         if attack in TORCHATTACKS_ATTACKS
         else None
     )
-    clip = getattr(estimator, "clip", (0.0, 1.0))
     gen = torch.Generator(device=net.device).manual_seed(seed)
     with net.evaluating():
         for s in tqdm(list(batches(len(X), batch_size)), desc=attack, disable=not verbose):
             x = torch.as_tensor(X[s], device=net.device)
             t = torch.as_tensor(codes[s], device=net.device)
+            e = eps[s] if np.ndim(eps) else eps
             if runner is not None:
                 x_adv = runner(x, t)
             elif attack == "pgd":
@@ -220,16 +318,29 @@ def _attack_batches(
                     model,
                     x,
                     t,
-                    eps=eps,
+                    eps=e,
                     alpha=alpha,
                     steps=steps,
                     norm=norm,
                     clip=clip,
                     random_state=gen,
                 )
+            elif attack == "deepfool":
+                x_adv = _deepfool_within(model, x, t, e, steps, clip)
             else:
-                x_adv = fgsm(model, x, t, eps=eps, clip=clip)
+                x_adv = fgsm(model, x, t, eps=e, clip=clip)
             yield x_adv, t, model
+
+
+def _deepfool_within(model, x, t, eps, steps, clip):
+    """DeepFool's example where it fools a correct prediction within L2 radius ``eps``;
+    the clean input elsewhere."""
+    x_df, dist, fooled = deepfool(model, x, max_iter=steps, clip=clip)
+    with torch.no_grad():
+        correct = model(x).argmax(1) == t  # (batch,)
+    radius = torch.as_tensor(eps, dtype=dist.dtype, device=dist.device)
+    hit = correct & fooled & (dist <= radius)  # (batch,)
+    return torch.where(hit.reshape((-1,) + (1,) * (x.ndim - 1)), x_df, x)
 
 
 def _torchattacks_runner(attack, model, eps, norm, seed, net):
@@ -254,13 +365,21 @@ class AdversarialScorer:
 
     Parameters
     ----------
-    attack : str, default="pgd"
+    attack : {"pgd", "fgsm", "deepfool", "autoattack", "square"}, default="pgd"
         As in :func:`adversarial_accuracy`.
     eps : float, default=0.3
         Radius.
     **attack_params
         Other :func:`adversarial_accuracy` arguments (``alpha``, ``steps``, ``norm``,
-        ``batch_size``, ``random_state``).
+        ``clip``, ``batch_size``, ``random_state``).
+
+    Notes
+    -----
+    Inside ``cross_val_score`` and ``GridSearchCV`` a model the attack cannot
+    go through (see :func:`adversarial_accuracy`) fails with the metric's own
+    ``TypeError``: raised with ``error_score="raise"``, and in the
+    "Scoring failed" warning, next to the NaN score, with scikit-learn's
+    default ``error_score=np.nan``.
     """
 
     def __init__(self, attack: str = "pgd", eps: float | ArrayLike = 0.3, **attack_params: Any):

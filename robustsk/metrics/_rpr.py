@@ -11,7 +11,7 @@ from typing import Any
 from numpy.typing import ArrayLike
 from ..utils._types import RandomStateLike
 
-import warnings
+import contextlib
 
 import numpy as np
 import torch
@@ -19,10 +19,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..perturb import GaussianNoise, Perturbation, RandomPixels
-from ..utils._parallel import map_pool
+from ..perturb._range import ValueRange, check_range, check_range_shape, warn_outside_range
+from ..utils._parallel import check_n_jobs, map_pool
 from ..utils import (
     check_batch,
-    check_clip,
     check_number,
     check_options,
     check_random_state_param,
@@ -32,11 +32,28 @@ from ._rpr_engine import PredictModel, TorchModel, default_sizes, make_perturber
 
 BACKENDS = ("auto", "torch", "predict")
 
-_ENGINE_PARAMS = """perturbation : Perturbation, callable or None, default=None
+_CLIP_PARAM = """clip : "auto", tuple (low, high) or None, default="auto"
+        Valid range of ``X``, from which perturbed values are drawn: numbers
+        (``(0, 255)`` for 8-bit images) or per-feature arrays broadcastable to
+        one sample's shape (``(X_train.min(axis=0), X_train.max(axis=0))`` for
+        tabular data: a feature then takes random values inside its own
+        range). "auto" takes the perturbation's own ``clip`` (``(0, 1)`` for
+        the default ``RandomPixels()``). A range given here builds the
+        default perturbation, ``RandomPixels(clip=clip)``; with a robustsk
+        perturbation it must equal that perturbation's ``clip``; with any
+        other callable it only serves to check ``X``. ``X`` outside the range
+        gets one warning per call. The estimator is shown perturbed raw
+        input, so for a ``Pipeline`` this is the range of the features
+        *before* its transforms (a scaler inside the pipeline sees perturbed
+        rows)."""
+
+_ENGINE_PARAMS = (
+    """perturbation : Perturbation, callable or None, default=None
         The random scheme ``R``; each draw is applied to the original point.
         ``None`` means :class:`~robustsk.perturb.RandomPixels` with its
         defaults (up to ``round(sqrt(n_pixels))`` pixels replaced by uniform
-        values in [0, 1]: the paper's scheme). A robustsk perturbation runs on
+        values in the valid range ``clip``, [0, 1] by default: the paper's
+        scheme). A robustsk perturbation runs on
         torch tensors (on the net's device for torch nets); any other callable
         ``f(X) -> X_perturbed`` gets numpy batches of shape ``(rows, ...)``
         (and ``random_state=<numpy Generator>`` when its signature accepts it and
@@ -62,14 +79,18 @@ _ENGINE_PARAMS = """perturbation : Perturbation, callable or None, default=None
         ``estimator.predict`` on numpy batches (any classifier); "auto" picks
         "torch" when the estimator has a torch ``module_``.
     n_jobs : int or None, default=None
-        Run blocks of ``chunk_size`` points in parallel through joblib (any
-        backend, e.g. ``joblib.parallel_backend("dask")`` on a Dask cluster).
-        Each block gets its own seed spawned from ``random_state``, so results
-        are the same for every integer ``n_jobs`` (and differ in their draws,
-        not their law, from ``n_jobs=None``, the single-stream path). Lower
+        Jobs running the blocks of ``chunk_size`` points through joblib (any
+        backend, e.g. ``joblib.parallel_backend("dask")`` on a Dask cluster);
+        as in scikit-learn, None means 1 unless in a ``joblib.parallel_config``
+        context, -1 all cores. Each block gets its own seed spawned from
+        ``random_state`` (or from the perturbation's own stream without one),
+        so the steps are the same for every ``n_jobs``, None included. Lower
         ``chunk_size`` for more blocks.
     verbose : int, default=0
-        Show a progress bar over points."""
+        Show a progress bar over points.
+    """
+    + _CLIP_PARAM
+)
 
 
 def _fill(doc: str) -> str:
@@ -86,7 +107,7 @@ def _check_perturbation(perturbation):
             "which has no __call__."
         )
     if isinstance(perturbation, Perturbation):
-        check_clip(perturbation.clip, "perturbation.clip")
+        check_range(perturbation.clip, "perturbation.clip")
         check_random_state_param(perturbation.random_state, "perturbation.random_state")
         perturbation._check_params()
         if isinstance(perturbation, GaussianNoise) and np.ndim(perturbation.sigma) > 0:
@@ -96,6 +117,53 @@ def _check_perturbation(perturbation):
                 f"an array of shape {np.shape(perturbation.sigma)}."
             )
     return perturbation
+
+
+def _same_range(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    for u, v in zip(a, b):
+        try:
+            u, v = np.broadcast_arrays(u, v)
+        except ValueError:  # shapes that do not broadcast
+            return False
+        if not np.array_equal(u, v):
+            return False
+    return True
+
+
+def _resolve_clip(perturbation, clip) -> tuple[Callable[..., Any], Any]:
+    """Return ``(perturbation, range of X)``: ``None`` made the default scheme with ``clip``.
+
+    The range is what ``X`` is checked against (``None``: no check).
+    """
+    if isinstance(clip, str):
+        if clip != "auto":
+            raise ValueError(
+                f"clip must be 'auto', None or a pair (low, high) of numbers or per-feature "
+                f"arrays, got {clip!r}."
+            )
+        perturbation = _check_perturbation(perturbation)
+        return perturbation, getattr(perturbation, "clip", None)
+    bounds = check_range(clip)
+    if perturbation is None:
+        if bounds is None:
+            raise ValueError(
+                "clip must be a pair (low, high) with the default perturbation RandomPixels, "
+                "got None: its new values are drawn from the range. Pass the data's range, "
+                "e.g. clip=(0, 255) or clip=(X.min(axis=0), X.max(axis=0))."
+            )
+        return _check_perturbation(RandomPixels(clip=clip)), clip
+    perturbation = _check_perturbation(perturbation)
+    if isinstance(perturbation, Perturbation):
+        own = check_range(perturbation.clip, "perturbation.clip")
+        if not _same_range(own, bounds):
+            raise ValueError(
+                f"clip={clip!r} differs from perturbation.clip={perturbation.clip!r}; give the "
+                "valid range once: in the perturbation (and leave clip='auto'), or here and "
+                "in the perturbation alike."
+            )
+    return perturbation, clip
 
 
 def validate_rpr_args(
@@ -108,11 +176,13 @@ def validate_rpr_args(
     batch_size: int | None,
     chunk_size: int | None,
     backend: str,
+    clip: str | ValueRange = "auto",
 ) -> tuple[np.ndarray, np.ndarray, Callable[..., Any]]:
     """Validate everything but the estimator; return ``(X, y, perturbation)``.
 
     ``X`` comes back as a float32 numpy array, ``y`` as a 1-d array and
-    ``perturbation`` with ``None`` replaced by ``RandomPixels()``.
+    ``perturbation`` with ``None`` replaced by ``RandomPixels(clip=...)``
+    (``RandomPixels()`` for ``clip="auto"``).
     """
     check_number(max_steps, "max_steps", low=1, integer=True)
     if batch_size is not None:
@@ -121,7 +191,7 @@ def validate_rpr_args(
         check_number(chunk_size, "chunk_size", low=1, integer=True)
     check_options(backend, "backend", set(BACKENDS))
     check_random_state_param(random_state)
-    perturbation = _check_perturbation(perturbation)
+    perturbation, data_range = _resolve_clip(perturbation, clip)
     if isinstance(X, torch.Tensor):
         X = X.detach().cpu().numpy()
     X = check_batch(np.asarray(X), "X")
@@ -137,23 +207,28 @@ def validate_rpr_args(
         raise ValueError(
             f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}."
         )
+    check_range_shape(check_range(data_range), X.shape[1:])
     if isinstance(perturbation, Perturbation):  # checks that need the data (k > pixels, ...)
-        perturbation(X[:1], random_state=0)
+        perturbation._apply(X[:1], 0, warn=False)
     return X, y, perturbation
 
 
-def _warn_outside_clip(X, perturbation):
-    clip = getattr(perturbation, "clip", None)
-    if isinstance(perturbation, Perturbation) and clip is not None:
-        low, high = check_clip(clip)
-        if X.min() < low or X.max() > high:
-            warnings.warn(
-                f"X has values in [{X.min():.3g}, {X.max():.3g}], outside the perturbation's "
-                f"clip={clip!r}: perturbed values are drawn in that range. Scale X into it or "
-                "set the perturbation's clip.",
-                UserWarning,
-                stacklevel=3,
-            )
+def _warn_outside_clip(X, perturbation, clip, stacklevel):
+    """One warning when ``X`` leaves the range the perturbation works in."""
+    data_range = getattr(perturbation, "clip", None) if isinstance(clip, str) else clip
+    if data_range is None:
+        return
+    name = type(perturbation).__name__
+    warn_outside_range(
+        X,
+        data_range,
+        who=f"the perturbation {name}",
+        consequence=(
+            "the perturbed values are drawn in (or clipped into) that range, so the copies "
+            "do not look like perturbed data and RPR measures the wrong thing"
+        ),
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _make_model(estimator, y, backend):
@@ -186,6 +261,7 @@ def rpr_steps(
     backend: str = "auto",
     n_jobs: int | None = None,
     verbose: int = 0,
+    clip: str | ValueRange = "auto",
 ) -> np.ndarray:
     """RPR step count of every point: perturbation draws until the model errs, capped.
 
@@ -215,7 +291,7 @@ def rpr_steps(
         With ``predict`` (and ``classes_`` for the torch path), or a fitted
         robustsk estimator / skorch net.
     X : array-like or tensor of shape (n_samples, ...)
-        Clean points, in the perturbation's valid range (default [0, 1]).
+        Clean points, in the valid range ``clip`` (default [0, 1]).
     y : array-like of shape (n_samples,)
         True labels.
     {engine_params}
@@ -254,6 +330,61 @@ def rpr_steps(
     >>> steps = rpr_steps(clf, X[:100], y[:100], max_steps=50, random_state=0)
     >>> steps.shape, bool(((steps >= 0) & (steps <= 50)).all())
     ((100,), True)
+
+    Tabular data on their own scale: give each feature its range, and a
+    perturbed feature takes random values inside it.
+
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_wine
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = load_wine(return_X_y=True)
+    >>> model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    >>> steps = rpr_steps(model, X, y, max_steps=20, random_state=0,
+    ...                   clip=(X.min(axis=0), X.max(axis=0)))  # raw features' ranges
+    >>> bool(((steps >= 0) & (steps <= 20)).all())
+    True
+    """
+    return _rpr_steps(
+        estimator,
+        X,
+        y,
+        perturbation=perturbation,
+        max_steps=max_steps,
+        random_state=random_state,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        backend=backend,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        clip=clip,
+        stacklevel=2,
+    )
+
+
+rpr_steps.__doc__ = _fill(rpr_steps.__doc__ or "")
+
+
+def _rpr_steps(
+    estimator,
+    X,
+    y,
+    *,
+    perturbation=None,
+    max_steps=250,
+    random_state=None,
+    batch_size=None,
+    chunk_size=None,
+    backend="auto",
+    n_jobs=None,
+    verbose=0,
+    clip="auto",
+    stacklevel=None,
+):
+    """:func:`rpr_steps`; warns once about ``X`` outside the valid range.
+
+    ``stacklevel`` places the warning (1: this function's caller); ``None``
+    skips the check (blocks of a parallel run, whose caller checked).
     """
     X, y, perturbation = validate_rpr_args(
         X,
@@ -264,40 +395,26 @@ def rpr_steps(
         batch_size=batch_size,
         chunk_size=chunk_size,
         backend=backend,
+        clip=clip,
     )
-    if n_jobs is not None:
-        check_number(n_jobs, "n_jobs", integer=True)
+    check_n_jobs(n_jobs)
     model = _make_model(estimator, y, backend)
-    _warn_outside_clip(X, perturbation)
+    if stacklevel is not None:
+        _warn_outside_clip(X, perturbation, clip, stacklevel + 1)
     batch_size, chunk_size = default_sizes(model, batch_size, chunk_size)
-    if n_jobs is not None:
-        return _parallel_steps(
-            estimator,
-            X,
-            y,
-            perturbation,
-            max_steps,
-            random_state,
-            batch_size,
-            chunk_size,
-            backend,
-            n_jobs,
-            verbose,
-        )
-    perturb = make_perturber(perturbation, model.device, random_state)
-    with tqdm(total=X.shape[0], desc="rpr", unit="pt", disable=not verbose) as progress:
-        return run_engine(
-            model,
-            perturb,
-            X,
-            max_steps=max_steps,
-            batch_size=batch_size,
-            chunk_size=chunk_size,
-            progress=progress,
-        )
-
-
-rpr_steps.__doc__ = _fill(rpr_steps.__doc__ or "")
+    return _parallel_steps(
+        estimator,
+        X,
+        y,
+        perturbation,
+        max_steps,
+        random_state,
+        batch_size,
+        chunk_size,
+        backend,
+        n_jobs,
+        verbose,
+    )
 
 
 def _parallel_steps(
@@ -313,18 +430,26 @@ def _parallel_steps(
     n_jobs,
     verbose,
 ):
-    """Blocks of ``chunk_size`` points through joblib, one spawned seed per block."""
+    """Blocks of ``chunk_size`` points through :func:`map_pool`, one spawned seed per block:
+    in this process for one job, through joblib for more, the same steps for any ``n_jobs``.
+    Without ``random_state`` the seeds come from a robustsk perturbation's own stream (a
+    plain callable then uses its own randomness)."""
     if X.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
+    seeds = random_state
+    if seeds is None and isinstance(perturbation, Perturbation):
+        seeds = perturbation._generator(torch.device("cpu"), None)
     return map_pool(
         _steps_block,
         X,
         n_jobs=n_jobs,
         block_size=chunk_size,
-        random_state=random_state,
-        seeded=True,
+        random_state=seeds,
+        seeded=seeds is not None,
         per_row={"y": y},
-        verbose=10 if verbose else 0,
+        verbose=verbose,
+        desc="rpr",
+        pass_progress=True,
         estimator=estimator,
         perturbation=perturbation,
         max_steps=max_steps,
@@ -334,8 +459,32 @@ def _parallel_steps(
     )
 
 
-def _steps_block(X, y, *, estimator, **kwargs):
-    return rpr_steps(estimator, X, y, **kwargs)
+def _steps_block(
+    X,
+    y,
+    *,
+    estimator,
+    perturbation,
+    max_steps,
+    batch_size,
+    chunk_size,
+    backend,
+    random_state=None,
+    progress=None,
+):
+    """Steps of one block of points (validated, and warned about, by the caller)."""
+    model = _make_model(estimator, y, backend)
+    perturb = make_perturber(perturbation, model.device, random_state)
+    with contextlib.nullcontext(progress) if progress is not None else tqdm(disable=True) as bar:
+        return run_engine(
+            model,
+            perturb,
+            X,
+            max_steps=max_steps,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            progress=bar,
+        )
 
 
 def rpr_score(
@@ -351,6 +500,7 @@ def rpr_score(
     backend: str = "auto",
     n_jobs: int | None = None,
     verbose: int = 0,
+    clip: str | ValueRange = "auto",
 ) -> float:
     """Fraction of points that are robust: they withstand ``max_steps`` draws.
 
@@ -386,7 +536,7 @@ def rpr_score(
     >>> rpr_score(DummyClassifier().fit(X, y), X, y, max_steps=10)  # a constant never flips
     1.0
     """
-    steps = rpr_steps(
+    steps = _rpr_steps(
         estimator,
         X,
         y,
@@ -398,6 +548,8 @@ def rpr_score(
         backend=backend,
         n_jobs=n_jobs,
         verbose=verbose,
+        clip=clip,
+        stacklevel=2,
     )
     return float(np.mean(steps >= max_steps))
 
@@ -432,6 +584,10 @@ class RPRScorer:
         Parallel blocks of points through joblib, as in :func:`rpr_steps`.
     verbose : int, default=0
         Progress bar.
+    clip : "auto", tuple (low, high) or None, default="auto"
+        Valid range of the data, as in :func:`rpr_steps`: ``(0, 255)`` for
+        8-bit images, per-feature arrays for tabular data (the raw features'
+        ranges when the estimator is a ``Pipeline``).
 
     See Also
     --------
@@ -461,6 +617,7 @@ class RPRScorer:
         backend: str = "auto",
         n_jobs: int | None = None,
         verbose: int = 0,
+        clip: str | ValueRange = "auto",
     ):
         self.max_steps = max_steps
         self.perturbation = perturbation
@@ -470,6 +627,7 @@ class RPRScorer:
         self.backend = backend
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.clip = clip
 
     def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
         return rpr_score(
@@ -484,10 +642,12 @@ class RPRScorer:
             backend=self.backend,
             n_jobs=self.n_jobs,
             verbose=self.verbose,
+            clip=self.clip,
         )
 
     def __repr__(self):
+        clip = "" if isinstance(self.clip, str) and self.clip == "auto" else f", clip={self.clip!r}"
         return (
             f"RPRScorer(max_steps={self.max_steps!r}, perturbation={self.perturbation!r}, "
-            f"random_state={self.random_state!r})"
+            f"random_state={self.random_state!r}{clip})"
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange, RandomStateLike
+from ..utils._types import RandomStateLike
 
 from typing import Any
 from numpy.typing import ArrayLike
@@ -10,7 +10,8 @@ from numpy.typing import ArrayLike
 import numpy as np
 import torch
 
-from ..utils import check_batch, check_clip, check_random_state_param, torch_generator
+from ..utils import check_batch, check_random_state_param, torch_generator
+from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range
 
 
 class Perturbation:
@@ -26,25 +27,43 @@ class Perturbation:
     successive calls differ but the whole sequence is reproducible. A call
     with an explicit ``random_state`` uses that instead.
 
+    Valid range: ``clip`` is the range the data live in -- ``(0, 1)`` by
+    default, ``(0, 255)`` for 8-bit images, or a pair of arrays with one bound
+    per feature (broadcastable to the shape of one sample, e.g. ``(d,)`` for
+    tabular rows or ``(c, 1, 1)`` per channel) for tabular or standardized
+    data. Outputs stay in it. The first call that meets values outside it
+    warns (a ``UserWarning``, once per perturbation object) and says how to
+    pass ``clip``: data on another scale are otherwise silently clipped.
+
     Parameters
     ----------
     clip : tuple (low, high) or None, default=(0.0, 1.0)
-        Valid range of the inputs; outputs are clipped to it.
+        Valid range of the inputs (numbers, or per-feature arrays); outputs
+        are clipped to it. ``None`` disables clipping where a scheme allows it.
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the perturbation's random stream.
     """
 
-    def __init__(self, *, clip: ClipRange = (0.0, 1.0), random_state: RandomStateLike = None):
+    def __init__(self, *, clip: ValueRange = (0.0, 1.0), random_state: RandomStateLike = None):
         self.clip = clip
         self.random_state = random_state
 
     def __call__(self, X: ArrayLike | torch.Tensor, *, random_state: RandomStateLike = None):
+        return self._apply(X, random_state, warn=True)
+
+    def _apply(self, X, random_state, *, warn: bool):
+        """Validate, warn once about data outside ``clip`` (if ``warn``), perturb."""
         X = check_batch(X, "X")
-        check_clip(self.clip)
+        bounds = check_range(self.clip)
         check_random_state_param(random_state)
         self._check_params()
         as_numpy = not isinstance(X, torch.Tensor)
         x = _to_float_tensor(X)
+        check_range_shape(bounds, tuple(x.shape[1:]))
+        if warn and bounds is not None and not self.__dict__.get("_range_warned", False):
+            who = f"{type(self).__name__}"
+            if warn_outside_range(x, self.clip, who=who, stacklevel=3):
+                self.__dict__["_range_warned"] = True
         gen = self._generator(x.device, random_state)
         out = self._perturb(x, gen)
         if as_numpy:
@@ -71,14 +90,12 @@ class Perturbation:
         return streams[key]
 
     def _clip(self, x: torch.Tensor) -> torch.Tensor:
-        clip = check_clip(self.clip)
-        if clip is None:
-            return x
-        return x.clamp_(clip[0], clip[1])
+        return clamp_(x, check_range(self.clip))
 
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_streams", None)
+        state.pop("_range_warned", None)
         return state
 
     def __repr__(self):

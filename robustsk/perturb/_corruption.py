@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange, RandomStateLike
+from ..utils._types import RandomStateLike
 
 import contextlib
+from typing import cast
 
 import numpy as np
 import torch
 
-from ..utils import check_clip, check_number, check_options, numpy_generator
+from ..utils import check_number, check_options, numpy_generator
 from ._base import Perturbation
+from ._range import Bounds, ValueRange, check_range, from_unit, to_unit
 
 #: The 15 corruptions of Hendrycks & Dietterich (2019), in their usual order.
 CORRUPTIONS = (
@@ -108,6 +110,18 @@ class Corruption(Perturbation):
     ImageNet-C, so they are relatively stronger on small images; the elastic
     transform's constants are scaled to the image size.
 
+    Any valid range: the corruptions' formulas (and corrupt-tta's) assume
+    images in [0, 1], so the batch is mapped from ``clip`` onto [0, 1],
+    corrupted there and mapped back. Severity constants -- the noise standard
+    deviations, brightness shifts, fog strength -- are therefore fractions of
+    the range ``high - low``: ``gaussian_noise`` at severity 3 adds noise of
+    standard deviation 0.18 of the range, 0.18 on [0, 1] data and 45.9 on
+    [0, 255] data, so the same images on either scale get the same
+    corruption. Values outside ``clip`` are clipped into it first (with a
+    warning, once per object). Per-channel or per-pixel bounds (arrays
+    broadcastable to one image's shape, e.g. ``(c, 1, 1)`` for per-channel
+    standardized images) map each value by its own bounds.
+
     Parameters
     ----------
     name : str
@@ -115,7 +129,9 @@ class Corruption(Perturbation):
     severity : int, default=3
         Strength, 1 to 5.
     clip : tuple (low, high), default=(0.0, 1.0)
-        Valid range of the inputs.
+        Valid range of the inputs, e.g. ``(0, 255)`` for 8-bit images:
+        numbers, or arrays broadcastable to one image's shape. Must not be
+        None (the corruptions are defined relative to the range).
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the perturbation's random stream.
 
@@ -133,7 +149,7 @@ class Corruption(Perturbation):
         name: str,
         severity: int = 3,
         *,
-        clip: ClipRange = (0.0, 1.0),
+        clip: ValueRange = (0.0, 1.0),
         random_state: RandomStateLike = None,
     ):
         super().__init__(clip=clip, random_state=random_state)
@@ -143,8 +159,12 @@ class Corruption(Perturbation):
     def _check_params(self):
         check_options(self.name, "name", CORRUPTIONS)
         check_number(self.severity, "severity", low=1, high=5, integer=True)
-        if check_clip(self.clip) is None:
-            raise ValueError("clip must be a pair (low, high) for Corruption, got None.")
+        if check_range(self.clip) is None:
+            raise ValueError(
+                "clip must be a pair (low, high) for Corruption, got None: corruptions are "
+                "defined relative to the valid range (brightness, contrast, noise levels are "
+                "fractions of it). Pass the data's range, e.g. clip=(0, 255) for 8-bit images."
+            )
 
     def _perturb(self, x, generator):
         squeeze = x.ndim == 3
@@ -155,12 +175,12 @@ class Corruption(Perturbation):
                 "X must be images of shape (n, c, h, w) with c in {1, 3} and h, w >= 2, or "
                 f"(n, h, w); got shape {tuple(x.shape) if not squeeze else tuple(x.shape[1:])}."
             )
-        low, high = check_clip(self.clip)
+        bounds = cast(Bounds, check_range(self.clip))  # not None: _check_params refuses it
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=x.device).item())
         rng = numpy_generator(seed)
-        unit = ((x.detach().cpu().numpy().astype(np.float64) - low) / (high - low)).clip(0, 1)
+        unit = to_unit(x.detach().cpu().numpy(), bounds)  # (n, c, h, w) in [0, 1]
         out = self._corrupt_unit(unit, rng)  # (n, c, h, w) in [0, 1]
-        out = torch.from_numpy(out * (high - low) + low).to(device=x.device, dtype=x.dtype)
+        out = torch.from_numpy(from_unit(out, bounds)).to(device=x.device, dtype=x.dtype)
         return out.squeeze(1) if squeeze else out
 
     def _corrupt_unit(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import cast
 
-from ..utils._types import ClipRange, RandomStateLike
+from ..utils._types import RandomStateLike
 
 from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
 
-from ..utils import check_batch, check_clip, check_number, torch_generator
+from ..utils import check_batch, check_number, torch_generator
+from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range
 
 
 def make_sigma_ladder(
@@ -47,7 +48,7 @@ def noise_ladder(
     x: ArrayLike | torch.Tensor,
     sigmas: ArrayLike | None = None,
     *,
-    clip: ClipRange = (0.0, 1.0),
+    clip: ValueRange = (0.0, 1.0),
     random_state: RandomStateLike = None,
 ) -> np.ndarray | torch.Tensor:
     """Return copies of one example ``x`` at each noise level in ``sigmas``.
@@ -63,7 +64,10 @@ def noise_ladder(
     sigmas : array-like of shape (n_levels,), default=None
         Noise levels, each >= 0; ``None`` uses :func:`make_sigma_ladder`'s defaults.
     clip : tuple (low, high) or None, default=(0.0, 1.0)
-        Valid range.
+        Valid range: numbers, or per-feature arrays broadcastable to the
+        shape of ``x``; ``None`` disables clipping. An ``x`` outside it gets a
+        warning. The levels are in the data's units (scale them by
+        ``high - low`` for data not in [0, 1]).
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the noise draw.
 
@@ -79,7 +83,7 @@ def noise_ladder(
     >>> ladder.shape, bool((ladder[0] == 0.5).all())
     ((3, 1, 8, 8), True)
     """
-    clip = check_clip(clip)
+    bounds = check_range(clip)
     sigmas = make_sigma_ladder() if sigmas is None else np.asarray(sigmas, dtype=np.float64)
     if sigmas.ndim != 1 or sigmas.size == 0:
         raise ValueError(f"sigmas must be a non-empty 1-d sequence, got shape {sigmas.shape}.")
@@ -88,10 +92,11 @@ def noise_ladder(
     as_numpy = not isinstance(x, torch.Tensor)
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32)) if as_numpy else cast(torch.Tensor, x)
     check_batch(xt[None], "x", min_ndim=1)
+    check_range_shape(bounds, tuple(xt.shape))
+    warn_outside_range(xt[None], clip, who="noise_ladder", stacklevel=2)
     gen = torch_generator(random_state, xt.device)
     z = torch.randn(xt.shape, generator=gen, device=xt.device, dtype=xt.dtype)
     s = torch.as_tensor(sigmas, dtype=xt.dtype, device=xt.device)
     ladder = xt.unsqueeze(0) + s.reshape((-1,) + (1,) * xt.ndim) * z.unsqueeze(0)  # (L, ...)
-    if clip is not None:
-        ladder.clamp_(clip[0], clip[1])
+    clamp_(ladder, bounds)
     return ladder.cpu().numpy() if as_numpy else ladder

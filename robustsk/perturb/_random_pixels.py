@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange, RandomStateLike
+from ..utils._types import RandomStateLike
 
 import math
+from typing import cast
 
 import torch
 
-from ..utils import check_clip, check_number
+from ..utils import check_number
 from ._base import Perturbation
+from ._range import Bounds, ValueRange, bounds_like, check_range
 
 
 class RandomPixels(Perturbation):
@@ -41,6 +43,13 @@ class RandomPixels(Perturbation):
 
     A pixel is a feature of a flat ``(n, d)`` input and a spatial location of
     an image ``(n, c, h, w)``; every channel of a chosen location changes.
+
+    Tabular data: with per-feature bounds ``clip=(low, high)`` (arrays
+    broadcastable to one row's shape, e.g. ``(X.min(axis=0), X.max(axis=0))``)
+    a chosen feature ``j`` becomes a value inside its own range
+    ``[low[j], high[j]]`` (uniform, an end, or ``high[j] + low[j] - x``). RPR
+    then means: alter at most ``k`` features to random in-range values.
+
     Positions, uniform values and coins come from one seeded generator on the
     input's device, and a location drawn twice takes its later draw on every
     device, so a seed gives the same images on every run. ``value="uniform"``
@@ -58,8 +67,10 @@ class RandomPixels(Perturbation):
         Draw the ``k`` positions with replacement (at most ``k`` distinct
         pixels) or without (exactly ``k``).
     clip : tuple (low, high), default=(0.0, 1.0)
-        Valid range; the replacement values are taken from it. Must not be
-        None.
+        Valid range; the replacement values are taken from it. Numbers, or
+        per-feature arrays broadcastable to one sample's shape (``(d,)`` for
+        rows, ``(c, h, w)`` or ``(c, 1, 1)`` for images). Must not be None.
+        A call on data outside it warns once.
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the perturbation's random stream.
 
@@ -85,7 +96,7 @@ class RandomPixels(Perturbation):
         *,
         value: str = "uniform",
         replace: bool = True,
-        clip: ClipRange = (0.0, 1.0),
+        clip: ValueRange = (0.0, 1.0),
         random_state: RandomStateLike = None,
     ):
         super().__init__(clip=clip, random_state=random_state)
@@ -102,15 +113,20 @@ class RandomPixels(Perturbation):
             raise TypeError(
                 f"replace must be a bool, got {self.replace!r} ({type(self.replace).__name__})."
             )
-        if check_clip(self.clip) is None:
-            raise ValueError("clip must be a pair (low, high) for RandomPixels, got None.")
+        if check_range(self.clip) is None:
+            raise ValueError(
+                "clip must be a pair (low, high) for RandomPixels, got None: the new pixel "
+                "values are drawn from it. Pass the data's range, e.g. clip=(0, 255) for 8-bit "
+                "images or clip=(X.min(axis=0), X.max(axis=0)) for tabular data."
+            )
 
     def n_draws(self, n_pixels: int) -> int:
         """Number of pixel draws per image for an image of ``n_pixels`` pixels."""
         return int(self.k) if self.k is not None else max(1, round(math.sqrt(n_pixels)))
 
     def _perturb(self, x, generator):
-        low, high = check_clip(self.clip)
+        bounds = cast(Bounds, check_range(self.clip))  # not None: _check_params refuses it
+        low, high = bounds_like(bounds, x)
         n = x.shape[0]
         if x.ndim >= 3:  # (n, c, *spatial): a pixel is a spatial location
             flat = x.reshape(n, x.shape[1], -1)  # (n, c, p)
@@ -128,14 +144,17 @@ class RandomPixels(Perturbation):
         else:  # k distinct positions: those of the k largest of p uniform keys
             keys = torch.rand((n, 1, p), generator=generator, device=device)
             pos = keys.topk(k, dim=2, sorted=False).indices  # (n, 1, k)
-        if self.value == "uniform":
+        where = pos.expand(n, c, k)
+        if isinstance(low, torch.Tensor):  # per-feature bounds: those of each chosen pixel
+            vals = self._per_feature_values(flat, where, generator, low, high)
+        elif self.value == "uniform":
             vals = torch.rand((n, c, k), generator=generator, device=device, dtype=x.dtype)
             vals.mul_(high - low).add_(low)  # (n, c, k)
         elif self.value == "salt_and_pepper":
             coin = torch.rand((n, 1, k), generator=generator, device=device) < 0.5
             vals = torch.where(coin, high, low).to(x.dtype).expand(n, c, k)
         elif self.value == "invert":
-            vals = (high + low) - flat.gather(2, pos.expand(n, c, k))
+            vals = (high + low) - flat.gather(2, where)
         else:  # "white" or "black"
             level = high if self.value == "white" else low
             vals = torch.full((n, c, k), level, dtype=x.dtype, device=device)
@@ -143,7 +162,27 @@ class RandomPixels(Perturbation):
             # A location drawn twice takes its later draw. The CPU's scatter writes draws in
             # order; elsewhere the order is unspecified, so repeats get that value first.
             vals = vals.gather(2, _last_draw_index(pos, p).expand(n, c, k))
-        return flat.clone().scatter_(2, pos.expand(n, c, k), vals).reshape(x.shape)
+        return flat.clone().scatter_(2, where, vals).reshape(x.shape)
+
+    def _per_feature_values(self, flat, where, generator, low, high):
+        """New values of the chosen pixels under per-feature bounds, shape ``(n, c, k)``.
+
+        ``low`` and ``high`` have the shape of one sample; the random numbers
+        are drawn as in the scalar case, then placed in each pixel's own range.
+        """
+        n, c, p = flat.shape
+        k = where.shape[2]
+        lo = low.reshape(1, c, p).expand(n, c, p).gather(2, where)  # (n, c, k)
+        hi = high.reshape(1, c, p).expand(n, c, p).gather(2, where)
+        if self.value == "uniform":
+            vals = torch.rand((n, c, k), generator=generator, device=flat.device, dtype=flat.dtype)
+            return torch.minimum(vals.mul_(hi - lo).add_(lo), hi)  # rounding never passes hi
+        if self.value == "salt_and_pepper":
+            coin = torch.rand((n, 1, k), generator=generator, device=flat.device) < 0.5
+            return torch.where(coin, hi, lo)
+        if self.value == "invert":
+            return torch.minimum(torch.maximum((hi + lo) - flat.gather(2, where), lo), hi)
+        return hi if self.value == "white" else lo
 
 
 def _last_draw_index(pos: torch.Tensor, n_pixels: int) -> torch.Tensor:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..utils import check_random_state_param, numpy_generator
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
+from ..utils._parallel import DEFAULT_BLOCK_SIZE, map_pool
 
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024
@@ -96,30 +96,33 @@ def predict_proba_batched(
 ) -> np.ndarray:
     """``estimator.predict_proba`` over ``X`` in batches (bounded memory).
 
-    With ``n_jobs``, blocks of ``block_size`` rows run as joblib tasks
-    (:func:`map_pool`).
+    Blocks of ``block_size`` rows go through :func:`map_pool` (joblib tasks
+    when ``n_jobs`` asks for more than one job), each predicted in batches of
+    ``batch_size`` rows, so the result does not depend on ``n_jobs``.
     """
-    if not hasattr(estimator, "predict_proba"):
+    check_predict_proba(estimator)
+    return map_pool(
+        _proba_block,
+        X,
+        n_jobs=n_jobs,
+        block_size=block_size,
+        estimator=estimator,
+        batch_size=batch_size,
+    )
+
+
+def check_predict_proba(estimator) -> None:
+    """TypeError unless ``estimator`` has ``predict_proba`` (or is a torch-backed net)."""
+    if not hasattr(estimator, "predict_proba") and not hasattr(estimator, "module_"):
         raise TypeError(
             f"{type(estimator).__name__} has no predict_proba; probability-based strategies "
             "need a classifier with predict_proba."
         )
-    check_parallel(n_jobs, block_size)
-    if n_jobs is not None:
-        return map_pool(
-            _proba_block,
-            X,
-            n_jobs=n_jobs,
-            block_size=block_size,
-            estimator=estimator,
-            batch_size=batch_size,
-        )
+
+
+def _proba_block(X, *, estimator, batch_size):
     if X.shape[0] <= batch_size:
         return np.asarray(estimator.predict_proba(X))
     return np.concatenate(
         [np.asarray(estimator.predict_proba(X[s])) for s in batches(X.shape[0], batch_size)]
     )
-
-
-def _proba_block(X, estimator, batch_size):
-    return predict_proba_batched(estimator, X, batch_size)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..utils._types import RandomStateLike
-from ._base import check_query, predict_proba_batched
+from ._base import _proba_block, check_predict_proba, check_query
 from ._docstrings import fill_doc
 from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
@@ -127,4 +127,5 @@ def coreset(
 def _embed(X, *, estimator, batch_size):
     if hasattr(estimator, "module_"):
         return penultimate_embeddings(estimator, X, batch_size=batch_size)
-    return predict_proba_batched(estimator, X, batch_size).astype(np.float32)
+    check_predict_proba(estimator)
+    return _proba_block(X, estimator=estimator, batch_size=batch_size).astype(np.float32)

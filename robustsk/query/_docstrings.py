@@ -24,11 +24,13 @@ _PARTS = {
     n_instances : int, default=1
         How many to select, in ``[1, n_pool]``.""",
     "parallel": """n_jobs : int or None, default=None
-        Score the pool in blocks of ``block_size`` rows as joblib tasks
-        (:func:`robustsk.query.map_pool`; any joblib backend, e.g. Dask);
-        None scores it in this process.
+        joblib jobs scoring the pool's blocks (:func:`robustsk.query.map_pool`;
+        any joblib backend, e.g. Dask). As in scikit-learn, None means 1
+        unless in a ``joblib.parallel_config`` context and -1 means all
+        cores; the selection is the same for every ``n_jobs``.
     block_size : int, default=8192
-        Pool rows per joblib task when ``n_jobs`` is set.""",
+        Pool rows per block (per joblib task); randomness drawn while scoring
+        is seeded per block, so the block layout, not ``n_jobs``, fixes it.""",
 }
 
 

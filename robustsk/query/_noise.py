@@ -14,7 +14,8 @@ import torch
 from ..perturb import add_gaussian_noise
 from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
 from ..utils._types import RandomStateLike
-from ._base import batches, check_query, select_top
+from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low
+from ._base import batches, check_predict_proba, check_query, select_top
 from ._docstrings import fill_doc
 from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
@@ -53,7 +54,9 @@ def noisy_predictions(
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
     the hard labels, shape ``(n_pool, n_noise)``; ``output="entropy"`` gives
     the mean softmax entropy over the copies, shape ``(n_pool,)``;
-    ``output="both"`` gives ``(labels, entropies)`` from the same copies. Torch nets
+    ``output="both"`` gives ``(labels, entropies)`` from the same copies;
+    ``output="copies"`` gives ``(labels, copy_entropies)``, the softmax entropy of
+    every copy, shape ``(n_pool, n_noise)``. Torch nets
     run on their device; any other classifier is called through
     ``predict_proba`` on numpy copies.
 
@@ -72,15 +75,16 @@ def noisy_predictions(
         Copies per forward pass.
     clip : tuple (low, high) or None, default=(0.0, 1.0)
         Valid range of the copies.
-    output : {"labels", "entropy", "both"}, default="labels"
+    output : {"labels", "entropy", "both", "copies"}, default="labels"
         What to return.
 
     Returns
     -------
     labels : ndarray of shape (n_pool, n_noise), or mean entropies of shape (n_pool,)
-        Or the tuple ``(labels, entropies)`` for ``output="both"``.
+        Or the tuple ``(labels, entropies)`` for ``output="both"``, or
+        ``(labels, copy_entropies)`` for ``output="copies"``.
     """
-    check_options(output, "output", {"labels", "entropy", "both"})
+    check_options(output, "output", {"labels", "entropy", "both", "copies"})
     n_pool = X_pool.shape[0]
     per_chunk = max(1, batch_size // n_noise)
     torch_net = (
@@ -89,7 +93,8 @@ def noisy_predictions(
     device = torch_net.device if torch_net is not None else torch.device("cpu")
     gen = torch_generator(random_state, device)
     labels = np.empty((n_pool, n_noise), dtype=np.int64) if output != "entropy" else None
-    entropy = np.empty(n_pool) if output != "labels" else None
+    shape = (n_pool, n_noise) if output == "copies" else (n_pool,)
+    entropy = np.empty(shape) if output != "labels" else None
     with torch_net.evaluating() if torch_net is not None else contextlib.nullcontext():
         for s in batches(n_pool, per_chunk):
             x = float32_tensor(X_pool[s], device)
@@ -109,8 +114,9 @@ def noisy_predictions(
             if labels is not None:
                 labels[s] = proba.argmax(axis=2)
             if entropy is not None:
-                entropy[s] = entropy_scores(proba).mean(axis=1)
-    if output == "both":
+                per_copy = entropy_scores(proba)
+                entropy[s] = per_copy if output == "copies" else per_copy.mean(axis=1)
+    if output in ("both", "copies"):
         return cast(np.ndarray, labels), cast(np.ndarray, entropy)
     return cast(np.ndarray, labels if output == "labels" else entropy)
 
@@ -122,18 +128,7 @@ def _noisy_block(X, sigma, *, estimator, random_state, **kwargs):
 def _pool_noisy_predictions(
     estimator, X_pool, sigma, n_noise, rng, batch_size, clip, output, n_jobs, block_size
 ):
-    """:func:`noisy_predictions` of the pool, in joblib blocks when ``n_jobs`` is set."""
-    if n_jobs is None:
-        return noisy_predictions(
-            estimator,
-            X_pool,
-            sigma,
-            n_noise=n_noise,
-            random_state=rng,
-            batch_size=batch_size,
-            clip=clip,
-            output=output,
-        )
+    """:func:`noisy_predictions` of the pool in blocks, one seed each (:func:`map_pool`)."""
     return map_pool(
         _noisy_block,
         X_pool,
@@ -150,7 +145,37 @@ def _pool_noisy_predictions(
     )
 
 
+def _use_adaptive(adaptive, z, n_pool, n_instances, n_noise):
+    """Whether to draw adaptively: asked for, and worth it (a pool much larger than the
+    selection, more copies than one round)."""
+    if not isinstance(adaptive, (bool, np.bool_)):
+        raise TypeError(f"adaptive must be True or False, got {adaptive!r}.")
+    check_number(z, "adaptive_z", low=0.0)
+    return bool(adaptive) and n_pool >= 4 * n_instances and n_noise > 5
+
+
+def _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size):
+    """``draw(ids, k)``: k fresh noisy copies of the pool rows ``ids`` (labels, entropies)."""
+
+    def draw(ids, k):
+        return _pool_noisy_predictions(
+            estimator,
+            X_pool[ids],
+            sigma[ids],
+            k,
+            rng,
+            batch_size,
+            clip,
+            "copies",
+            n_jobs,
+            block_size,
+        )
+
+    return draw
+
+
 def _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip):
+    check_predict_proba(estimator)
     check_number(n_noise, "n_noise", low=1, integer=True)
     clip = getattr(estimator, "clip", (0.0, 1.0)) if clip == "auto" else clip
     return _pool_sigma(estimator, X_pool.shape[0], sample_sigma), check_clip(clip)
@@ -176,6 +201,13 @@ _PARAMS = """
         Noisy copies per forward pass.
     clip : "auto", tuple or None, default="auto"
         Valid range of the noisy copies; "auto" takes the estimator's ``clip``.
+    adaptive : bool, default=True
+        Draw the copies in rounds of 5 and stop for an example once its side
+        of the selection cut-off is settled at ``adaptive_z`` standard errors
+        (see :ref:`adaptive-copies`); examples that stay in the race get all
+        ``n_noise`` copies and are ranked on them.
+    adaptive_z : float, default=2.0
+        Width of the adaptive confidence intervals, in standard errors.
     {parallel}
 
     Returns
@@ -195,6 +227,8 @@ def noise_entropy(
     n_noise: int = 50,
     batch_size: int = 4096,
     clip: str | tuple[float, float] | None = "auto",
+    adaptive: bool = True,
+    adaptive_z: float = DEFAULT_Z,
     n_jobs: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +251,20 @@ def noise_entropy(
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
     check_parallel(n_jobs, block_size)
+    n_high = (n_instances + 1) // 2
+    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_noise):
+        draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
+        stats = adaptive_copies(
+            draw,
+            X_pool.shape[0],
+            n_noise,
+            kind="entropy",
+            n_high=n_high,
+            n_low=n_instances - n_high,
+            z=adaptive_z,
+        )
+        tie = rng.permutation(X_pool.shape[0])
+        return rank_high_low(stats, n_noise, n_high, n_instances - n_high, tie)
     labels, soft = _pool_noisy_predictions(
         estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "both", n_jobs, block_size
     )
@@ -224,7 +272,6 @@ def noise_entropy(
     entropy = label_entropy_scores(labels, n_classes)
     # rank by (label entropy, mean softmax entropy), remaining ties at random
     order = np.lexsort((rng.permutation(len(entropy)), soft, entropy))
-    n_high = (n_instances + 1) // 2
     idx = np.concatenate([order[::-1][:n_high], order[: n_instances - n_high]])
     return idx, entropy[idx]
 
@@ -243,6 +290,8 @@ def noise_uncertainty(
     n_noise: int = 50,
     batch_size: int = 4096,
     clip: str | tuple[float, float] | None = "auto",
+    adaptive: bool = True,
+    adaptive_z: float = DEFAULT_Z,
     n_jobs: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -256,6 +305,16 @@ def noise_uncertainty(
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
     check_parallel(n_jobs, block_size)
+    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_noise):
+        draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
+        stats = adaptive_copies(
+            draw, X_pool.shape[0], n_noise, kind="uncertainty", n_high=n_instances, z=adaptive_z
+        )
+        mean, _ = stats.soft_mean()
+        # only examples that raced to the end compete (others' means rest on fewer copies)
+        scores = np.where(stats.m >= n_noise, mean, -np.inf)
+        idx, _ = select_top(scores, n_instances, rng)
+        return idx, mean[idx]
     scores = _pool_noisy_predictions(
         estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "entropy", n_jobs, block_size
     )

@@ -1,8 +1,10 @@
 """Reaching inside a torch classifier: its module, device, input shape and log-probabilities.
 
-Strategies that need more than ``predict_proba`` (MC dropout, gradients,
-DeepFool, embeddings) use these helpers; they raise a clear ``TypeError`` for a
-classifier that is not a fitted robustsk estimator or skorch net.
+Strategies and metrics that need more than ``predict_proba`` (MC dropout,
+gradients, DeepFool, embeddings) use these helpers; they raise a clear
+``TypeError`` for a classifier that is not a fitted robustsk estimator or skorch
+net, which names what was given, the way out where there is one (a bare module
+can be wrapped, a pipeline's net taken out) and the caller's own advice.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from ..utils import eval_mode
+from ._torch_pipeline import is_pipeline, pipeline_module
 
 
 def float32_tensor(X, device) -> torch.Tensor:
@@ -25,29 +28,95 @@ def float32_tensor(X, device) -> torch.Tensor:
     return torch.as_tensor(arr, device=device)
 
 
-class TorchClassifier:
-    """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation."""
+#: What a strategy that needs a torch network advises for other classifiers.
+STRATEGY_ADVICE = (
+    "Use a probability-based strategy (max_entropy, margin, dre, ...) for other classifiers."
+)
 
-    def __init__(self, estimator, strategy: str):
-        module = getattr(estimator, "module_", None)
+_WRAP = (
+    "wrap it in a skorch net first: NeuralNetClassifier(module, "
+    "criterion=torch.nn.CrossEntropyLoss, classes=list(range(n_classes))).initialize() "
+    "is a fitted net without training"
+)
+
+
+def _described(estimator, module) -> str:
+    """What ``estimator`` is, for a refusal message, with the way out where there is one."""
+    name = type(estimator).__name__
+    if isinstance(estimator, nn.Module):
+        return f"a bare torch.nn.Module ({name}); {_WRAP}"
+    if module is not None:
+        return f"a {name} whose module_ is a {type(module).__name__}"
+    if hasattr(estimator, "module") and hasattr(estimator, "initialize"):
+        return f"an unfitted {name} (no module_; fit it first)"
+    if is_pipeline(estimator):
+        last = estimator.steps[-1][1]
+        if isinstance(getattr(last, "module_", None), nn.Module):
+            return (
+                "a Pipeline; pass its net and the transformed input instead: "
+                "(pipe[-1], pipe[:-1].transform(X))"
+            )
+        return f"a Pipeline whose last step is a {type(last).__name__}"
+    return f"a {name}"
+
+
+class TorchClassifier:
+    """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation.
+
+    Parameters
+    ----------
+    estimator : fitted robustsk estimator or skorch net (or Pipeline, see ``pipeline_sample``)
+        The classifier.
+    caller : str
+        The function that needs the network, named in error messages.
+    advice : str, default=STRATEGY_ADVICE
+        The last sentence of the refusal for other classifiers: what to use instead.
+    pipeline_sample : array-like or None, default=None
+        Rows of the caller's raw input. When given, a scikit-learn ``Pipeline``
+        ending in a torch net is accepted too: ``module`` becomes one torch
+        module from the raw input through the earlier steps (written in torch
+        and checked on these rows) to the net, and ``input_shape`` is None. A
+        step with no checked torch form is refused with a ``TypeError`` naming it.
+    """
+
+    def __init__(
+        self,
+        estimator,
+        caller: str,
+        *,
+        advice: str = STRATEGY_ADVICE,
+        pipeline_sample=None,
+    ):
+        through = pipeline_sample is not None and is_pipeline(estimator)
+        net = estimator.steps[-1][1] if through else estimator
+        module = getattr(net, "module_", None)
         if not isinstance(module, nn.Module):
+            what = _described(net, module)
+            if through:
+                what = f"a Pipeline whose last step {estimator.steps[-1][0]!r} is {what}"
             raise TypeError(
-                f"{strategy} needs a fitted torch network (a robustsk estimator or a skorch "
-                f"net with module_), got {type(estimator).__name__}. Use a probability-based "
-                "strategy (max_entropy, margin, dre, ...) for other classifiers."
+                f"{caller} needs a fitted torch network (a robustsk estimator or a skorch "
+                f"net with module_), got {what}. {advice}"
             )
         self.estimator = estimator
-        self.module = module
-        self.device = torch.device(getattr(estimator, "device", None) or "cpu")
-        self.input_shape = getattr(estimator, "input_shape_", None)
-        criterion = getattr(estimator, "criterion_", None)
+        self.device = torch.device(getattr(net, "device", None) or "cpu")
+        self.input_shape = getattr(net, "input_shape_", None)
+        criterion = getattr(net, "criterion_", None)
         # A module trained with NLLLoss returns probabilities; otherwise logits.
         self.outputs_proba = isinstance(criterion, nn.NLLLoss)
+        self._modes: list[nn.Module] = [module]
+        self.module = module
+        if through:
+            self.module, users = pipeline_module(
+                estimator, pipeline_sample, module, self.input_shape, self.device, caller
+            )
+            self.input_shape = None
+            self._modes += users
 
     @contextlib.contextmanager
     def evaluating(self):
         """Put the module in eval mode for the block, then restore its previous mode."""
-        with eval_mode(self.module):
+        with eval_mode(*self._modes):
             yield self.module
 
     def tensor(self, X) -> torch.Tensor:

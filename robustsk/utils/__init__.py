@@ -4,6 +4,7 @@ from ._device import available_devices, check_device, resolve_device
 from ._io import write_csv
 from ._modes import eval_mode
 from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
+from ._threads import torch_threads, worker_threads
 from ._validation import (
     check_batch,
     check_clip,
@@ -26,5 +27,7 @@ __all__ = [
     "numpy_generator",
     "resolve_device",
     "torch_generator",
+    "torch_threads",
+    "worker_threads",
     "write_csv",
 ]

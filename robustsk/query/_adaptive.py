@@ -1,0 +1,200 @@
+"""Adaptive copies for the randomized pool scores: noisy copies are drawn in rounds, and an
+example stops getting copies once its side of the selection cut-off is settled.
+
+Selecting the ``B`` highest (and lowest) scores of a pool needs precision only near the
+cut-offs. Every example first gets ``first`` copies; after each round the score of every
+example still racing gets a confidence interval ``estimate +- z * standard_error``, and an
+example leaves a race when its whole interval lies on the far side of the cut-off, the
+``B``-th best *lower* bound among all examples (so at least ``B`` examples always remain).
+The survivors get copies until ``n_noise``; the selection ranks them on their full ``n_noise``
+copies, exactly as the full draw does.
+
+The races of :func:`~robustsk.query.noise_entropy`:
+
+* high side (key: label entropy, AQPL Eq. 5): the standard error of the plug-in entropy of
+  the label counts by the delta method, on counts smoothed with ``0.25/C`` pseudo-count per
+  class (so a unanimous example still has a non-zero interval);
+* low side (key: label entropy, then the mean softmax entropy): an example whose copies
+  disagree once can no longer have label entropy 0 and leaves (exact); among unanimous
+  examples the mean softmax entropy races with its sample standard error.
+
+:func:`~robustsk.query.noise_uncertainty` has one race, the high side of the mean softmax
+entropy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Copies every example gets in the first round, and per later round.
+FIRST_COPIES = 5
+#: Pseudo-counts (in all, spread over the classes) of the label-entropy standard error.
+SMOOTHING = 0.25
+#: Width of the confidence intervals, in standard errors.
+DEFAULT_Z = 2.0
+
+
+@dataclass
+class CopyStats:
+    """Running statistics of the noisy copies drawn for each pool example."""
+
+    counts: np.ndarray  # (n, C) label counts
+    m: np.ndarray  # (n,) copies drawn
+    soft_sum: np.ndarray  # (n,) sum of the copies' softmax entropies
+    soft_sq: np.ndarray  # (n,) sum of their squares
+    n_copies: int = 0  # copies drawn in all (forward passes)
+
+    @classmethod
+    def empty(cls, n: int, n_classes: int) -> CopyStats:
+        return cls(
+            np.zeros((n, n_classes), dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n),
+            np.zeros(n),
+        )
+
+    def add(self, ids: np.ndarray, labels: np.ndarray, soft: np.ndarray) -> None:
+        n_classes = self.counts.shape[1]
+        if labels.size and int(labels.max()) >= n_classes:
+            grown = np.zeros((self.counts.shape[0], int(labels.max()) + 1), dtype=np.int64)
+            grown[:, :n_classes] = self.counts
+            self.counts, n_classes = grown, grown.shape[1]
+        rows = np.repeat(ids, labels.shape[1])
+        np.add.at(self.counts, (rows, labels.ravel()), 1)
+        self.m[ids] += labels.shape[1]
+        self.soft_sum[ids] += soft.sum(axis=1)
+        self.soft_sq[ids] += (soft**2).sum(axis=1)
+        self.n_copies += labels.size
+
+    # -------------------------------------------------------------- estimates
+    def soft_mean(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean softmax entropy and its standard error."""
+        m = np.maximum(self.m, 1)
+        mean = self.soft_sum / m
+        var = np.maximum(self.soft_sq / m - mean**2, 0.0) * m / np.maximum(m - 1, 1)
+        return mean, np.sqrt(var / m)
+
+    def label_entropy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Plug-in label entropy and the delta-method standard error of its smoothed version."""
+        m = np.maximum(self.m, 1)[:, None].astype(np.float64)
+        n_classes = self.counts.shape[1]
+        p = self.counts / m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logp = np.where(p > 0, np.log(p), 0.0)
+        plug_in = -(p * logp).sum(axis=1)
+        smooth = (self.counts + SMOOTHING / n_classes) / (m + SMOOTHING)
+        logs = np.log(smooth)
+        h = -(smooth * logs).sum(axis=1)
+        var = np.maximum((smooth * logs**2).sum(axis=1) - h**2, 0.0) / m[:, 0]
+        return plug_in, np.sqrt(var)
+
+    def unanimous(self) -> np.ndarray:
+        return self.counts.max(axis=1) == self.m
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    k = min(k, values.shape[0])
+    return float(np.partition(values, values.shape[0] - k)[values.shape[0] - k])
+
+
+def _race_high(estimate, se, z, k, candidates):
+    """Candidates whose upper bound reaches the k-th largest lower bound of all examples."""
+    cut = _kth_largest(estimate - z * se, k)
+    return candidates & (estimate + z * se >= cut)
+
+
+def _race_low(estimate, se, z, k, candidates):
+    """Candidates whose lower bound is at most the k-th smallest upper bound among them."""
+    upper = (estimate + z * se)[candidates]
+    if upper.shape[0] <= k:
+        return candidates
+    cut = -_kth_largest(-upper, k)
+    return candidates & (estimate - z * se <= cut)
+
+
+def adaptive_copies(
+    draw: Any,
+    n_pool: int,
+    n_noise: int,
+    *,
+    kind: str,
+    n_high: int,
+    n_low: int = 0,
+    z: float = DEFAULT_Z,
+    first: int = FIRST_COPIES,
+) -> CopyStats:
+    """Draw copies in rounds until every race is settled or has ``n_noise`` copies.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ids, k) -> (labels, copy_entropies)``, each of shape ``(len(ids), k)``:
+        ``k`` fresh noisy copies of the examples ``ids``.
+    n_pool : int
+        Pool size.
+    n_noise : int
+        Copies of an example that stays in a race to the end (M).
+    kind : {"entropy", "uncertainty"}
+        :func:`noise_entropy`'s two races or :func:`noise_uncertainty`'s one.
+    n_high, n_low : int
+        Examples selected at the high and the low side.
+    z : float, default=2.0
+        Confidence-interval width in standard errors.
+    first : int, default=5
+        Copies per example in the first round and per later round.
+
+    Returns
+    -------
+    stats : CopyStats
+        Statistics of the copies; examples that stayed in a race have ``n_noise`` copies.
+    """
+    stats = CopyStats.empty(n_pool, 2)
+    active_high = np.ones(n_pool, dtype=bool) if n_high > 0 else np.zeros(n_pool, dtype=bool)
+    active_low = np.ones(n_pool, dtype=bool) if n_low > 0 else np.zeros(n_pool, dtype=bool)
+    ids = np.arange(n_pool)
+    while True:
+        k = min(first, n_noise - int(stats.m[ids].max(initial=0)))
+        if k <= 0 or ids.shape[0] == 0:
+            return stats
+        labels, soft = draw(ids, k)
+        stats.add(ids, labels, soft)
+        if kind == "uncertainty":
+            mean, se = stats.soft_mean()
+            active_high = _race_high(mean, se, z, n_high, active_high)
+        else:
+            if n_high:
+                h, se_h = stats.label_entropy()
+                active_high = _race_high(h, se_h, z, n_high, active_high)
+            if n_low:
+                unanimous = stats.unanimous()
+                if int(unanimous.sum()) >= n_low:
+                    mean, se = stats.soft_mean()
+                    active_low = _race_low(mean, se, z, n_low, active_low & unanimous)
+        ids = np.flatnonzero(active_high | active_low)
+
+
+def rank_high_low(
+    stats: CopyStats,
+    n_noise: int,
+    n_high: int,
+    n_low: int,
+    tie: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`noise_entropy`'s selection among the examples that got all ``n_noise`` copies.
+
+    Ranks by (label entropy, mean softmax entropy), remaining ties by ``tie`` (a random
+    permutation), as the full draw does; returns the indices and their label entropies.
+    """
+    full = np.flatnonzero(stats.m >= n_noise)
+    if full.shape[0] < n_high + n_low:  # the races overlapped (small pools): rank everyone
+        full = np.arange(stats.m.shape[0])
+    h, _ = stats.label_entropy()
+    soft, _ = stats.soft_mean()
+    order = full[np.lexsort((tie[full], soft[full], h[full]))]
+    high = order[::-1][:n_high]
+    rest = order[~np.isin(order, high)]
+    idx = np.concatenate([high, rest[:n_low]])
+    return idx, h[idx]
