@@ -143,3 +143,99 @@ def test_end_to_end_in_headless_chromium(tmp_path):
         np.testing.assert_allclose(result["answers"], [0.25, 0.51])
     finally:
         oracle.close()
+
+
+def _png_pixels(content):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(content)))
+
+
+def _post_example(client, x, sigmas, example=0):
+    body = {
+        "example": example,
+        "x": np.asarray(x, dtype=np.float64).ravel().tolist(),
+        "shape": list(np.shape(x)),
+        "label": 1,
+        "sigmas": [float(s) for s in sigmas],
+        "current_sigma": float(sigmas[0]),
+        "seed": 11,
+    }
+    r = client.post("/api/queries", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["id"]
+
+
+def test_images_are_rendered_in_the_apps_value_range(tmp_path, caplog):
+    import warnings
+
+    from robustsk.datasets import load_digits_images
+
+    X, _ = load_digits_images(return_X_y=True)
+    x01 = X[0].astype(np.float64)  # (1, 8, 8) in [0, 1]
+    sigmas = np.array([0.0, 0.1, 0.3])
+    unit = _client(create_app(QueryStore(tmp_path / "u.sqlite")))
+    byte = _client(create_app(QueryStore(tmp_path / "b.sqlite"), clip=(0, 255)))
+    per_px = _client(
+        create_app(
+            QueryStore(tmp_path / "p.sqlite"),
+            clip=(np.zeros((1, 8, 8)), np.full((1, 8, 8), 255.0)),
+        )
+    )
+    q_unit = _post_example(unit, x01, sigmas)
+    q_byte = _post_example(byte, x01 * 255.0, sigmas * 255.0)  # levels in the data's units
+    q_px = _post_example(per_px, x01 * 255.0, sigmas * 255.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "outside the valid range" warning per request
+        for k in range(len(sigmas)):
+            png = unit.get(f"/api/queries/{q_unit}/image/{k}.png").content
+            assert byte.get(f"/api/queries/{q_byte}/image/{k}.png").content == png
+            assert per_px.get(f"/api/queries/{q_px}/image/{k}.png").content == png
+    clean = _png_pixels(unit.get(f"/api/queries/{q_unit}/image/0.png").content)
+    np.testing.assert_array_equal(clean, np.rint(x01[0] * 255))  # [0, 1] onto 0-255, rounded
+    noisy = _png_pixels(unit.get(f"/api/queries/{q_unit}/image/2.png").content)
+    assert (noisy != clean).mean() > 0.5
+
+    # 0-255 data in an app left at [0, 1]: logged once when posted, shown clipped (white)
+    with caplog.at_level("WARNING", logger="robustsk.annotate"):
+        q_wrong = _post_example(unit, x01 * 255.0, sigmas * 255.0, example=1)
+    assert [r.getMessage() for r in caplog.records if "outside the valid range" in r.getMessage()]
+    wrong = _png_pixels(unit.get(f"/api/queries/{q_wrong}/image/0.png").content)
+    assert set(np.unique(wrong).tolist()) <= {0, 255}
+
+
+def test_app_value_range_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="clip must be a pair"):
+        create_app(QueryStore(":memory:"), clip=None)
+    with pytest.raises(ValueError, match="low < high"):
+        create_app(QueryStore(":memory:"), clip=(1, 0))
+    client = _client(create_app(QueryStore(tmp_path / "s.sqlite"), clip=(np.zeros(3), np.ones(3))))
+    r = _post_query(client)  # a (1, 2, 2) example: per-feature bounds of shape (3,) do not fit
+    assert r.status_code == 422 and r.json()["detail"].startswith("shape")
+    assert "per-feature clip" in r.json()["detail"]
+    ok = client.post(
+        "/api/queries",
+        json={
+            "example": 1,
+            "x": [0.2, 0.5, 0.9],
+            "shape": [3],
+            "sigmas": [0.0],
+            "current_sigma": 0.0,
+        },
+    )
+    assert ok.status_code == 200
+    assert client.get(f"/api/queries/{ok.json()['id']}/image/0.png").status_code == 200
+
+
+def test_server_and_human_oracle_take_the_value_range(tmp_path):
+    from robustsk.annotate import AnnotationServer, HumanOracle
+
+    server = AnnotationServer(tmp_path / "a.sqlite", port=0, clip=(0, 255))
+    assert server.clip == (0, 255)
+    with pytest.raises(ValueError, match="clip"):
+        AnnotationServer(tmp_path / "b.sqlite", port=0, clip=None)
+    with pytest.raises(ValueError, match="clip"):
+        AnnotationServer(tmp_path / "c.sqlite", port=0, clip=(1.0, 0.0))
+    assert HumanOracle(db=tmp_path / "d.sqlite", clip=(0, 255)).clip == (0, 255)

@@ -25,6 +25,13 @@ INIT_PARAMS = dict(
 )
 
 EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "The check compares predict_proba to rtol=1e-7, but the nets compute in float32: "
+        "standard and certified training with integer weights match training on repeated "
+        "rows up to float32 rounding (3e-7). Noise and adversarial training draw one "
+        "perturbation per row, so a repeated row gets other draws (and its own adaptive "
+        "level) than one weighted row."
+    ),
     "check_no_attributes_set_in_init": (
         "skorch's NeuralNet sets history_, initialized_ and virtual_params_ in __init__ "
         "and stores routed arguments such as module__hidden_units as attributes."

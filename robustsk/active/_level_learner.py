@@ -216,7 +216,9 @@ class PerturbationLevelLearner:
         eval_set : tuple (X, y) or None, default=None
             Evaluated after every round: clean and Gaussian-noise accuracy.
         eval_sigma : float, default=0.5
-            Noise level of the Gaussian-noise evaluation.
+            Noise level of the Gaussian-noise evaluation, in the data's units
+            (scale it by ``high - low`` for data not in [0, 1]); the noisy
+            copies are clipped to the estimator's valid range ``clip``.
 
         Returns
         -------
@@ -234,7 +236,12 @@ class PerturbationLevelLearner:
             if eval_set is not None:
                 Xe, ye = eval_set
                 record["clean_accuracy"] = self.estimator_.score(Xe, ye)
-                noisy = GaussianNoise(eval_sigma, random_state=0)(np.asarray(Xe, np.float32))
+                noise = GaussianNoise(
+                    eval_sigma,
+                    clip=getattr(self.estimator_, "clip", (0.0, 1.0)),  # the data's range
+                    random_state=0,
+                )
+                noisy = noise(np.asarray(Xe, np.float32))
                 record["noise_accuracy"] = self.estimator_.score(noisy, ye)
             if self.verbose:
                 print(

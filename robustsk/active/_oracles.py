@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..perturb import make_sigma_ladder, noise_ladder
+from ..perturb._range import ValueRange, check_range, clamp_
 from ..query._base import batches
 from ..query._torch_access import TorchClassifier
 from ..utils import check_number, torch_generator
@@ -17,6 +18,14 @@ from ._journal import row_keys
 
 #: Query seeds stay in [0, 2**62), inside the annotation server's range of seeds.
 _SEED_SPACE = 1 << 62
+
+#: What SimulatedOracle advises when its reference model is not a torch network.
+_ORACLE_ADVICE = (
+    "SimulatedOracle classifies the noisy ladders with the reference's torch module: fit a "
+    "robustsk estimator (e.g. NoiseTrainedClassifier) or a skorch net as the reference, or, "
+    "for any other model, answer with CallableOracle(f), where f(query) returns a level on "
+    "query.sigmas."
+)
 
 
 @dataclass
@@ -53,7 +62,7 @@ class LevelQuery:
     key: str = ""
     _images: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
-    def images(self, clip: tuple[float, float] | None = (0.0, 1.0)) -> np.ndarray:
+    def images(self, clip: ValueRange = (0.0, 1.0)) -> np.ndarray:
         """The ladder of noisy copies, shape ``(n_levels, *x.shape)``."""
         if self._images is None:
             ladder = noise_ladder(self.x, self.sigmas, clip=clip, random_state=self.seed)
@@ -107,14 +116,20 @@ class SimulatedOracle:
     Parameters
     ----------
     reference : fitted robustsk estimator or skorch net
-        The reference classifier (trained on more data, or with noise).
+        The reference classifier (trained on more data, or with noise); its
+        torch module classifies the noisy copies on its device. Any other
+        model is refused with a ``TypeError``: answer with a
+        :class:`CallableOracle` instead.
     tau : float, default=0.9
         Required probability of a correct decision (AQPL's tau; the paper
         suggests a large value such as 0.9973, which needs many draws).
     n_draws : int, default=20
         Noisy copies per level (with tau 0.9: at least 18 of 20 correct).
-    clip : tuple (low, high), default=(0.0, 1.0)
-        Valid range.
+    clip : tuple (low, high) or None, default=(0.0, 1.0)
+        Valid range of the examples: numbers (``(0, 255)`` for 8-bit images)
+        or per-feature arrays broadcastable to one example's shape; the noisy
+        copies are clipped to it (``None``: not clipped). The ladder's levels
+        are in the same units.
     batch_size : int, default=4096
         Copies per forward pass.
     random_state : None, int or numpy Generator, default=None
@@ -127,7 +142,7 @@ class SimulatedOracle:
         *,
         tau: float = 0.9,
         n_draws: int = 20,
-        clip: tuple[float, float] | None = (0.0, 1.0),
+        clip: ValueRange = (0.0, 1.0),
         batch_size: int = 4096,
         random_state: int | np.random.Generator | None = None,
     ):
@@ -144,7 +159,8 @@ class SimulatedOracle:
         check_number(self.n_draws, "n_draws", low=1, integer=True)
         if not queries:
             return np.empty(0)
-        net = TorchClassifier(self.reference, "SimulatedOracle")
+        bounds = check_range(self.clip, "clip")
+        net = TorchClassifier(self.reference, "SimulatedOracle", advice=_ORACLE_ADVICE)
         classes = np.asarray(self.reference.classes_)
         gen = torch_generator(self.random_state, net.device)
         sigmas = torch.as_tensor(queries[0].sigmas, dtype=torch.float32, device=net.device)
@@ -161,8 +177,7 @@ class SimulatedOracle:
                 copies = x.unsqueeze(0) + sigmas.reshape((-1,) + (1,) * x.ndim).repeat_interleave(
                     self.n_draws, 0
                 ) * z.repeat((n_levels,) + (1,) * x.ndim)
-                if self.clip is not None:
-                    copies.clamp_(*self.clip)
+                clamp_(copies, bounds)
                 correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
                 with torch.no_grad():
                     for s in batches(len(copies), self.batch_size):

@@ -14,6 +14,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..perturb import noise_ladder
+from ..perturb._range import (
+    Bounds,
+    ValueRange,
+    check_range,
+    is_per_feature,
+    outside_range,
+    to_unit,
+)
 from ._auth import TokenAuth, check_token
 from ._guards import (
     MAX_BODY_BYTES,
@@ -133,6 +141,7 @@ def create_app(
     token: str | None = None,
     host: str = "127.0.0.1",
     max_body_bytes: int = MAX_BODY_BYTES,
+    clip: ValueRange = (0.0, 1.0),
 ) -> FastAPI:
     """The FastAPI application serving ``store``.
 
@@ -160,12 +169,28 @@ def create_app(
         is accepted and the token guards the app.
     max_body_bytes : int, default=8 MiB
         Largest request body; checked before the body is parsed or the token checked.
+    clip : tuple (low, high), default=(0.0, 1.0)
+        Valid range of the examples: numbers (``(0, 255)`` for 8-bit images)
+        or per-feature arrays broadcastable to one example's shape. The noisy
+        rungs are clipped to it, and it is mapped onto the image's 0-255
+        gray levels (``low`` black, ``high`` white). The ladder's levels are
+        in the same units (scale them by ``high - low`` for data not in
+        [0, 1]). An example posted with values outside it is logged once and
+        shown clipped; with per-feature arrays, an example whose shape they
+        do not broadcast to is refused (422). Must not be None.
 
     Returns
     -------
     app : fastapi.FastAPI
     """
     token = check_token(token)
+    bounds = check_range(clip, "clip")
+    if bounds is None:
+        raise ValueError(
+            "clip must be a pair (low, high) for the annotation app, got None: images are "
+            "rendered by mapping the range onto gray levels 0-255. Pass the data's range, "
+            "e.g. clip=(0, 255) for 8-bit images."
+        )
     if token is None and not is_loopback(host):
         raise ValueError(f"token is required when host={host!r} is not a loopback address.")
     app = FastAPI(title="robustsk annotate")
@@ -196,8 +221,23 @@ def create_app(
     @app.post("/api/queries")
     def add_query(body: NewQuery) -> dict[str, int]:
         shape = check_shape(body.shape, len(body.x))
+        misfit = _range_misfit(bounds, shape)
+        if misfit:
+            raise QueryFieldError("shape", misfit)
         x = np.asarray(body.x, dtype=np.float64).reshape(shape)
         qid = store.add(body.example, x, body.label, body.sigmas, body.current_sigma, body.seed)
+        n_out = outside_range(x[None], bounds)
+        if n_out:
+            logger.warning(
+                "query %d (example %d) has %d of %d values outside the valid range %s the "
+                "app was given; they are shown clipped. Start the app with the data's range "
+                "(clip=(0, 255) for 8-bit images).",
+                qid,
+                body.example,
+                n_out,
+                x.size,
+                _describe(bounds),
+            )
         return {"id": qid}
 
     @app.get("/api/queries/{qid}")
@@ -214,8 +254,13 @@ def create_app(
             raise HTTPException(404, f"unknown query {qid}")
         if not k < len(q["sigmas"]):
             raise HTTPException(404, f"query {qid} has levels 0 to {len(q['sigmas']) - 1}")
-        rung = noise_ladder(q["x"], [q["sigmas"][k]], random_state=q["seed"])[0]
-        return Response(_png(rung), media_type="image/png")
+        misfit = _range_misfit(bounds, np.shape(q["x"]))
+        if misfit:  # stored by an app started with another range
+            raise HTTPException(422, f"query {qid}: {misfit}")
+        # unclipped here: _png clips into the range (and data outside it are logged when
+        # posted, not warned about on every image)
+        rung = noise_ladder(q["x"], [q["sigmas"][k]], clip=None, random_state=q["seed"])[0]
+        return Response(_png(rung, bounds), media_type="image/png")
 
     @app.post("/api/queries/{qid}/answer")
     def answer(qid: QueryId, body: Answer) -> dict[str, Any]:
@@ -242,12 +287,37 @@ def create_app(
     return app
 
 
-def _png(image: Any) -> bytes:
-    """One rung as a PNG: gray for ``(d,)``, ``(h, w)``, ``(1, h, w)``; RGB for ``(3, h, w)``;
-    any other shape shows its planes stacked vertically."""
+def _describe(bounds: Bounds) -> str:
+    """The range for a log line: ``(low, high)``, or the shape of per-feature arrays."""
+    if is_per_feature(bounds):
+        return f"(per-feature arrays of shape {np.shape(bounds[0])})"
+    return repr(tuple(float(b) for b in bounds))
+
+
+def _range_misfit(bounds: Bounds, shape: tuple[int, ...]) -> str:
+    """Why per-feature ``bounds`` do not fit an example of ``shape`` ("" when they do)."""
+    if not is_per_feature(bounds):
+        return ""
+    bshape = np.shape(bounds[0])
+    try:
+        if np.broadcast_shapes(bshape, tuple(shape)) == tuple(shape):
+            return ""
+    except ValueError:
+        pass
+    return (
+        f"{list(shape)} does not fit the app's per-feature clip arrays of shape {list(bshape)}, "
+        "which must broadcast to one example's shape"
+    )
+
+
+def _png(image: Any, bounds: Bounds = (0.0, 1.0)) -> bytes:
+    """One rung as a PNG, ``bounds`` mapped onto 0-255 (clipped): gray for ``(d,)``,
+    ``(h, w)``, ``(1, h, w)``; RGB for ``(3, h, w)``; any other shape shows its planes
+    stacked vertically."""
     from PIL import Image
 
-    arr = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    unit = to_unit(np.asarray(image, dtype=np.float64)[None], bounds)[0]  # clipped to [0, 1]
+    arr = np.nan_to_num(unit, nan=0.0)
     if arr.ndim == 1:
         side = int(round(np.sqrt(arr.size)))
         arr = arr.reshape(side, -1) if side * side == arr.size else arr[None, :]
@@ -258,5 +328,5 @@ def _png(image: Any) -> bytes:
     elif arr.ndim >= 3:
         arr = arr.reshape(-1, arr.shape[-1])
     buf = io.BytesIO()
-    Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.rint(arr * 255).astype(np.uint8)).save(buf, format="PNG")
     return buf.getvalue()

@@ -64,6 +64,8 @@ class HumanOracle:
         Seconds one request may take before it counts as failed.
     verbose : int, default=1
         Print where to annotate.
+    clip : tuple (low, high), default=(0.0, 1.0)
+        Value range of the examples, for the local server's images.
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class HumanOracle:
         backoff: float = 0.5,
         request_timeout: float = 30.0,
         verbose: int = 1,
+        clip: Any = (0.0, 1.0),
     ):
         self.url = url
         self.token = token
@@ -88,13 +91,14 @@ class HumanOracle:
         self.backoff = backoff
         self.request_timeout = request_timeout
         self.verbose = verbose
+        self.clip = clip
         self.server_: AnnotationServer | None = None
 
     def _base(self) -> str:
         if self.url is not None:
             return self.url.rstrip("/")
         if self.server_ is None:
-            self.server_ = AnnotationServer(self.db, port=0).start()
+            self.server_ = AnnotationServer(self.db, port=0, clip=self.clip).start()
             if self.verbose:
                 print(f"annotate at {self.server_.url}")
         return f"http://{self.server_.host}:{self.server_.port}"

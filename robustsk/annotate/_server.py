@@ -6,8 +6,9 @@ import os
 import secrets
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
+from ..perturb._range import check_range
 from ._app import create_app, is_loopback
 from ._auth import check_token
 from ._store import QueryStore
@@ -37,6 +38,9 @@ class AnnotationServer:
     token : str or None, default=None
         Access token (required, and generated if None, on a non-loopback host):
         1 to 256 characters from ``A-Z a-z 0-9 . _ ~ -``; an empty one is refused.
+    clip : tuple (low, high), default=(0.0, 1.0)
+        Value range of the examples (``(0, 255)`` for bytes; per-pixel arrays
+        allowed): the page maps it onto the image's gray levels.
     """
 
     def __init__(
@@ -46,11 +50,15 @@ class AnnotationServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         token: str | None = None,
+        clip: Any = (0.0, 1.0),
     ):
         token = check_token(token)
+        if check_range(clip, "clip") is None:
+            raise ValueError("clip must be a (low, high) range of the examples, got None.")
         self.db = db
         self.host = host
         self.port = port
+        self.clip = clip
         self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(24)
         self.store = QueryStore(db)
         self._server: uvicorn.Server | None = None
@@ -60,7 +68,7 @@ class AnnotationServer:
         import uvicorn
 
         config = uvicorn.Config(
-            create_app(self.store, token=self.token, host=self.host),
+            create_app(self.store, token=self.token, host=self.host, clip=self.clip),
             host=self.host,
             port=self.port,
             log_level="warning",

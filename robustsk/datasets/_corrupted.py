@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -11,6 +12,15 @@ from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from ..perturb import CORRUPTIONS, Corruption
+from ..perturb._range import (
+    Bounds,
+    ValueRange,
+    check_range,
+    check_range_shape,
+    from_unit,
+    to_unit,
+    warn_outside_range,
+)
 from ..utils import check_batch, check_number, numpy_generator
 from ..utils._parallel import check_n_jobs
 
@@ -20,7 +30,7 @@ def make_corrupted(
     corruptions: str | Sequence[str] = "all",
     *,
     severity: int = 3,
-    clip: tuple[float, float] | None = (0.0, 1.0),
+    clip: ValueRange = (0.0, 1.0),
     random_state: int | np.random.Generator | None = None,
     n_jobs: int | None = None,
     verbose: int = 0,
@@ -29,14 +39,21 @@ def make_corrupted(
 
     Parameters
     ----------
-    X : array-like of shape (n, c, h, w) or (n, h, w)
-        Clean images in the valid range ``clip``; ``c`` is 1 or 3.
+    X : array-like or torch.Tensor of shape (n, c, h, w) or (n, h, w)
+        Clean images in the valid range ``clip``; ``c`` is 1 or 3. Values
+        outside it get one warning and are clipped into it.
     corruptions : "all", str or list of str, default="all"
         Names from :data:`robustsk.perturb.CORRUPTIONS` ("all" is all 15).
     severity : int, default=3
         Strength, 1 to 5.
     clip : tuple (low, high), default=(0.0, 1.0)
-        Valid range of ``X``.
+        Valid range of ``X``: numbers (``(0, 255)`` for 8-bit images) or
+        arrays broadcastable to one image's shape (e.g. ``(c, 1, 1)`` per
+        channel). Must not be None: the corruptions are defined relative to
+        the range. ``X`` is mapped from it onto [0, 1], corrupted there and
+        mapped back, so the severity constants are fractions of
+        ``high - low`` and the same images on either scale get the same
+        corruption (see :class:`~robustsk.perturb.Corruption`).
     random_state : None, int or numpy Generator, default=None
         Each corruption gets its own seed drawn from it, in the order
         requested, so the result does not depend on ``n_jobs``.
@@ -50,7 +67,9 @@ def make_corrupted(
     Returns
     -------
     corrupted : dict
-        ``{name: array of X's shape and dtype}``, in the order requested.
+        ``{name: array of X's type, shape and dtype}``, in the order
+        requested (on ``X``'s device for a tensor). Integer images (e.g.
+        ``uint8``) are rounded to the nearest integer.
 
     Examples
     --------
@@ -72,9 +91,21 @@ def make_corrupted(
         raise ValueError(
             f"corruptions must be 'all' or names from {list(CORRUPTIONS)}, got {corruptions!r}."
         )
+    bounds = check_range(clip)
+    if bounds is None:
+        raise ValueError(
+            "clip must be a pair (low, high) for make_corrupted, got None: corruptions are "
+            "defined relative to the valid range (brightness, contrast, noise levels are "
+            "fractions of it). Pass the data's range, e.g. clip=(0, 255) for 8-bit images."
+        )
+    check_range_shape(bounds, tuple(X.shape[1:]))
+    # one warning for the whole call (not one per corruption), then every corruption
+    # works on [0, 1] images
+    warn_outside_range(X, clip, who="make_corrupted", stacklevel=2)
+    unit = _to_unit(X, bounds)
     seeds = numpy_generator(random_state).integers(2**31 - 1, size=len(names))
     jobs = (
-        delayed(Corruption(name, severity, clip=clip, random_state=int(seed)))(X)
+        delayed(Corruption(name, severity, clip=(0.0, 1.0), random_state=int(seed)))(unit)
         for name, seed in zip(names, seeds)
     )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
@@ -82,5 +113,27 @@ def make_corrupted(
     for name, res in zip(
         names, tqdm(results, total=len(names), desc="corrupting", disable=not verbose)
     ):
-        out[name] = res  # same type, shape and dtype as X
+        out[name] = _from_unit(res, bounds, X)  # same type, shape and dtype as X
     return out
+
+
+def _to_unit(X: np.ndarray | torch.Tensor, bounds: Bounds) -> np.ndarray | torch.Tensor:
+    """``X`` mapped from ``bounds`` onto [0, 1] (clipped), float64, of ``X``'s type and device."""
+    if isinstance(X, torch.Tensor):
+        unit = to_unit(X.detach().cpu().numpy(), bounds)
+        return torch.from_numpy(unit).to(X.device)
+    return to_unit(X, bounds)
+
+
+def _from_unit(
+    U: np.ndarray | torch.Tensor, bounds: Bounds, X: np.ndarray | torch.Tensor
+) -> np.ndarray | torch.Tensor:
+    """Corrupted ``[0, 1]`` images mapped back onto ``bounds``, cast to ``X``'s dtype."""
+    if isinstance(X, torch.Tensor):
+        back = from_unit(np.asarray(cast(torch.Tensor, U).cpu().numpy()), bounds)
+        return torch.from_numpy(back).to(device=X.device, dtype=X.dtype)
+    back = from_unit(np.asarray(U), bounds)
+    if np.issubdtype(X.dtype, np.integer):
+        info = np.iinfo(X.dtype)
+        back = np.clip(np.rint(back), info.min, info.max)
+    return back.astype(X.dtype)

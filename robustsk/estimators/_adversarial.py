@@ -78,6 +78,14 @@ class AdversarialClassifier(RobustNetClassifier):
     module_ : torch.nn.Module
         The trained network.
 
+    Notes
+    -----
+    A validation split (``train_split``) scores clean inputs; ``sample_weight``
+    weights each example's loss on its adversarial (or clean) copy;
+    ``save_params`` / ``initialize()`` + ``load_params`` restore the classifier
+    (``eps_``, a training-time state, is not saved). See
+    :class:`~robustsk.estimators.RobustNetClassifier`.
+
     See Also
     --------
     robustsk.attacks.pgd, robustsk.attacks.fgsm : the attacks used for training.
@@ -205,7 +213,7 @@ class AdversarialClassifier(RobustNetClassifier):
             x_train[on] = self.craft(x[on], y[on], eps.to(x.device))
         self._set_training(True)
         y_pred = self.infer(x_train, **fit_params)
-        loss = self.get_loss(y_pred, y, X=x_train, training=True)
+        loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x_train), training=True)
         self.backward_loss(loss)
         if self.eps_mode == "adaptive" and rows.numel():
             on = rows.to(x.device)

@@ -18,17 +18,18 @@ from ..certify._budgets import BudgetGenerator
 from ..certify._layers import check_module
 from ..certify._loss_fusion import fused_and_ibp_cross_entropy
 from ..utils import check_clip, check_number, check_options, eval_mode
-from ._base import RobustNetClassifier
+from ._base import RobustNetClassifier, weighted_mean
 
 
-def robust_loss(lb):
+def robust_loss(lb, reduction="mean"):
     """Cross-entropy of the worst-case logits implied by margin lower bounds ``lb`` (n, K-1).
 
     With logit ``0`` for the true class and ``-lb_k`` for every other class,
     this upper-bounds the cross-entropy of every input in the box.
+    ``reduction="none"`` gives one value per example.
     """
     z = torch.cat([lb.new_zeros(lb.shape[0], 1), -lb], dim=1)
-    return F.cross_entropy(z, lb.new_zeros(lb.shape[0], dtype=torch.long))
+    return F.cross_entropy(z, lb.new_zeros(lb.shape[0], dtype=torch.long), reduction=reduction)
 
 
 class CertifiedBudgetClassifier(RobustNetClassifier):
@@ -110,6 +111,16 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         Shape of one training example.
     module_ : torch.nn.Module
         The trained classifier.
+
+    Notes
+    -----
+    A validation split (``train_split``) scores clean inputs (the ramp counts
+    the training share's batches); ``sample_weight`` weights both the natural
+    and the robust loss of each example. ``save_params(f_params=...)``
+    followed by ``initialize()`` + ``load_params(f_params=...)`` restores the
+    classifier; with learned budgets pass ``f_generator=...`` to both as well,
+    for :meth:`budgets` and :meth:`certify`. See
+    :class:`~robustsk.estimators.RobustNetClassifier`.
 
     References
     ----------
@@ -205,6 +216,12 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         self.budget_range_ = budget_range(self.eps0, self.alpha_low, self.alpha_high)
         return self
 
+    def _waits_for_data(self) -> bool:
+        """The budget generator is sized from the data too."""
+        generator = BudgetGenerator if self.generator is None else self.generator
+        sized = self.budget == "learned" and not isinstance(generator, torch.nn.Module)
+        return super()._waits_for_data() or (sized and not hasattr(self, "input_shape_"))
+
     # --------------------------------------------------------------- budgets
     def _budget_tensor(self, x):
         """Budgets of a batch (a tensor on the device), differentiable for training."""
@@ -228,10 +245,18 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             return 1.0 if progress >= 0 else 0.0
         return float(min(1.0, max(0.0, progress / length)))
 
-    def _check_fit_params(self, n_samples, fit_params, *, reset):
-        bs = self.batch_size if self.batch_size not in (None, -1) else n_samples
-        self._batches_per_epoch = math.ceil(n_samples / bs)
-        return fit_params
+    def on_epoch_begin(
+        self, net: Any, dataset_train: Any = None, dataset_valid: Any = None, **kwargs: Any
+    ) -> None:
+        """Count the epoch's training batches (the ramp advances per batch)."""
+        super().on_epoch_begin(
+            net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs
+        )
+        if dataset_train is not None:
+            n_samples = len(dataset_train)  # the training share of a validation split
+            bs = self.get_params_for("iterator_train").get("batch_size", self.batch_size)
+            bs = n_samples if bs in (None, -1) else bs
+            self._batches_per_epoch = max(1, math.ceil(n_samples / bs))
 
     def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
         """One optimizer step on ``kappa * natural + (1 - kappa) * robust`` loss."""
@@ -242,20 +267,27 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         r = self.ramp()
         kappa = self.kappa_start + (self.kappa_end - self.kappa_start) * r
         y_pred = self.infer(x, **fit_params)
-        loss = self.get_loss(y_pred, y, X=x, training=True)
+        loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x), training=True)
         if r > 0:
-            loss = kappa * loss + (1 - kappa) * self._robust_loss(x, y, r)
+            robust = self._robust_loss(x, y, r, self.batch_sample_weight(batch))
+            loss = kappa * loss + (1 - kappa) * robust
         self.backward_loss(loss)
         return {"loss": loss, "y_pred": y_pred}
 
-    def _robust_loss(self, x, y, r):
-        """Upper bound of the batch's mean worst-case cross-entropy at ramp factor ``r``."""
+    def _robust_loss(self, x, y, r, weight=None):
+        """Upper bound of the batch's (weighted) mean worst-case cross-entropy at ramp
+        factor ``r``."""
         if not (self.loss_fusion and self.bound == "crown-ibp" and r < 1):
-            return robust_loss(self._margin_bounds(x, y, r))
+            lb = self._margin_bounds(x, y, r)
+            return (
+                robust_loss(lb)
+                if weight is None
+                else weighted_mean(robust_loss(lb, "none"), weight)
+            )
         lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
         C = margin_matrix(y, len(self.classes_))
-        fused, ibp = fused_and_ibp_cross_entropy(self.module_, lower, upper, C)
-        return ((1 - r) * fused + r * ibp).mean()
+        fused, ibp = fused_and_ibp_cross_entropy(self.module_, lower, upper, C)  # (B,), (B,)
+        return weighted_mean((1 - r) * fused + r * ibp, weight)
 
     def _margin_bounds(self, x, y, r):
         lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))

@@ -73,6 +73,14 @@ class NoiseTrainedClassifier(RobustNetClassifier):
     module_ : torch.nn.Module
         The trained network.
 
+    Notes
+    -----
+    A validation split (``train_split``) scores clean inputs; ``sample_weight``
+    weights each example's loss on its noisy (or clean) copy; ``save_params`` /
+    ``initialize()`` + ``load_params`` restore the classifier (``sigma_``, a
+    training-time state, is not saved). See
+    :class:`~robustsk.estimators.RobustNetClassifier`.
+
     See Also
     --------
     robustsk.perturb.GaussianNoise : the same noise as a standalone perturbation.
@@ -117,6 +125,8 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         X: ArrayLike,
         y: ArrayLike,
         sample_sigma: float | ArrayLike | None = None,
+        *,
+        sample_weight: ArrayLike | None = None,
         **fit_params: Any,
     ) -> NoiseTrainedClassifier:
         """Train on noisy copies of ``X``.
@@ -130,6 +140,9 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         sample_sigma : float or array-like of shape (n_samples,), default=None
             Noise level of each example (>= 0); ``None`` uses ``sigma``. An
             example with level 0 is never perturbed.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Non-negative weight of each example's (noisy) loss, not all 0; a
+            batch's loss is ``sum(w * l) / sum(w)``.
         **fit_params
             Passed on to the module's ``forward``.
 
@@ -137,7 +150,9 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         -------
         self
         """
-        return super().fit(X, y, sample_sigma=sample_sigma, **fit_params)
+        return super().fit(
+            X, y, sample_weight=sample_weight, sample_sigma=sample_sigma, **fit_params
+        )
 
     def partial_fit(
         self,
@@ -145,6 +160,8 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         y: ArrayLike,
         classes: ArrayLike | None = None,
         sample_sigma: float | ArrayLike | None = None,
+        *,
+        sample_weight: ArrayLike | None = None,
         **fit_params: Any,
     ) -> NoiseTrainedClassifier:
         """Continue training; ``sigma_`` carries over when ``X`` has the same length.
@@ -155,7 +172,14 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         -------
         self
         """
-        return super().partial_fit(X, y, classes=classes, sample_sigma=sample_sigma, **fit_params)
+        return super().partial_fit(
+            X,
+            y,
+            classes=classes,
+            sample_weight=sample_weight,
+            sample_sigma=sample_sigma,
+            **fit_params,
+        )
 
     def _check_params(self):
         super()._check_params()
@@ -195,7 +219,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
                 x[rows], sigma, clip=check_clip(self.clip), generator=gen
             )
         y_pred = self.infer(x_train, **fit_params)
-        loss = self.get_loss(y_pred, y, X=x_train, training=True)
+        loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x_train), training=True)
         self.backward_loss(loss)
 
         if self.sigma_mode == "adaptive" and noisy.numel():

@@ -47,7 +47,11 @@ class TorchModel:
     """
 
     def __init__(self, estimator, codes):
-        self.net = TorchClassifier(estimator, "rpr_steps with backend='torch'")
+        self.net = TorchClassifier(
+            estimator,
+            "rpr_steps with backend='torch'",
+            advice="Use backend='predict' (or 'auto') for other classifiers.",
+        )
         self.device = self.net.device
         self.codes = torch.as_tensor(np.asarray(codes, dtype=np.int64), device=self.device)
         self.targets = None

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..metrics import rpr_steps
 from ..metrics._rpr import validate_rpr_args
 from ..perturb import Perturbation
+from ..perturb._range import ValueRange
 from ..utils import check_number, check_random_state_param, draw_seed
 
 _X = TypeVar("_X", bound=ArrayLike)
@@ -69,6 +70,15 @@ class RobustSubsetSelector(BaseEstimator):
         As in :func:`~robustsk.metrics.rpr_steps`.
     verbose : int, default=0
         Progress bar of the RPR computation.
+    clip : "auto", tuple (low, high) or None, default="auto"
+        Valid range of ``X``, as in :func:`~robustsk.metrics.rpr_steps`:
+        numbers (``(0, 255)`` for 8-bit images) or per-feature arrays
+        broadcastable to one sample's shape (``(X.min(axis=0),
+        X.max(axis=0))`` for tabular data). "auto" takes the perturbation's
+        own ``clip`` (``(0, 1)`` for the default ``RandomPixels()``); a range
+        given here builds the default perturbation ``RandomPixels(clip=clip)``
+        and, with a robustsk perturbation, must equal its ``clip``. ``X``
+        outside the range gets one warning.
 
     Attributes
     ----------
@@ -128,6 +138,7 @@ class RobustSubsetSelector(BaseEstimator):
         batch_size: int | None = None,
         backend: str = "auto",
         verbose: int = 0,
+        clip: str | ValueRange = "auto",
     ):
         self.estimator = estimator
         self.n_per_class = n_per_class
@@ -138,6 +149,7 @@ class RobustSubsetSelector(BaseEstimator):
         self.batch_size = batch_size
         self.backend = backend
         self.verbose = verbose
+        self.clip = clip
 
     # ----------------------------------------------------------------- public
     def fit(self, X: ArrayLike, y: ArrayLike) -> RobustSubsetSelector:
@@ -241,6 +253,7 @@ class RobustSubsetSelector(BaseEstimator):
                 batch_size=self.batch_size,
                 chunk_size=None,
                 backend=self.backend,
+                clip=self.clip,
             )
             model = clone(self.estimator).fit(X, y)
         steps = rpr_steps(
@@ -253,6 +266,7 @@ class RobustSubsetSelector(BaseEstimator):
             batch_size=self.batch_size,
             backend=self.backend,
             verbose=self.verbose,
+            clip=self.clip,
         )
         y_arr = np.asarray(y).ravel()
         robust = steps >= self.max_steps
