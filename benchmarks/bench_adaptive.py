@@ -10,7 +10,8 @@ augmentation (sigma 0.5, 2 epochs) selects B=100 examples per side (200 in all) 
 Targets (issue "faster than the raw passes", point 1): >= 3x fewer forward passes, and
 adaptive-vs-full overlap >= 90% of full-vs-full overlap, over 3 seeds.
 
-Run: ``python benchmarks/bench_adaptive.py --mnist DIR [--pool 60000] [--seeds 3]``.
+Run: ``python benchmarks/bench_adaptive.py --mnist DIR [--pool 60000] [--seeds 3]``
+(the pool is the training images followed by the test images).
 """
 
 from __future__ import annotations
@@ -45,12 +46,20 @@ def main(argv=None):
     parser.add_argument("--pool", type=int, default=60000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--per-side", type=int, default=100)
+    parser.add_argument("--n-train", type=int, default=20000, help="training images")
+    parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
     X, y = load_mnist(args.mnist, return_X_y=True)
     Xt, _ = load_mnist(args.mnist, subset="test", return_X_y=True)
     est = NoiseTrainedClassifier(
-        LeNet5, sigma=0.5, max_epochs=2, lr=1e-3, batch_size=128, verbose=0, random_state=0
-    ).fit(X[:20000], y[:20000])
+        LeNet5,
+        sigma=0.5,
+        max_epochs=args.epochs,
+        lr=1e-3,
+        batch_size=128,
+        verbose=0,
+        random_state=0,
+    ).fit(X[: args.n_train], y[: args.n_train])
     pool = np.concatenate([X, Xt])[: args.pool]
     sigma = np.full(len(pool), 0.5, dtype=np.float32)
     n = 2 * args.per_side

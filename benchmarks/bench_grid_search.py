@@ -54,6 +54,7 @@ def search(X, y, args, n_jobs):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", help="accepted for run_all.py; this benchmark uses digits")
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--cv", type=int, default=2)

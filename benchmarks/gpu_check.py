@@ -46,6 +46,11 @@ BENCH_SIZES = {
         ["--n-train", "200", "--epochs", "1", "--repeats", "1"],
     ),
     "query": (["--heavy-pool", "10000"], ["--heavy-pool", "300", "--pool", "400"]),
+    "adaptive": (
+        ["--pool", "60000", "--seeds", "3"],
+        ["--pool", "200", "--seeds", "1", "--per-side", "5", "--n-train", "200", "--epochs", "1"],
+    ),
+    "grid_search": (["--n-train", "1797", "--epochs", "5"], ["--n-train", "200", "--epochs", "1"]),
     "adversarial": (
         ["--n-attack", "10000", "--n-train", "60000", "--repeats", "3", "--k", "10"],
         ["--n-attack", "20", "--n-train", "100", "--repeats", "1", "--k", "2"],

@@ -33,6 +33,8 @@ DEFAULT_MNIST = ROOT / ".." / "shared" / "data" / "mnist"
 BENCHMARKS = {
     "noise_epoch": ("bench_noise_epoch.py", [], ["--n-train", "2000", "--repeats", "1"]),
     "query": ("bench_query.py", [], ["--heavy-pool", "2000"]),
+    "adaptive": ("bench_adaptive.py", [], ["--pool", "5000", "--seeds", "1", "--n-train", "2000"]),
+    "grid_search": ("bench_grid_search.py", [], ["--n-train", "600", "--epochs", "2"]),
     "adversarial": (
         "bench_adversarial.py",
         [],

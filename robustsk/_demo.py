@@ -19,6 +19,7 @@ from .datasets import load_digits_images, make_corrupted
 from .estimators import NoiseTrainedClassifier, RobustNetClassifier
 from .perturb import GaussianNoise
 from .utils import write_csv
+from .reproduce import subplots
 
 
 def demo_models(*, max_epochs: int, random_state: int, verbose: int) -> dict:
@@ -104,18 +105,13 @@ def format_table(rows, gaussian_sigma, severity) -> str:
 
 
 def _plot(rows, path, gaussian_sigma, severity):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cols = [
         ("clean", "clean"),
         ("gaussian", f"Gaussian noise\n(sigma {gaussian_sigma})"),
         ("corruptions_mean", f"mean of 15 corruptions\n(severity {severity})"),
     ]
     width = 0.8 / len(rows)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = subplots(figsize=(7, 4))
     for i, r in enumerate(rows):
         pos = np.arange(len(cols)) + (i - (len(rows) - 1) / 2) * width
         bars = ax.bar(pos, [100 * r[c] for c, _ in cols], width, label=r["model"])
@@ -127,4 +123,3 @@ def _plot(rows, path, gaussian_sigma, severity):
     ax.legend(loc="upper center", ncol=len(rows), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -9,6 +9,7 @@ import pytest
 import robustsk
 from robustsk import cli
 from robustsk.cli import main
+from robustsk.reproduce import _data
 
 REPRODUCTIONS = ["robust-al", "aqpl", "budgets", "rpr"]
 
@@ -78,10 +79,11 @@ def test_help_shows_every_default(name):
 def test_help_gives_the_run_time_of_each_size(name):
     text = " ".join(_all_parsers()[f"reproduce {name}"].format_help().split())
     assert "Run time on a 2-core CPU:" in text
-    sizes = [size for size, _ in cli.RUN_TIMES[name]]
+    run_times = cli.REPRODUCTIONS[name].run_times
+    sizes = [size for size, _ in run_times]
     assert sizes[0].startswith("without --mnist") and sizes[1].startswith("default")
     assert sizes[-1].startswith("--full")
-    for size, estimate in cli.RUN_TIMES[name]:
+    for size, estimate in run_times:
         assert f"{size}: {estimate}" in text
         assert re.search(r"\d|a minute|an hour|GPU", estimate), estimate
     overview = " ".join(_all_parsers()["robustsk"].format_help().split())
@@ -89,7 +91,7 @@ def test_help_gives_the_run_time_of_each_size(name):
     group = " ".join(
         _subparsers(cli.build_parser())["reproduce"].format_help().split()
     )  # the default-size time of every reproduction, in one place
-    assert f"{name}: {cli.RUN_TIMES[name][1][1]}" in group and "2-core CPU" in group
+    assert f"{name}: {run_times[1][1]}" in group and "2-core CPU" in group
 
 
 def _configs():
@@ -130,7 +132,10 @@ def test_help_numbers_are_the_configurations(name, option):
         a for a in _all_parsers()[f"reproduce {name}"]._actions if option in a.option_strings
     )
     stated = dict(re.findall(r"(default|--large|--full|without --mnist): ([\d,]+)", action.help))
-    expected = {"default": getattr(cls(), field), "without --mnist": cli.TOY_SIZES[name][field]}
+    expected = {
+        "default": getattr(cls(), field),
+        "without --mnist": cli.REPRODUCTIONS[name].toy_sizes[field],
+    }
     if "--full" in stated:
         expected["--full"] = getattr(cls.paper(), field)
     for flag, preset in presets.items():
@@ -158,7 +163,61 @@ def test_help_words_are_the_configurations():
     )
     sweep = helps["reproduce aqpl", "--table-sigma"]
     assert "0.1, 0.2, ..., 1.2" in sweep and AQPLConfig().eval_sigmas[::11] == (0.1, 1.2)
-    assert ", ".join(map(str, cli.TOY_SIZES["aqpl"]["eval_sigmas"])) in sweep
+    assert ", ".join(map(str, cli.REPRODUCTIONS["aqpl"].toy_sizes["eval_sigmas"])) in sweep
+
+
+# ------------------------------------------------------------------ the registry
+def test_every_reproduction_module_is_registered():
+    """Each ``reproduce/_<paper>_cli.py`` is in the registry, in --help's order."""
+    from pathlib import Path
+
+    import robustsk.reproduce
+
+    folder = Path(robustsk.reproduce.__file__).parent
+    modules = {f"robustsk.reproduce.{f.stem}" for f in folder.glob("_*_cli.py")}
+    assert {r.run.__module__ for r in cli.REPRODUCTIONS.values()} == modules
+    assert list(cli.REPRODUCTIONS) == REPRODUCTIONS
+    assert all(name == r.name for name, r in cli.REPRODUCTIONS.items())
+
+
+@pytest.mark.parametrize("name", REPRODUCTIONS)
+def test_every_reproduction_has_the_shared_options(name):
+    reproduction = cli.REPRODUCTIONS[name]
+    actions = {
+        a.option_strings[0]: a
+        for a in _all_parsers()[f"reproduce {name}"]._actions
+        if a.option_strings
+    }
+    defaults = {"--mnist": None, "--out": f"robustsk-{name}", "--seed": 0, "--quiet": False}
+    if reproduction.seeds:
+        defaults["--seeds"] = 3
+    defaults.update({flag: False for flag, _ in reproduction.presets})
+    assert {flag: actions[flag].default for flag in defaults} == defaults
+    assert reproduction.presets[-1][0] == "--full"
+    assert [flag for flag, _ in reproduction.presets] == [
+        size.split()[0] for size, _ in reproduction.run_times[2:]
+    ]  # a run time for each size
+    assert ("--seeds" in actions) == reproduction.seeds
+
+
+def test_the_registry_imports_nothing_heavy():
+    """The command line reads every reproduction's options without importing torch; the
+    reproductions' names still resolve on first use."""
+    code = (
+        "import sys\n"
+        "import robustsk.cli, robustsk.reproduce\n"
+        "print('torch' in sys.modules)\n"
+        "print(robustsk.reproduce.run_aqpl.__module__, 'torch' in sys.modules)\n"
+        "print(set(robustsk.reproduce.__all__) <= set(dir(robustsk.reproduce)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.split() == ["False", "robustsk.reproduce._aqpl", "True", "True"]
+    import robustsk.reproduce
+
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        robustsk.reproduce.nonsense  # noqa: B018
 
 
 # ------------------------------------------------------------------ user errors
@@ -194,7 +253,7 @@ def no_data(monkeypatch):
         raise AssertionError("data was loaded before the error")
 
     monkeypatch.setattr(cli, "_load", refuse)
-    monkeypatch.setattr(cli, "_digits_as_mnist", refuse)
+    monkeypatch.setattr("robustsk.reproduce.digits_as_mnist", refuse)
     monkeypatch.setattr("robustsk.datasets.load_mnist", refuse)
 
 
@@ -245,26 +304,26 @@ def test_missing_folder_fails_before_heavy_imports(tmp_path):
 
 
 def test_mnist_folder_check_accepts_every_spelling(tmp_path):
-    for i, stem in enumerate(cli.MNIST_FILES):
+    for i, stem in enumerate(_data.MNIST_FILES):
         dotted = stem.replace("-idx", ".idx")
         name = [stem, stem + ".gz", dotted, dotted + ".gz"][i]
         (tmp_path / name).write_bytes(b"")
-    assert cli._mnist_problem(str(tmp_path)) is None
+    assert _data.mnist_problem(str(tmp_path)) is None
     (tmp_path / "t10k-labels.idx1-ubyte.gz").unlink()
-    assert "t10k-labels-idx1-ubyte[.gz]" in cli._mnist_problem(str(tmp_path))
+    assert "t10k-labels-idx1-ubyte[.gz]" in _data.mnist_problem(str(tmp_path))
 
 
 # ------------------------------------------------------------------ the embedded digits
 def test_digits_as_mnist():
-    X, y, X_test, y_test = cli._digits_as_mnist()
-    assert X.shape == (cli.DIGITS_N_TRAIN, 1, 28, 28) and X.dtype == np.float32
-    assert X_test.shape == (cli.DIGITS_N_TEST, 1, 28, 28)
+    X, y, X_test, y_test = _data.digits_as_mnist()
+    assert X.shape == (_data.DIGITS_N_TRAIN, 1, 28, 28) and X.dtype == np.float32
+    assert X_test.shape == (_data.DIGITS_N_TEST, 1, 28, 28)
     assert 0.0 <= X.min() and X.max() <= 1.0 and X.max() > 0.9
     border = np.ones((28, 28), bool)
     border[4:24, 4:24] = False
     assert not X[:, 0, border].any()  # a 20x20 digit in a 28x28 frame, as in MNIST
     assert np.bincount(y_test).min() >= 29  # stratified: every class in the test set
-    again = cli._digits_as_mnist()
+    again = _data.digits_as_mnist()
     assert np.array_equal(again[3], y_test)  # the same split for every run
 
 
@@ -272,21 +331,24 @@ def test_toy_sizes_apply_without_mnist_only():
     from robustsk.reproduce import AQPLConfig, RPRConfig
 
     parser = cli.build_parser()
-    toy = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl"]))
-    assert toy == AQPLConfig(**cli.TOY_SIZES["aqpl"])
-    mnist = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl", "--mnist", "m"]))
+    aqpl, rpr = cli.REPRODUCTIONS["aqpl"], cli.REPRODUCTIONS["rpr"]
+    toy = aqpl.config(parser.parse_args(["reproduce", "aqpl"]))
+    assert toy == AQPLConfig(**aqpl.toy_sizes)
+    mnist = aqpl.config(parser.parse_args(["reproduce", "aqpl", "--mnist", "m"]))
     assert mnist == AQPLConfig()
-    rounds = cli._aqpl_config(parser.parse_args(["reproduce", "aqpl", "--rounds", "1"]))
-    assert rounds.n_rounds == 1 and rounds.n_train == cli.TOY_SIZES["aqpl"]["n_train"]
-    rpr = cli._rpr_config(parser.parse_args(["reproduce", "rpr", "--n-train", "100"]))
-    assert rpr.n_train == 100 and rpr.max_steps == cli.TOY_SIZES["rpr"]["max_steps"]
-    assert cli._rpr_config(parser.parse_args(["reproduce", "rpr", "--mnist", "m"])) == RPRConfig()
-    for name, sizes in cli.TOY_SIZES.items():  # every toy run fits the embedded digits
-        cfg = cli._REPRODUCTIONS[name][1](parser.parse_args(["reproduce", name]))
-        n_train = {"robust-al": "n_pool", "aqpl": "n_train"}.get(name, "n_train")
-        needed = getattr(cfg, n_train) + getattr(cfg, "n_reference", 0)
-        assert needed <= cli.DIGITS_N_TRAIN and cfg.n_test <= cli.DIGITS_N_TEST
-        assert all(getattr(cfg, k) == v for k, v in sizes.items())
+    rounds = aqpl.config(parser.parse_args(["reproduce", "aqpl", "--rounds", "1"]))
+    assert rounds.n_rounds == 1 and rounds.n_train == aqpl.toy_sizes["n_train"]
+    small = rpr.config(parser.parse_args(["reproduce", "rpr", "--n-train", "100"]))
+    assert small.n_train == 100 and small.max_steps == rpr.toy_sizes["max_steps"]
+    assert rpr.config(parser.parse_args(["reproduce", "rpr", "--mnist", "m"])) == RPRConfig()
+    for name, reproduction in cli.REPRODUCTIONS.items():  # every toy run fits the digits
+        cfg = reproduction.config(parser.parse_args(["reproduce", name]))
+        n_train, n_test = reproduction.data_sizes(cfg)
+        pool = {"robust-al": "n_pool"}.get(name, "n_train")
+        assert n_train == getattr(cfg, pool) + getattr(cfg, "n_reference", 0)
+        assert n_test == cfg.n_test
+        assert n_train <= _data.DIGITS_N_TRAIN and n_test <= _data.DIGITS_N_TEST
+        assert all(getattr(cfg, k) == v for k, v in reproduction.toy_sizes.items())
 
 
 #: The smallest run of each reproduction on the embedded digits, and a file it writes.

@@ -234,7 +234,7 @@ def test_selection_bias_extremes_and_errors(trained):
 )
 def test_egl_both_computation_paths_agree_with_autograd(module):
     from robustsk.query._egl import _factorizable, _grad_sq_norms_hooks, _grad_sq_norms_jacobian
-    from robustsk.query._torch_access import TorchClassifier
+    from robustsk.utils import TorchClassifier
 
     class Fitted:
         module_ = module.eval()

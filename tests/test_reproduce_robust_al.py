@@ -200,19 +200,20 @@ def test_cli_reproduce_requires_an_existing_mnist_folder(tmp_path, capsys):
 
 
 def test_cli_seeds_and_large_preset(capsys):
-    from robustsk.cli import _robust_al_config, build_parser
+    from robustsk.cli import REPRODUCTIONS, build_parser
 
+    config = REPRODUCTIONS["robust-al"].config
     parser = build_parser()
     args = parser.parse_args(["reproduce", "robust-al", "--mnist", "m"])
     assert args.seeds == 3 and not args.large
-    assert _robust_al_config(args) == RobustALConfig()
+    assert config(args) == RobustALConfig()
     args = parser.parse_args(
         ["reproduce", "robust-al", "--mnist", "m", "--large", "--seeds", "2", "--seed", "5"]
     )
     assert args.seeds == 2
-    assert _robust_al_config(args) == RobustALConfig.cpu_large(random_state=5)
+    assert config(args) == RobustALConfig.cpu_large(random_state=5)
     args = parser.parse_args(["reproduce", "robust-al", "--mnist", "m", "--large", "--stages", "3"])
-    assert _robust_al_config(args).n_stages == 3
+    assert config(args).n_stages == 3
     for bad in (["--large", "--full"], ["--seeds", "0"]):
         with pytest.raises(SystemExit):
             parser.parse_args(["reproduce", "robust-al", "--mnist", "m", *bad])

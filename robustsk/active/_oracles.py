@@ -9,11 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..perturb import make_sigma_ladder, noise_ladder
-from ..perturb._range import ValueRange, check_range, clamp_
-from ..query._base import batches
-from ..query._torch_access import TorchClassifier
-from ..utils import check_number, torch_generator
+from ..perturb import ValueRange, check_range, clamp_, make_sigma_ladder, noise_ladder
+from ..utils import TorchClassifier, batches, check_number, torch_generator
 from ._journal import row_keys
 
 #: Query seeds stay in [0, 2**62), inside the annotation server's range of seeds.

@@ -13,12 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from ..perturb import noise_ladder
-from ..perturb._range import (
+from ..perturb import (
     Bounds,
     ValueRange,
     check_range,
     is_per_feature,
+    noise_ladder,
     outside_range,
     to_unit,
 )

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, TYPE_CHECKING
 
-from ..perturb._range import check_range
+from ..perturb import check_range
 from ._app import create_app, is_loopback
 from ._auth import check_token
 from ._store import QueryStore

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange
-
 from collections.abc import Callable
 
 import torch
 
-from ..utils import check_clip, check_number
+from ..utils import ClipRange, check_clip, check_number
 
 
 def deepfool(

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange, RandomStateLike
-
 from numpy.typing import ArrayLike
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..utils import check_clip, check_number, check_options, torch_generator
+from ..utils import (
+    ClipRange,
+    RandomStateLike,
+    check_clip,
+    check_number,
+    check_options,
+    torch_generator,
+)
 from ._projection import NORMS, as_eps, project, random_start, steepest_step
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..perturb._base import expand_per_sample
+from ..perturb import expand_per_sample
 
 NORMS = ("inf", "2")
 

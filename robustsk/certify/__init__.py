@@ -11,6 +11,17 @@ from ._bounds import (
 from ._budgets import BudgetGenerator, budget_image_dependence, budget_range, refine_budgets
 from ._loss_fusion import cross_entropy_upper_bound
 
+# Shared with the other subpackages, not public API (hence not in __all__): the margin
+# bounds and loss fusion certified training and verified error are built on, and the
+# check that a module is one the bounds support.
+from ._bounds import (
+    crown_ibp_and_ibp_lower as crown_ibp_and_ibp_lower,
+    ibp_lower as ibp_lower,
+    margin_lower_bounds as margin_lower_bounds,
+)
+from ._layers import check_module as check_module
+from ._loss_fusion import fused_and_ibp_cross_entropy as fused_and_ibp_cross_entropy
+
 __all__ = [
     "METHODS",
     "BudgetGenerator",

@@ -7,8 +7,6 @@ the net's device batched over examples.
 
 from __future__ import annotations
 
-from ..utils._types import ClipRange
-
 from typing import Any, cast
 from numpy.typing import ArrayLike
 
@@ -18,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..utils import check_options
+from ..utils import ClipRange, check_options
 from ._layers import (
     abs_linear_part,
     bias_part,

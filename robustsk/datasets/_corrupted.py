@@ -11,9 +11,10 @@ from joblib import Parallel, delayed
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
-from ..perturb import CORRUPTIONS, Corruption
-from ..perturb._range import (
+from ..perturb import (
+    CORRUPTIONS,
     Bounds,
+    Corruption,
     ValueRange,
     check_range,
     check_range_shape,
@@ -21,8 +22,7 @@ from ..perturb._range import (
     to_unit,
     warn_outside_range,
 )
-from ..utils import check_batch, check_number, numpy_generator
-from ..utils._parallel import check_n_jobs
+from ..utils import check_batch, check_n_jobs, check_number, numpy_generator
 
 
 def make_corrupted(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ..utils._types import RandomStateLike
-
 from typing import Literal, overload
 
 import numpy as np
@@ -12,7 +10,7 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
-from ..utils import check_number, check_random_state_param, numpy_generator
+from ..utils import RandomStateLike, check_number, check_random_state_param, numpy_generator
 from ._checks import check_images01, check_labels
 
 _SIZE = 28  # MNIST images are 28 x 28

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 from numpy.typing import ArrayLike
-from ..utils._types import ClipRange, RandomStateLike
 
 import contextlib
 import json
@@ -47,6 +46,8 @@ from sklearn.utils.validation import column_or_1d
 
 from ..nets import MLP
 from ..utils import (
+    ClipRange,
+    RandomStateLike,
     check_clip,
     check_device,
     check_per_sample,

@@ -12,11 +12,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..certify import budget_range, input_box, margin_matrix, refine_budgets
-from ..certify._bounds import crown_ibp_and_ibp_lower, ibp_lower, margin_lower_bounds
-from ..certify._budgets import BudgetGenerator
-from ..certify._layers import check_module
-from ..certify._loss_fusion import fused_and_ibp_cross_entropy
+from ..certify import (
+    BudgetGenerator,
+    budget_range,
+    check_module,
+    crown_ibp_and_ibp_lower,
+    fused_and_ibp_cross_entropy,
+    ibp_lower,
+    input_box,
+    margin_lower_bounds,
+    margin_matrix,
+    refine_budgets,
+)
 from ..utils import check_clip, check_number, check_options, eval_mode
 from ._base import RobustNetClassifier, weighted_mean
 

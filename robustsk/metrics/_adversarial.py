@@ -4,36 +4,29 @@ ending in one."""
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
-from ..utils._types import ClipRange, RandomStateLike
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from ..attacks import deepfool, fgsm, pgd
-from ..query._base import batches
-from ..query._torch_access import TorchClassifier
-from ..query._torch_pipeline import is_pipeline
-from ..utils import check_clip, check_number, check_options, check_per_sample, draw_seed
+from ..utils import (
+    ClipRange,
+    RandomStateLike,
+    TorchClassifier,
+    batches,
+    check_clip,
+    check_number,
+    check_options,
+    check_per_sample,
+    draw_seed,
+    is_pipeline,
+)
 
 BUILTIN_ATTACKS = ("pgd", "fgsm", "deepfool")
 TORCHATTACKS_ATTACKS = ("autoattack", "square")
 _INSTALL = "pip install --no-deps torchattacks"
-
-
-class _LogitModule(torch.nn.Module):
-    """An nn.Module view of a fitted net: reshapes input, returns log-probabilities."""
-
-    def __init__(self, net: TorchClassifier):
-        super().__init__()
-        self.net = net
-        self.inner = net.module
-
-    def forward(self, x):
-        if self.net.input_shape is not None:
-            x = x.reshape((x.shape[0],) + tuple(self.net.input_shape))
-        return self.net.log_proba(self.inner(x))
 
 
 def encode_labels(estimator: Any, y: ArrayLike) -> np.ndarray:
@@ -298,7 +291,7 @@ def _attack_batches(
     net, X, codes, eps, norm, clip = _check_args(
         estimator, X, y, attack, eps, steps, norm, clip, batch_size, caller
     )
-    model = _LogitModule(net)
+    model = net.log_proba_module()
     seed = draw_seed(random_state)
     runner = (
         _torchattacks_runner(attack, model, eps, norm, seed, net)

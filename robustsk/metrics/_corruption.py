@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike
 import numpy as np
 
 from ..datasets import make_corrupted
-from ..perturb._range import (
+from ..perturb import (
     ValueRange,
     check_range,
     check_range_shape,

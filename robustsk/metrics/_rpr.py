@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 from numpy.typing import ArrayLike
-from ..utils._types import RandomStateLike
 
 import contextlib
 
@@ -18,14 +17,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..perturb import GaussianNoise, Perturbation, RandomPixels
-from ..perturb._range import ValueRange, check_range, check_range_shape, warn_outside_range
-from ..utils._parallel import check_n_jobs, map_pool
+from ..perturb import (
+    GaussianNoise,
+    Perturbation,
+    RandomPixels,
+    ValueRange,
+    check_range,
+    check_range_shape,
+    warn_outside_range,
+)
 from ..utils import (
+    RandomStateLike,
     check_batch,
+    check_n_jobs,
     check_number,
     check_options,
     check_random_state_param,
+    map_pool,
 )
 from ._adversarial import encode_labels
 from ._rpr_engine import PredictModel, TorchModel, default_sizes, make_perturber, run_engine

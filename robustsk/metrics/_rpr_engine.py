@@ -24,15 +24,14 @@ Rows are perturbed and predicted ``batch_size`` at a time, which bounds memory.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 
 import numpy as np
 import torch
 
 from ..perturb import Perturbation
-from ..query._base import batches
-from ..query._torch_access import TorchClassifier
-from ..utils import numpy_generator
+from ..utils import TorchClassifier, batches, numpy_generator
 
 
 class TorchModel:
@@ -66,10 +65,7 @@ class TorchModel:
 
     def correct(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """Whether each row is classified as its point's label; ``pos`` are chunk positions."""
-        out = self.net.module(self.net.tensor(x))
-        if isinstance(out, (tuple, list)):
-            out = out[0]
-        return out.argmax(dim=1) == self.targets[pos]  # (rows,)
+        return self.net.output(x).argmax(dim=1) == self.targets[pos]  # (rows,)
 
 
 class PredictModel:
@@ -92,8 +88,6 @@ class PredictModel:
 
     def evaluating(self):
         """No mode to switch."""
-        import contextlib
-
         return contextlib.nullcontext()
 
     def set_chunk(self, chunk: slice):

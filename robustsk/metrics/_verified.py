@@ -8,10 +8,8 @@ from numpy.typing import ArrayLike
 import numpy as np
 from torch import nn
 
-from ..certify._bounds import margin_lower_bounds
-from ..certify._layers import check_module
-from ..query._torch_access import TorchClassifier
-from ..utils import check_clip, check_options
+from ..certify import check_module, margin_lower_bounds
+from ..utils import TorchClassifier, check_clip, check_options
 from ._adversarial import encode_labels
 
 

@@ -13,6 +13,22 @@ from ._gaussian import GaussianNoise, add_gaussian_noise
 from ._ladder import make_sigma_ladder, noise_ladder
 from ._random_pixels import RandomPixels
 
+# Shared with the other subpackages, not public API (hence not in __all__): per-sample
+# expansion and the valid-range helpers behind every ``clip`` parameter.
+from ._base import expand_per_sample as expand_per_sample
+from ._range import (
+    Bounds as Bounds,
+    ValueRange as ValueRange,
+    check_range as check_range,
+    check_range_shape as check_range_shape,
+    clamp_ as clamp_,
+    from_unit as from_unit,
+    is_per_feature as is_per_feature,
+    outside_range as outside_range,
+    to_unit as to_unit,
+    warn_outside_range as warn_outside_range,
+)
+
 __all__ = [
     "CORRUPTIONS",
     "Corruption",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from ..utils._types import RandomStateLike
-
 from typing import Any
 from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
 
-from ..utils import check_batch, check_random_state_param, torch_generator
+from ..utils import RandomStateLike, check_batch, check_random_state_param, torch_generator
 from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from ..utils._types import RandomStateLike
-
 import contextlib
 from typing import cast
 
 import numpy as np
 import torch
 
-from ..utils import check_number, check_options, numpy_generator
+from ..utils import RandomStateLike, check_number, check_options, numpy_generator
 from ._base import Perturbation
 from ._range import Bounds, ValueRange, check_range, from_unit, to_unit
 

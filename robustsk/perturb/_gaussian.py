@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from ..utils._types import RandomStateLike
-
 from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
 
-from ..utils import check_per_sample
+from ..utils import RandomStateLike, check_per_sample
 from ._base import Perturbation, expand_per_sample
 from ._range import ValueRange, check_range, clamp_
 

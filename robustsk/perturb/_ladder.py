@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from ..utils._types import RandomStateLike
-
 from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
 
-from ..utils import check_batch, check_number, torch_generator
+from ..utils import RandomStateLike, check_batch, check_number, torch_generator
 from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from ..utils._types import RandomStateLike
-
 import math
 from typing import cast
 
 import torch
 
-from ..utils import check_number
+from ..utils import RandomStateLike, check_number
 from ._base import Perturbation
 from ._range import Bounds, ValueRange, bounds_like, check_range
 

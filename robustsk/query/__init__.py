@@ -12,6 +12,7 @@ classifiers. Per-example score functions on probability arrays are exported
 too (``entropy_scores`` ...).
 """
 
+from ..utils import map_pool
 from ._bias import CHARACTERISTICS, jensen_shannon, selection_bias
 from ._coreset import coreset, greedy_k_center
 from ._dfal import dfal
@@ -20,7 +21,6 @@ from ._egl import egl, egl_scores
 from ._embeddings import penultimate_embeddings
 from ._mc_dropout import bald, dropout_entropy, with_mc_dropout
 from ._mcp import mcp
-from ..utils._parallel import map_pool
 from ._noise import noise_entropy, noise_uncertainty, noisy_predictions
 from ._scores import (
     bald_scores,

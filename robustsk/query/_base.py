@@ -16,8 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..utils import check_random_state_param, numpy_generator
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, map_pool
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    batches,
+    check_random_state_param,
+    map_pool,
+    numpy_generator,
+)
 
 #: Rows per forward pass when strategies stream the pool through a model.
 DEFAULT_BATCH_SIZE = 1024
@@ -78,12 +83,6 @@ def select_top(
     part = part[np.argsort(-shuffled[part], kind="stable")]
     idx = perm[part].astype(np.int64)
     return idx, scores[idx]
-
-
-def batches(n: int, batch_size: int):
-    """Slices covering ``range(n)`` in order."""
-    for start in range(0, n, batch_size):
-        yield slice(start, min(start + batch_size, n))
 
 
 def predict_proba_batched(

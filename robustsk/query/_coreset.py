@@ -8,10 +8,9 @@ from numpy.typing import ArrayLike
 import numpy as np
 import torch
 
-from ..utils._types import RandomStateLike
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, map_pool
 from ._base import _proba_block, check_predict_proba, check_query
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._embeddings import penultimate_embeddings
 
 

@@ -7,11 +7,9 @@ from numpy.typing import ArrayLike
 
 import numpy as np
 
-from ..utils import check_number
-from ..utils._types import RandomStateLike
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_number
 from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import entropy_scores
 
 

@@ -11,12 +11,16 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
-from ..utils import check_number
-from ..utils._types import RandomStateLike
-from ._base import batches, check_query, select_top
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    RandomStateLike,
+    TorchClassifier,
+    batches,
+    check_number,
+    map_pool,
+)
+from ._base import check_query, select_top
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, map_pool
-from ._torch_access import TorchClassifier
 
 
 def _factorizable(module: nn.Module) -> bool:

@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._base import batches
-from ._torch_access import TorchClassifier
+from ..utils import TorchClassifier, batches
 
 
 def last_linear(module: nn.Module) -> nn.Linear:

@@ -12,13 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..utils import check_number, draw_seed
-from ..utils._types import RandomStateLike
-from ._base import batches, check_query, select_top
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    RandomStateLike,
+    TorchClassifier,
+    batches,
+    check_number,
+    draw_seed,
+    map_pool,
+)
+from ._base import check_query, select_top
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, map_pool
 from ._scores import bald_scores, entropy_scores
-from ._torch_access import TorchClassifier
 
 
 _GLOBAL_RNG = threading.Lock()

@@ -7,10 +7,9 @@ from numpy.typing import ArrayLike
 
 import numpy as np
 
-from ..utils._types import RandomStateLike
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike
 from ._base import check_query, predict_proba_batched
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE
 from ._scores import top2_classes
 
 

@@ -12,14 +12,24 @@ import numpy as np
 import torch
 
 from ..perturb import add_gaussian_noise
-from ..utils import check_clip, check_number, check_options, check_per_sample, torch_generator
-from ..utils._types import RandomStateLike
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    RandomStateLike,
+    TorchClassifier,
+    batches,
+    check_clip,
+    check_number,
+    check_options,
+    check_parallel,
+    check_per_sample,
+    float32_tensor,
+    map_pool,
+    torch_generator,
+)
 from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low
-from ._base import batches, check_predict_proba, check_query, select_top
+from ._base import check_predict_proba, check_query, select_top
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel, map_pool
 from ._scores import entropy_scores, label_entropy_scores
-from ._torch_access import TorchClassifier, float32_tensor
 
 
 def _pool_sigma(estimator, n_pool, sample_sigma):

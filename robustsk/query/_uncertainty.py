@@ -7,10 +7,9 @@ from numpy.typing import ArrayLike
 
 import numpy as np
 
-from ..utils._types import RandomStateLike
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel
 from ._base import check_query, predict_proba_batched, select_top
 from ._docstrings import fill_doc
-from ..utils._parallel import DEFAULT_BLOCK_SIZE, check_parallel
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
 _DOC = """

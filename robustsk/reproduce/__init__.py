@@ -1,16 +1,62 @@
-"""Reproductions of the papers' experiments (``robustsk reproduce NAME``)."""
+"""Reproductions of the papers' experiments (``robustsk reproduce NAME``).
 
-from ._aqpl import AQPLConfig, plot_noise_sweep, run_aqpl, run_aqpl_seeds
-from ._budgets import BudgetsConfig, plot_budgets, run_budgets
-from ._robust_al import (
-    RobustALConfig,
-    paired_differences,
-    run_robust_al,
-    run_robust_al_seeds,
-    run_stage_loop,
-    summarize_seeds,
-)
-from ._rpr import RPRConfig, run_rpr, run_rpr_seeds, summarize_rpr_seeds
+The public names (``__all__``) are imported on first use, so that the command line reads
+the options of every reproduction (the ``_<paper>_cli`` modules) without importing torch.
+The names re-exported as ``name as name`` below are light and shared with the rest of
+robustsk only: the registry of reproductions for the command line, its option types and
+data checks, and the figure helper.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._argtypes import nonnegative_int as nonnegative_int
+from ._argtypes import port as port
+from ._argtypes import positive_int as positive_int
+from ._data import DIGITS_N_TEST as DIGITS_N_TEST
+from ._data import DIGITS_N_TRAIN as DIGITS_N_TRAIN
+from ._data import digits_as_mnist as digits_as_mnist
+from ._data import load_mnist_split as load_mnist_split
+from ._data import mnist_problem as mnist_problem
+from ._plots import subplots as subplots
+from ._registry import Reproduction as Reproduction
+from ._registry import reproductions as reproductions
+
+if TYPE_CHECKING:
+    from ._aqpl import AQPLConfig, plot_noise_sweep, run_aqpl, run_aqpl_seeds
+    from ._budgets import BudgetsConfig, plot_budgets, run_budgets
+    from ._robust_al import (
+        RobustALConfig,
+        paired_differences,
+        run_robust_al,
+        run_robust_al_seeds,
+        run_stage_loop,
+        summarize_seeds,
+    )
+    from ._rpr import RPRConfig, run_rpr, run_rpr_seeds, summarize_rpr_seeds
+
+#: The module that defines each public name.
+_MODULES = {
+    "AQPLConfig": "_aqpl",
+    "plot_noise_sweep": "_aqpl",
+    "run_aqpl": "_aqpl",
+    "run_aqpl_seeds": "_aqpl",
+    "BudgetsConfig": "_budgets",
+    "plot_budgets": "_budgets",
+    "run_budgets": "_budgets",
+    "RobustALConfig": "_robust_al",
+    "paired_differences": "_robust_al",
+    "run_robust_al": "_robust_al",
+    "run_robust_al_seeds": "_robust_al",
+    "run_stage_loop": "_robust_al",
+    "summarize_seeds": "_robust_al",
+    "RPRConfig": "_rpr",
+    "run_rpr": "_rpr",
+    "run_rpr_seeds": "_rpr",
+    "summarize_rpr_seeds": "_rpr",
+}
 
 __all__ = [
     "AQPLConfig",
@@ -31,3 +77,15 @@ __all__ = [
     "summarize_rpr_seeds",
     "summarize_seeds",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_MODULES[name]}", __name__), name)
+    globals()[name] = value  # imported once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

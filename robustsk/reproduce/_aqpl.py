@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..nets import LeNet5
 from ..perturb import GaussianNoise
 from ..query import AQPL_STRATEGIES
 from ..utils import write_csv
+from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
 
@@ -119,14 +120,32 @@ class AQPLConfig:
 PAPER_STANDARD_GAUSSIAN = 0.1606
 
 
-def _evaluate(model, X_test, y_test, corrupted, noisy):
-    per = {name: model.score(Xc, y_test) for name, Xc in corrupted.items()}
-    return {
-        "clean": model.score(X_test, y_test),
-        "gaussian_s3": per["gaussian_noise"],
-        "corruptions_mean": float(np.mean(list(per.values()))),
-        **{f"sigma_{s:g}": model.score(Xn, y_test) for s, Xn in noisy.items()},
+def _test_sets(X_test, y_test, cfg, verbose) -> Callable[[Any], dict[str, float]]:
+    """How a model is scored: the test images clean, under the 15 corruptions and along the
+    Gaussian sweep (each set drawn once, for every model of the run)."""
+    corrupted = make_corrupted(
+        X_test, severity=cfg.severity, random_state=cfg.random_state, verbose=verbose
+    )
+    noisy = {
+        float(s): GaussianNoise(float(s), random_state=cfg.random_state + k)(X_test)
+        for k, s in enumerate(cfg.eval_sigmas)
     }
+
+    def evaluate(model: Any) -> dict[str, float]:
+        per = {name: model.score(Xc, y_test) for name, Xc in corrupted.items()}
+        return {
+            "clean": model.score(X_test, y_test),
+            "gaussian_s3": per["gaussian_noise"],
+            "corruptions_mean": float(np.mean(list(per.values()))),
+            **{f"sigma_{s:g}": model.score(Xn, y_test) for s, Xn in noisy.items()},
+        }
+
+    return evaluate
+
+
+def _training(cfg: AQPLConfig) -> dict[str, Any]:
+    """What every model of a run shares: optimiser settings and seed."""
+    return dict(lr=1e-3, batch_size=64, verbose=0, random_state=cfg.random_state)
 
 
 def _table_sigma(cfg, standard):
@@ -135,6 +154,20 @@ def _table_sigma(cfg, standard):
         return float(cfg.table_sigma)
     gaps = {s: abs(standard[f"sigma_{s:g}"] - PAPER_STANDARD_GAUSSIAN) for s in cfg.eval_sigmas}
     return float(min(gaps, key=gaps.__getitem__))
+
+
+def _simulated_oracle(X_ref, y_ref, cfg):
+    """The simulated annotator, standing in for a person: trained on held-out data at a heavy
+    noise level (half of each batch noisy), longer than the learners."""
+    reference = NoiseTrainedClassifier(
+        cfg.module,
+        sigma=cfg.annotator_sigma,
+        max_epochs=cfg.annotator_epochs or 2 * cfg.epochs,
+        **_training(cfg),
+    ).fit(X_ref, y_ref)
+    return SimulatedOracle(
+        reference, tau=cfg.tau, n_draws=cfg.n_draws, random_state=cfg.random_state
+    )
 
 
 def _annotator_answers(oracle, X, y, cfg, n=200):
@@ -146,6 +179,82 @@ def _annotator_answers(oracle, X, y, cfg, n=200):
     return [
         {"example": int(q.query_id), "label": int(q.y), "initial": cfg.sigma_init, "answer": a}
         for q, a in zip(queries, answers.tolist())
+    ]
+
+
+def _baselines_table(X, y, evaluate, cfg, progress) -> list[dict[str, Any]]:
+    """Table 1's rows of the models trained without queries: Standard, GNT and CAT-style.
+
+    They train as many epochs as the learners do in total, so that a difference comes
+    from the corrected levels, not from longer training."""
+    total = cfg.epochs + cfg.n_rounds * cfg.epochs_per_round
+    common = _training(cfg)
+    baselines = {
+        "Standard": RobustNetClassifier(cfg.module, max_epochs=total, **common),
+        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=total, **common),
+        "CAT": NoiseTrainedClassifier(
+            cfg.module, sigma=cfg.sigma_init, sigma_mode="adaptive", max_epochs=total, **common
+        ),
+    }
+    table = []
+    for method, model in baselines.items():
+        table.append({"method": method, **evaluate(model.fit(X, y))})
+        progress.update()
+    return table
+
+
+def _learner(oracle, strategy, sigma_mode, cfg) -> PerturbationLevelLearner:
+    """A perturbation-level learner asking ``oracle`` the examples ``strategy`` picks."""
+    return PerturbationLevelLearner(
+        oracle,
+        NoiseTrainedClassifier(cfg.module, max_epochs=cfg.epochs, **_training(cfg)),
+        query_strategy=strategy,
+        n_per_side=cfg.n_per_side,
+        n_noise=cfg.n_noise,
+        sigma_init=cfg.sigma_init,
+        sigma_mode=sigma_mode,
+        max_rounds=cfg.n_rounds,
+        epochs_per_round=cfg.epochs_per_round,
+        random_state=cfg.random_state,
+    )
+
+
+def _query_rounds(learner, X, y, n_rounds) -> Iterator[int]:
+    """Fit ``learner`` on ``(X, y)``, then query up to ``n_rounds`` rounds (fewer when it runs
+    out of examples); yields the queries answered so far: 0 after the fit, then after each
+    round."""
+    learner.fit(X, y)
+    yield 0
+    for _ in range(n_rounds):
+        if learner.step() is None:
+            return
+        yield int(learner.answered_.sum())
+
+
+def _query_curves(X, y, oracle, evaluate, cfg, progress) -> list[dict[str, Any]]:
+    """Figures 4 and 5: each AQPL strategy's learner (fixed levels), scored before its first
+    query and after every round; one row per strategy and round."""
+    curves = []
+    for name, strategy in AQPL_STRATEGIES.items():
+        learner = _learner(oracle, strategy, "fixed", cfg)
+        for queries in _query_rounds(learner, X, y, cfg.n_rounds):
+            curves.append({"strategy": name, "queries": queries, **evaluate(learner.estimator_)})
+        progress.update()
+    return curves
+
+
+def _aqpl_rows(X, y, oracle, evaluate, curves, cfg, progress) -> list[dict[str, Any]]:
+    """Table 1's AQPL rows: AQPL-GNT, the noise-entropy curve's last point, and AQPL-CAT, the
+    same queries with adaptive levels."""
+    last = [r for r in curves if r["strategy"] == "noise_entropy"][-1]
+    gnt = {k: v for k, v in last.items() if k not in ("strategy", "queries")}
+    learner = _learner(oracle, AQPL_STRATEGIES["noise_entropy"], "adaptive", cfg)
+    for _ in _query_rounds(learner, X, y, cfg.n_rounds):
+        pass
+    progress.update()
+    return [
+        {"method": "AQPL-GNT", **gnt},
+        {"method": "AQPL-CAT", **evaluate(learner.estimator_)},
     ]
 
 
@@ -192,100 +301,14 @@ def run_aqpl(
     X, y = X_train[: cfg.n_train], y_train[: cfg.n_train]
     X_ref = X_train[cfg.n_train : cfg.n_train + cfg.n_reference]
     y_ref = y_train[cfg.n_train : cfg.n_train + cfg.n_reference]
-    X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
-    corrupted = make_corrupted(
-        X_test, severity=cfg.severity, random_state=cfg.random_state, verbose=verbose
-    )
-    noisy = {
-        float(s): GaussianNoise(float(s), random_state=cfg.random_state + k)(X_test)
-        for k, s in enumerate(cfg.eval_sigmas)
-    }
-    common: dict[str, Any] = dict(lr=1e-3, batch_size=64, verbose=0, random_state=cfg.random_state)
-    # The simulated annotator stands in for a person: trained on held-out data at a heavy
-    # noise level (half of each batch noisy), longer than the learners.
-    reference = NoiseTrainedClassifier(
-        cfg.module,
-        sigma=cfg.annotator_sigma,
-        max_epochs=cfg.annotator_epochs or 2 * cfg.epochs,
-        **common,
-    ).fit(X_ref, y_ref)
-    oracle = SimulatedOracle(
-        reference, tau=cfg.tau, n_draws=cfg.n_draws, random_state=cfg.random_state
-    )
+    evaluate = _test_sets(X_test[: cfg.n_test], y_test[: cfg.n_test], cfg, verbose)
+    oracle = _simulated_oracle(X_ref, y_ref, cfg)
     annotator = _annotator_answers(oracle, X, y, cfg)
-
-    def learner(strategy, mode):
-        est = NoiseTrainedClassifier(cfg.module, max_epochs=cfg.epochs, **common)
-        return PerturbationLevelLearner(
-            oracle,
-            est,
-            query_strategy=strategy,
-            n_per_side=cfg.n_per_side,
-            n_noise=cfg.n_noise,
-            sigma_init=cfg.sigma_init,
-            sigma_mode=mode,
-            max_rounds=cfg.n_rounds,
-            epochs_per_round=cfg.epochs_per_round,
-            random_state=cfg.random_state,
-        )
-
-    table, curves = [], []
-    # The baselines train as many epochs as the learners do in total, so that a difference
-    # comes from the corrected levels, not from longer training.
-    total = cfg.epochs + cfg.n_rounds * cfg.epochs_per_round
-    baselines = {
-        "Standard": RobustNetClassifier(cfg.module, max_epochs=total, **common),
-        "GNT": NoiseTrainedClassifier(cfg.module, sigma=cfg.sigma_init, max_epochs=total, **common),
-        "CAT": NoiseTrainedClassifier(
-            cfg.module, sigma=cfg.sigma_init, sigma_mode="adaptive", max_epochs=total, **common
-        ),
-    }
-    steps = list(baselines) + [f"curve:{s}" for s in AQPL_STRATEGIES] + ["AQPL-CAT"]
-    for step in tqdm(steps, desc="aqpl", disable=not verbose):
-        if step in baselines:
-            table.append(
-                {
-                    "method": step,
-                    **_evaluate(baselines[step].fit(X, y), X_test, y_test, corrupted, noisy),
-                }
-            )
-            continue
-        name = step.split(":", 1)[1] if step.startswith("curve:") else "noise_entropy"
-        mode = "adaptive" if step == "AQPL-CAT" else "fixed"
-        lrn = learner(AQPL_STRATEGIES[name], mode).fit(X, y)
-        if step.startswith("curve:"):
-            curves.append(
-                {
-                    "strategy": name,
-                    "queries": 0,
-                    **_evaluate(lrn.estimator_, X_test, y_test, corrupted, noisy),
-                }
-            )
-        for _ in range(cfg.n_rounds):
-            if lrn.step() is None:
-                break
-            if step.startswith("curve:"):
-                curves.append(
-                    {
-                        "strategy": name,
-                        "queries": int(lrn.answered_.sum()),
-                        **_evaluate(lrn.estimator_, X_test, y_test, corrupted, noisy),
-                    }
-                )
-        if step == "curve:noise_entropy":
-            table.append(
-                {
-                    "method": "AQPL-GNT",
-                    **{k: v for k, v in curves[-1].items() if k not in ("strategy", "queries")},
-                }
-            )
-        elif step == "AQPL-CAT":
-            table.append(
-                {
-                    "method": "AQPL-CAT",
-                    **_evaluate(lrn.estimator_, X_test, y_test, corrupted, noisy),
-                }
-            )
+    n_models = 3 + len(AQPL_STRATEGIES) + 1  # baselines, curves, AQPL-CAT
+    with tqdm(total=n_models, desc="aqpl", disable=not verbose) as progress:
+        table = _baselines_table(X, y, evaluate, cfg, progress)
+        curves = _query_curves(X, y, oracle, evaluate, cfg, progress)
+        table += _aqpl_rows(X, y, oracle, evaluate, curves, cfg, progress)
     level = _table_sigma(cfg, table[0])
     for row in table + curves:
         row["gaussian_sigma"] = level
@@ -319,14 +342,9 @@ def format_table(table) -> str:
 
 
 def _plot_table(table, path, cfg):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cols = [("clean", "clean"), ("gaussian", "Gaussian noise"), ("corruptions_mean", "mean of 15")]
     width = 0.8 / len(table)
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = subplots(figsize=(8, 4))
     for i, r in enumerate(table):
         pos = np.arange(len(cols)) + (i - (len(table) - 1) / 2) * width
         ax.bar(pos, [100 * r[c] for c, _ in cols], width, label=r["method"])
@@ -339,16 +357,10 @@ def _plot_table(table, path, cfg):
     ax.legend(ncol=len(table), fontsize=8, loc="lower center")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _plot_curves(curves, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = subplots(1, 2, figsize=(11, 4))
     for name in dict.fromkeys(r["strategy"] for r in curves):
         rows = [r for r in curves if r["strategy"] == name]
         q = [r["queries"] for r in rows]
@@ -362,7 +374,6 @@ def _plot_curves(curves, path):
     axes[1].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def plot_noise_sweep(
@@ -379,12 +390,7 @@ def plot_noise_sweep(
     sigmas : sequence of float
         The sweep's levels.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for i, method in enumerate(r["method"] for r in tables[0]):
         acc = np.array(
             [[t[i][f"sigma_{s:g}"] for s in sigmas] for t in tables if t[i]["method"] == method]
@@ -404,17 +410,11 @@ def plot_noise_sweep(
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _plot_annotator(rows, path, cfg):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     answers = np.array([r["answer"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = subplots(figsize=(6, 3.5))
     ax.hist(answers, bins=np.arange(0, 0.95, 0.05), color="tab:blue", label="annotator's answers")
     ax.axvline(cfg.sigma_init, color="tab:red", ls="--", label=f"initial level {cfg.sigma_init:g}")
     ax.set_xlabel("answered level sigma*")
@@ -426,7 +426,6 @@ def _plot_annotator(rows, path, cfg):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def run_aqpl_seeds(

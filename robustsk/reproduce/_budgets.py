@@ -18,6 +18,7 @@ from ..datasets import make_watermarked
 from ..estimators import CertifiedBudgetClassifier
 from ..nets import SmallCNN
 from ..utils import write_csv
+from ._plots import subplots
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -292,16 +293,11 @@ def plot_budgets(
     -------
     fig : matplotlib.figure.Figure
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     X = np.asarray(X, dtype=np.float32)
     eps = estimator.budgets(X)
     low, high = estimator.budget_range_
     n = X.shape[0]
-    fig, axes = plt.subplots(2, n, figsize=(1.4 * n + 0.8, 3.2), squeeze=False)
+    fig, axes = subplots(2, n, figsize=(1.4 * n + 0.8, 3.2), squeeze=False)
     for j in range(n):
         axes[0, j].imshow(np.moveaxis(X[j], 0, -1).squeeze(), cmap="gray", vmin=0, vmax=1)
         im = axes[1, j].imshow(eps[j].mean(axis=0), cmap="magma", vmin=low, vmax=high)
@@ -314,5 +310,4 @@ def plot_budgets(
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
     return fig

@@ -20,6 +20,7 @@ from ..metrics import adversarial_accuracy
 from ..nets import LeNet5
 from ..query import ROBUST_AL_STRATEGIES
 from ..utils import check_number, check_options, write_csv
+from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
 #: When AutoAttack runs: every stage, Table 5's two columns (one third and last), the last.
@@ -793,18 +794,13 @@ def plot_curves(records: Sequence[dict[str, Any]], path: str | os.PathLike, cfg:
     """Accuracy and robustness against the number of labels, one line per run: the mean over
     seeds with a +- sd band (records with a ``"seed"`` key), the ceiling as a horizontal band,
     AutoAttack as points with error bars where it was measured."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metrics = [m for m in METRICS if any(_has(r, m) for r in records)]
     titles = {
         "accuracy": "clean accuracy",
         "pgd": f"PGD-{cfg.eval_steps} robustness, eps {cfg.eps}",
         "autoattack": f"AutoAttack robustness, eps {cfg.eps}",
     }
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+    fig, axes = subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
     n_seeds = len({r.get("seed", 0) for r in records})
     x_max = max(float(r["n_labeled"]) for r in records if r["strategy"] != "ceiling")
     n_runs = len({(r["strategy"], r["training"]) for r in records})
@@ -848,4 +844,3 @@ def plot_curves(records: Sequence[dict[str, Any]], path: str | os.PathLike, cfg:
     axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -17,6 +17,7 @@ from ..nets import LeNet5
 from ..perturb import RandomPixels
 from ..selection import RobustSubsetSelector
 from ..utils import check_number, write_csv
+from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
 #: The paper's numbers (section 2.3), printed beside ours.
@@ -310,12 +311,7 @@ def format_summary(results, cfg) -> str:
 def plot_figures(test_steps, selector, cfg, path):
     """Figures 3 and 5 (robust ratio of the test set against draws) and Figure 4 (robust
     training images per class) in one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4))
     for name, style in (("M", "-"), ("M_R", "--")):
         plot_rpr_curve(
             test_steps[name], max_steps=cfg.max_steps, label=name, ax=ax1, linestyle=style
@@ -331,7 +327,6 @@ def plot_figures(test_steps, selector, cfg, path):
     ax2.set_title("robust training images per class (Figure 4)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 #: Columns of ``results.csv`` summarised over seeds.

@@ -14,10 +14,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_is_fitted
 
-from ..metrics import rpr_steps
-from ..metrics._rpr import validate_rpr_args
-from ..perturb import Perturbation
-from ..perturb._range import ValueRange
+from ..metrics import rpr_steps, validate_rpr_args
+from ..perturb import Perturbation, ValueRange
 from ..utils import check_number, check_random_state_param, draw_seed
 
 _X = TypeVar("_X", bound=ArrayLike)

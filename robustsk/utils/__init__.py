@@ -1,4 +1,12 @@
-"""Shared helpers: random state, devices and input validation."""
+"""Shared helpers: random state, devices and input validation.
+
+The bottom layer of robustsk: it imports nothing from the other subpackages. Besides the
+public helpers of ``__all__``, it holds what the other subpackages share without making it
+public API (re-exported below as ``name as name``): the one layer that reaches into a
+fitted torch net (``TorchClassifier``: module, device, outputs, log-probabilities, a
+Pipeline composed into one torch module), row batching, joblib pool scoring and the type
+aliases of the public signatures.
+"""
 
 from ._device import available_devices, check_device, resolve_device
 from ._io import write_csv
@@ -12,6 +20,21 @@ from ._validation import (
     check_options,
     check_per_sample,
 )
+
+# Shared with the other subpackages, not public API (hence not in __all__).
+from ._parallel import (
+    DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE,
+    check_n_jobs as check_n_jobs,
+    check_parallel as check_parallel,
+    map_pool as map_pool,
+)
+from ._torch_pipeline import is_pipeline as is_pipeline
+from ._torchnet import (
+    TorchClassifier as TorchClassifier,
+    batches as batches,
+    float32_tensor as float32_tensor,
+)
+from ._types import ClipRange as ClipRange, RandomStateLike as RandomStateLike
 
 __all__ = [
     "available_devices",

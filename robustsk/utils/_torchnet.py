@@ -1,22 +1,34 @@
-"""Reaching inside a torch classifier: its module, device, input shape and log-probabilities.
+"""The one layer that reaches into a fitted torch classifier: its module, device, input
+shape, outputs and log-probabilities, and the batches inference streams rows in.
 
-Strategies and metrics that need more than ``predict_proba`` (MC dropout,
-gradients, DeepFool, embeddings) use these helpers; they raise a clear
-``TypeError`` for a classifier that is not a fitted robustsk estimator or skorch
-net, which names what was given, the way out where there is one (a bare module
-can be wrapped, a pipeline's net taken out) and the caller's own advice.
+Strategies, metrics and oracles that need more than ``predict_proba`` (MC dropout,
+gradients, attacks, DeepFool, embeddings, bounds, the torch RPR backend) go through
+:class:`TorchClassifier`, for robustsk estimators and skorch nets alike, and, where the
+caller asks for it, a scikit-learn Pipeline ending in one (composed into one torch module by
+``_torch_pipeline``). Anything else (a bare ``torch.nn.Module``, an unfitted net, a
+classifier without a network) gets a clear ``TypeError`` that names what was given, the way
+out where there is one (a bare module can be wrapped, a pipeline's net taken out) and the
+caller's own advice.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..utils import eval_mode
+from ._modes import eval_mode
 from ._torch_pipeline import is_pipeline, pipeline_module
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Slices covering ``range(n)`` in order, ``batch_size`` rows each (the last may be
+    shorter)."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
 
 
 def float32_tensor(X, device) -> torch.Tensor:
@@ -61,7 +73,8 @@ def _described(estimator, module) -> str:
 
 
 class TorchClassifier:
-    """A fitted skorch/robustsk net seen as ``module``, ``device`` and input preparation.
+    """A fitted skorch/robustsk net seen as ``module``, ``device``, input preparation and
+    outputs.
 
     Parameters
     ----------
@@ -77,6 +90,14 @@ class TorchClassifier:
         module from the raw input through the earlier steps (written in torch
         and checked on these rows) to the net, and ``input_shape`` is None. A
         step with no checked torch form is refused with a ``TypeError`` naming it.
+
+    Raises
+    ------
+    TypeError
+        For anything without a fitted torch ``module_``: it names ``caller``, what
+        was given and the way out where there is one (a bare ``torch.nn.Module`` is
+        wrapped in a skorch net, an unfitted net fitted, a Pipeline's net taken out),
+        then ``advice``.
     """
 
     def __init__(
@@ -129,6 +150,12 @@ class TorchClassifier:
             x = x.reshape((x.shape[0],) + tuple(self.input_shape))
         return x
 
+    def output(self, X) -> torch.Tensor:
+        """The module's output for rows ``X`` (logits, or probabilities for a module trained
+        with NLLLoss); its first element where the module returns a tuple."""
+        out = self.module(self.tensor(X))
+        return out[0] if isinstance(out, (tuple, list)) else out
+
     def log_proba(self, output: torch.Tensor) -> torch.Tensor:
         """Log-probabilities from the module's output (logits or probabilities)."""
         if isinstance(output, (tuple, list)):
@@ -136,3 +163,27 @@ class TorchClassifier:
         if self.outputs_proba:
             return torch.log(output.clamp_min(1e-12))
         return torch.log_softmax(output, dim=-1)
+
+    def log_proba_module(self) -> LogProbaModule:
+        """The network as an ``nn.Module`` from inputs to log-probabilities (for attacks)."""
+        return LogProbaModule(self)
+
+
+class LogProbaModule(nn.Module):
+    """An nn.Module view of a fitted net: shapes the input as the net was trained and
+    returns log-probabilities; its one submodule is the net's module.
+
+    The view reports ``training=False`` without changing the net's mode (the caller
+    holds :meth:`TorchClassifier.evaluating`), so a library that restores the mode it
+    found (torchattacks calls ``model.train()`` after an attack on a model in training
+    mode) leaves the net in eval mode.
+    """
+
+    def __init__(self, net: TorchClassifier):
+        super().__init__()
+        self.net = net
+        self.inner = net.module
+        self.training = False  # the view only; net.module keeps its mode
+
+    def forward(self, x):
+        return self.net.log_proba(self.inner(self.net.tensor(x)))

@@ -22,7 +22,7 @@ from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler, MinMaxScale
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
-from ..utils import eval_mode
+from ._modes import eval_mode
 
 #: What a step before the net may be, in words (used in error messages and the docs).
 SUPPORTED_STEPS = (
