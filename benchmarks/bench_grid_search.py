@@ -34,8 +34,9 @@ from sklearn.model_selection import GridSearchCV
 
 
 def _worker_threads(_):
-    import robustsk.estimators  # noqa: F401  (the import a fit pays in a fresh worker)
     import torch
+
+    import robustsk.estimators  # noqa: F401  (the import a fit pays in a fresh worker)
 
     return torch.get_num_threads()
 

@@ -7,10 +7,9 @@ baselines, prints it, and writes it to CSV and a bar chart PNG.
 
 from __future__ import annotations
 
-from typing import Any
-
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -18,8 +17,8 @@ from sklearn.model_selection import train_test_split
 from .datasets import load_digits_images, make_corrupted
 from .estimators import NoiseTrainedClassifier, RobustNetClassifier
 from .perturb import GaussianNoise
-from .utils import write_csv
 from .reproduce import subplots
+from .utils import write_csv
 
 
 def demo_models(*, max_epochs: int, random_state: int, verbose: int) -> dict:

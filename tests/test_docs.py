@@ -10,8 +10,8 @@ import pytest
 import robustsk.active
 import robustsk.annotate
 import robustsk.attacks
-import robustsk.datasets
 import robustsk.certify
+import robustsk.datasets
 import robustsk.estimators
 import robustsk.metrics
 import robustsk.nets

@@ -14,8 +14,11 @@ modal_models = pytest.importorskip("modAL.models")
 from modAL.disagreement import vote_entropy_sampling  # noqa: E402
 from modAL.models import learners as modal_learners  # noqa: E402
 
-from robustsk.compat import modal as compat  # noqa: E402
-from robustsk.compat import patch_modal, unpatch_modal  # noqa: E402
+from robustsk.compat import (  # noqa: E402
+    modal as compat,
+    patch_modal,
+    unpatch_modal,
+)
 from robustsk.estimators import NoiseTrainedClassifier  # noqa: E402
 from robustsk.query import coreset, dre, max_entropy, noise_entropy  # noqa: E402
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetClassifier
 
 from robustsk import query as Q
 from robustsk.active import ActiveLearner

@@ -3,6 +3,7 @@ import csv
 import numpy as np
 import pytest
 
+from robustsk.nets import MLP
 from robustsk.reproduce import (
     RobustALConfig,
     paired_differences,
@@ -10,8 +11,6 @@ from robustsk.reproduce import (
     run_robust_al_seeds,
     summarize_seeds,
 )
-
-from robustsk.nets import MLP
 
 TINY = dict(
     strategies=("random", "dre"),

@@ -12,7 +12,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..query import max_entropy
-from ..utils import check_random_state_param, numpy_generator
+from ..utils import (
+    InstanceOf,
+    IsCallable,
+    ParameterConstraints,
+    RandomState,
+    numpy_generator,
+    validate_params,
+)
 from ._journal import AnswerJournal, row_keys
 
 
@@ -67,6 +74,17 @@ class ActiveLearner:
         Their scores.
     """
 
+    #: What each parameter accepts, checked when the learner is created (before any
+    #: training or journal access).
+    _parameter_constraints: ParameterConstraints = {
+        "query_strategy": [IsCallable()],
+        "journal": [
+            None,
+            InstanceOf(str, bytes, os.PathLike, description="a path (str or os.PathLike)"),
+        ],
+        "random_state": [RandomState()],
+    }
+
     def __init__(
         self,
         estimator: Any,
@@ -79,17 +97,15 @@ class ActiveLearner:
         random_state: int | np.random.Generator | None = None,
         **fit_kwargs: Any,
     ):
-        if not callable(query_strategy):
-            raise TypeError(f"query_strategy must be callable, got {query_strategy!r}.")
-        if (X_training is None) != (y_training is None):
-            raise ValueError("X_training and y_training must be given together.")
-        check_random_state_param(random_state)
         self.estimator = estimator
         self.query_strategy = query_strategy
         self.warm_start = warm_start
         self.journal = journal
         self.random_state = random_state
         self.fit_kwargs = fit_kwargs
+        validate_params(self)
+        if (X_training is None) != (y_training is None):
+            raise ValueError("X_training and y_training must be given together.")
         self._rng = numpy_generator(random_state)
         self._journal = AnswerJournal(journal).open() if journal is not None else None
         self._answered: set[str] = set()

@@ -13,7 +13,19 @@ from numpy.typing import ArrayLike
 from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
 from ..query import noise_entropy
-from ..utils import check_number, check_options, check_per_sample, numpy_generator
+from ..utils import (
+    HasMethods,
+    InstanceOf,
+    Interval,
+    IsCallable,
+    Options,
+    ParameterConstraints,
+    RandomState,
+    Sized,
+    check_per_sample,
+    numpy_generator,
+    validate_params,
+)
 from ._journal import AnswerJournal, match_rows, row_keys
 from ._learner import _accepts
 from ._oracles import make_queries
@@ -89,6 +101,30 @@ class PerturbationLevelLearner:
         restored from the journal carry the first four.
     """
 
+    #: What each parameter accepts, checked by :meth:`fit` before any work.
+    _parameter_constraints: ParameterConstraints = {
+        "oracle": [HasMethods("answer", description="an answer(queries) method")],
+        "estimator": [
+            None,
+            InstanceOf(NoiseTrainedClassifier, description="a NoiseTrainedClassifier"),
+        ],
+        "query_strategy": [IsCallable()],
+        "n_per_side": [Interval(1, integer=True)],
+        "n_noise": [Interval(1, integer=True)],
+        "sigma_init": [Interval(0.0)],
+        "sigma_mode": [Options({"fixed", "adaptive"})],
+        "budget": [None, Interval(1, integer=True)],
+        "max_rounds": [Interval(0, integer=True)],
+        "tol": [None, Interval(0.0)],
+        "epochs_per_round": [None, Interval(1, integer=True)],
+        "ladder": [Sized(3, "(sigma_min, sigma_max, step)")],
+        "journal": [
+            None,
+            InstanceOf(str, bytes, os.PathLike, description="a path (str or os.PathLike)"),
+        ],
+        "random_state": [RandomState()],
+    }
+
     def __init__(
         self,
         oracle: Any,
@@ -125,25 +161,6 @@ class PerturbationLevelLearner:
         self.verbose = verbose
 
     # ------------------------------------------------------------------ setup
-    def _check_params(self):
-        if not hasattr(self.oracle, "answer"):
-            raise TypeError(f"oracle must have an answer(queries) method, got {self.oracle!r}.")
-        if not callable(self.query_strategy):
-            raise TypeError(f"query_strategy must be callable, got {self.query_strategy!r}.")
-        check_number(self.n_per_side, "n_per_side", low=1, integer=True)
-        check_number(self.n_noise, "n_noise", low=1, integer=True)
-        check_number(self.sigma_init, "sigma_init", low=0.0)
-        check_options(self.sigma_mode, "sigma_mode", {"fixed", "adaptive"})
-        if self.budget is not None:
-            check_number(self.budget, "budget", low=1, integer=True)
-        check_number(self.max_rounds, "max_rounds", low=0, integer=True)
-        if self.tol is not None:
-            check_number(self.tol, "tol", low=0.0)
-        if self.epochs_per_round is not None:
-            check_number(self.epochs_per_round, "epochs_per_round", low=1, integer=True)
-        if len(self.ladder) != 3:
-            raise ValueError(f"ladder must be (sigma_min, sigma_max, step), got {self.ladder!r}.")
-
     def fit(
         self, X: ArrayLike, y: ArrayLike, sample_sigma: ArrayLike | None = None
     ) -> PerturbationLevelLearner:
@@ -163,7 +180,7 @@ class PerturbationLevelLearner:
         -------
         self
         """
-        self._check_params()
+        validate_params(self)
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y)
         n = len(self.X_)

@@ -6,7 +6,7 @@ import os
 import secrets
 import threading
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..perturb import check_range
 from ._app import create_app, is_loopback

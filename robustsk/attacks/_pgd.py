@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from numpy.typing import ArrayLike
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 
 from ..utils import (
     ClipRange,

@@ -11,6 +11,7 @@ from ._bounds import (
 from ._budgets import BudgetGenerator, budget_image_dependence, budget_range, refine_budgets
 from ._loss_fusion import cross_entropy_upper_bound
 
+# isort: split
 # Shared with the other subpackages, not public API (hence not in __all__): the margin
 # bounds and loss fusion certified training and verified error are built on, and the
 # check that a module is one the bounds support.

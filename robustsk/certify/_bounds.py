@@ -7,13 +7,12 @@ the net's device batched over examples.
 
 from __future__ import annotations
 
-from typing import Any, cast
-from numpy.typing import ArrayLike
-
 import math
+from typing import Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from ..utils import ClipRange, check_options

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..attacks import fgsm, pgd
-from ..utils import check_clip, check_number, check_options
+from ..utils import Interval, Options, ParameterConstraints
 from ._adaptive import adapt_levels, choose_rows
 from ._base import RobustNetClassifier
 
@@ -110,6 +110,18 @@ class AdversarialClassifier(RobustNetClassifier):
     array([0.1, 0.1, 0.1], dtype=float32)
     """
 
+    _parameter_constraints: ParameterConstraints = {
+        "eps": [Interval(0.0)],
+        "alpha": [Interval(0.0, closed="right")],
+        "steps": [Interval(1, integer=True)],
+        "attack": [Options({"pgd", "fgsm"})],
+        "norm": [Options({"inf", "2"})],
+        "adversarial_fraction": [Interval(0.0, 1.0)],
+        "eps_mode": [Options({"fixed", "adaptive"})],
+        "eps_step": [None, Interval(0.0, closed="right")],
+        "eps_warmup_epochs": [Interval(0, integer=True)],
+    }
+
     def __init__(
         self,
         module: type[nn.Module] | nn.Module | None = None,
@@ -136,20 +148,9 @@ class AdversarialClassifier(RobustNetClassifier):
         self.eps_step = eps_step
         self.eps_warmup_epochs = eps_warmup_epochs
 
-    def _check_params(self):
-        super()._check_params()
-        check_number(self.eps, "eps", low=0.0)
-        check_number(self.alpha, "alpha", low=0.0, include_low=False)
-        check_number(self.steps, "steps", low=1, integer=True)
-        check_options(self.attack, "attack", {"pgd", "fgsm"})
-        check_options(self.norm, "norm", {"inf", "2"})
+    def _check_param_relations(self) -> None:
         if self.attack == "fgsm" and self.norm != "inf":
             raise ValueError(f"attack='fgsm' is an Linf attack; got norm={self.norm!r}.")
-        check_number(self.adversarial_fraction, "adversarial_fraction", low=0.0, high=1.0)
-        check_options(self.eps_mode, "eps_mode", {"fixed", "adaptive"})
-        if self.eps_step is not None:
-            check_number(self.eps_step, "eps_step", low=0.0, include_low=False)
-        check_number(self.eps_warmup_epochs, "eps_warmup_epochs", low=0, integer=True)
 
     def _check_fit_params(self, n_samples, fit_params, *, reset):
         if reset or getattr(self, "eps_", np.empty(0)).shape[0] != n_samples:
@@ -180,7 +181,7 @@ class AdversarialClassifier(RobustNetClassifier):
                     y,
                     eps=eps,
                     random_init=True,
-                    clip=check_clip(self.clip),
+                    clip=self._checked_clip,
                     random_state=self._train_generator,
                 )
             return pgd(
@@ -192,7 +193,7 @@ class AdversarialClassifier(RobustNetClassifier):
                 steps=self.steps,
                 norm=self.norm,
                 random_init=True,
-                clip=check_clip(self.clip),
+                clip=self._checked_clip,
                 random_state=self._train_generator,
             )
         finally:

@@ -20,41 +20,43 @@ does the plumbing around it:
 
 from __future__ import annotations
 
-from typing import Any
-from numpy.typing import ArrayLike
-
 import contextlib
+import inspect
 import json
+import math
 import os
 import threading
-import inspect
-import math
 import warnings
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from numpy.typing import ArrayLike
+from sklearn.utils import check_array
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNetClassifier
 from skorch.exceptions import NotInitializedError
 from skorch.history import History
 from skorch.utils import to_tensor
+from torch import nn
 from torch.utils.data import Dataset
-from sklearn.utils import check_array
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import column_or_1d
 
 from ..nets import MLP
 from ..utils import (
     ClipRange,
+    Device,
+    ParameterConstraints,
+    RandomState,
     RandomStateLike,
+    Range,
     check_clip,
-    check_device,
     check_per_sample,
-    check_random_state_param,
     draw_seed,
     resolve_device,
     torch_generator,
+    validate_params,
 )
 from ._progress import EpochProgressBar, TerminalAwarePrintLog
 
@@ -216,7 +218,20 @@ class RobustNetClassifier(NeuralNetClassifier):
     table. On a terminal (or in a notebook) a batch progress bar runs and the
     best values are coloured; otherwise (a log file, a pipe) the bar is left
     out and the rows are plain text, without carriage returns or colour codes.
+
+    **Parameter checks.** Each class declares what its parameters accept in
+    ``_parameter_constraints`` (merged with its bases'); ``fit``,
+    ``partial_fit`` and ``initialize`` check them all once, before any work,
+    and a bad value raises a ``ValueError`` or ``TypeError`` naming the
+    parameter, the value and what is allowed.
     """
+
+    #: What each parameter accepts (the subclasses' declarations are merged in).
+    _parameter_constraints: ParameterConstraints = {
+        "clip": [None, Range()],
+        "random_state": [RandomState()],
+        "device": [Device()],
+    }
 
     def __init__(
         self,
@@ -307,7 +322,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         -------
         self
         """
-        self._check_params()
+        self._check_declared_params()
         if self._waits_for_data():
             self.initialized_ = False
             return self
@@ -594,11 +609,16 @@ class RobustNetClassifier(NeuralNetClassifier):
             )
         return codes.astype(np.int64)
 
-    def _check_params(self):
-        """Validate the estimator's own parameters; subclasses extend this."""
-        check_clip(self.clip)
-        check_random_state_param(self.random_state)
-        check_device(self.__dict__.get("device"), "device")
+    def _check_declared_params(self) -> None:
+        """Check the declared parameters (``_parameter_constraints``), then the
+        relations between them (:meth:`_check_param_relations`)."""
+        validate_params(self, {"device": self.__dict__.get("device")})  # as given, not resolved
+        self._check_param_relations()
+        # The valid range the training steps use: checked here, once, not once per batch.
+        self._checked_clip = check_clip(self.clip)
+
+    def _check_param_relations(self) -> None:
+        """Hook: checks that involve several parameters (none here)."""
 
     def _check_fit_params(self, n_samples: int, fit_params: dict, *, reset: bool) -> dict:
         """Hook: validate and consume per-sample fit parameters; return the rest.
@@ -691,12 +711,12 @@ class RobustNetClassifier(NeuralNetClassifier):
         )
 
     def _fit(self, X, y, *, reset: bool, sample_weight=None, **fit_params):
-        self._check_params()
+        self._check_declared_params()
         X = self._check_X(X, reset=reset)
         y = self._check_y(y, X.shape[0], reset=reset)
         weight = self._check_sample_weight(sample_weight, y, reset=reset)
         fit_params = self._check_fit_params(X.shape[0], fit_params, reset=reset)
-        clip = check_clip(self.clip)
+        clip = self._checked_clip
         if clip is not None and (X.min() < clip[0] or X.max() > clip[1]):
             warnings.warn(
                 f"X has values in [{X.min():.3g}, {X.max():.3g}], outside clip={self.clip!r}; "

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-from numpy.typing import ArrayLike
-
 import math
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 from torch.nn import functional as F
 
@@ -24,7 +23,16 @@ from ..certify import (
     margin_matrix,
     refine_budgets,
 )
-from ..utils import check_clip, check_number, check_options, eval_mode
+from ..utils import (
+    Boolean,
+    Interval,
+    IsCallable,
+    Options,
+    ParameterConstraints,
+    check_clip,
+    check_options,
+    eval_mode,
+)
 from ._base import RobustNetClassifier, weighted_mean
 
 
@@ -149,6 +157,21 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
     dtype('bool')
     """
 
+    _parameter_constraints: ParameterConstraints = {
+        "eps0": [Interval(0.0, 1.0, closed="right")],
+        "alpha_low": [Interval(0.0, 1.0, closed="right")],
+        "alpha_high": [Interval(1.0)],
+        "budget": [Options({"learned", "uniform"})],
+        "bound": [Options({"crown-ibp", "ibp"})],
+        "loss_fusion": [Boolean()],
+        "generator": [None, IsCallable()],
+        "ramp_start": [Interval(0, integer=True)],
+        "ramp_length": [None, Interval(0, integer=True)],
+        "kappa_start": [Interval(0.0, 1.0)],
+        "kappa_end": [Interval(0.0, 1.0)],
+        "eval_batch_size": [Interval(1, integer=True)],
+    }
+
     def __init__(
         self,
         module: type[nn.Module] | nn.Module | None = None,
@@ -180,21 +203,6 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         self.kappa_start = kappa_start
         self.kappa_end = kappa_end
         self.eval_batch_size = eval_batch_size
-
-    # ------------------------------------------------------------ validation
-    def _check_params(self):
-        super()._check_params()
-        budget_range(self.eps0, self.alpha_low, self.alpha_high)
-        check_options(self.budget, "budget", {"learned", "uniform"})
-        check_options(self.bound, "bound", {"crown-ibp", "ibp"})
-        if not isinstance(self.loss_fusion, (bool, np.bool_)):
-            raise TypeError(f"loss_fusion must be a bool, got {self.loss_fusion!r}.")
-        check_number(self.ramp_start, "ramp_start", low=0, integer=True)
-        if self.ramp_length is not None:
-            check_number(self.ramp_length, "ramp_length", low=0, integer=True)
-        check_number(self.kappa_start, "kappa_start", low=0.0, high=1.0)
-        check_number(self.kappa_end, "kappa_end", low=0.0, high=1.0)
-        check_number(self.eval_batch_size, "eval_batch_size", low=1, integer=True)
 
     # ---------------------------------------------------------------- modules
     def initialize_module(self) -> RobustNetClassifier:
@@ -291,13 +299,13 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
                 if weight is None
                 else weighted_mean(robust_loss(lb, "none"), weight)
             )
-        lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
+        lower, upper = input_box(x, r * self._budget_tensor(x), self._checked_clip)
         C = margin_matrix(y, len(self.classes_))
         fused, ibp = fused_and_ibp_cross_entropy(self.module_, lower, upper, C)  # (B,), (B,)
         return weighted_mean((1 - r) * fused + r * ibp, weight)
 
     def _margin_bounds(self, x, y, r):
-        lower, upper = input_box(x, r * self._budget_tensor(x), check_clip(self.clip))
+        lower, upper = input_box(x, r * self._budget_tensor(x), self._checked_clip)
         C = margin_matrix(y, len(self.classes_))
         if self.bound == "ibp" or r >= 1:
             return ibp_lower(self.module_, lower, upper, C)

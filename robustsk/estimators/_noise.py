@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from ..perturb import add_gaussian_noise
-from ..utils import check_clip, check_number, check_options, check_per_sample
+from ..utils import Interval, Options, ParameterConstraints, Range, check_per_sample
 from ._adaptive import adapt_levels, choose_rows
 from ._base import RobustNetClassifier
 
@@ -102,6 +102,14 @@ class NoiseTrainedClassifier(RobustNetClassifier):
     (1797,)
     """
 
+    _parameter_constraints: ParameterConstraints = {
+        "sigma": [Interval(0.0)],
+        "clean_fraction": [Interval(0.0, 1.0)],
+        "sigma_mode": [Options({"fixed", "adaptive"})],
+        "sigma_step": [Interval(0.0, closed="right")],
+        "sigma_bounds": [Range(at_least=0.0)],
+    }
+
     def __init__(
         self,
         module: type[nn.Module] | nn.Module | None = None,
@@ -181,18 +189,6 @@ class NoiseTrainedClassifier(RobustNetClassifier):
             **fit_params,
         )
 
-    def _check_params(self):
-        super()._check_params()
-        check_number(self.sigma, "sigma", low=0.0)
-        check_number(self.clean_fraction, "clean_fraction", low=0.0, high=1.0)
-        check_options(self.sigma_mode, "sigma_mode", {"fixed", "adaptive"})
-        check_number(self.sigma_step, "sigma_step", low=0.0, include_low=False)
-        bounds = check_clip(self.sigma_bounds, "sigma_bounds")
-        if bounds is None or bounds[0] < 0:
-            raise ValueError(
-                f"sigma_bounds must be a pair 0 <= low < high, got {self.sigma_bounds!r}."
-            )
-
     def _check_fit_params(self, n_samples, fit_params, *, reset):
         sample_sigma = fit_params.pop("sample_sigma", None)
         if sample_sigma is not None:
@@ -216,7 +212,7 @@ class NoiseTrainedClassifier(RobustNetClassifier):
         if noisy.numel():
             rows = noisy.to(x.device)
             x_train[rows] = add_gaussian_noise(
-                x[rows], sigma, clip=check_clip(self.clip), generator=gen
+                x[rows], sigma, clip=self._checked_clip, generator=gen
             )
         y_pred = self.infer(x_train, **fit_params)
         loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x_train), training=True)

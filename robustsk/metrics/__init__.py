@@ -6,6 +6,7 @@ from ._rpr import RPRScorer, rpr_score, rpr_steps
 from ._rpr_curve import plot_rpr_curve, rpr_curve
 from ._verified import VerifiedErrorScorer, verified_error
 
+# isort: split
 # Shared with the other subpackages, not public API (hence not in __all__).
 from ._rpr import validate_rpr_args as validate_rpr_args
 

@@ -21,6 +21,7 @@ from ..utils import (
     check_options,
     check_per_sample,
     draw_seed,
+    fill_doc,
     is_pipeline,
 )
 
@@ -85,10 +86,7 @@ _PARAMS = """estimator : fitted robustsk estimator, skorch net, or Pipeline endi
         Show a progress bar over batches."""
 
 
-def _fill(doc: str | None) -> str:
-    return (doc or "").replace("{params}", _PARAMS)
-
-
+@fill_doc(params=_PARAMS)
 def adversarial_accuracy(
     estimator: Any,
     X: ArrayLike,
@@ -166,9 +164,7 @@ def adversarial_accuracy(
     return correct / len(np.asarray(X))
 
 
-adversarial_accuracy.__doc__ = _fill(adversarial_accuracy.__doc__)
-
-
+@fill_doc(params=_PARAMS)
 def adversarial_examples(
     estimator: Any,
     X: ArrayLike,
@@ -215,8 +211,6 @@ def adversarial_examples(
     ]
     return np.concatenate(parts).reshape(X.shape)
 
-
-adversarial_examples.__doc__ = _fill(adversarial_examples.__doc__)
 
 _ADVICE = (
     "Gradient attacks need the network; for other classifiers use a metric that needs only "

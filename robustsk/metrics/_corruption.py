@@ -5,9 +5,9 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from typing import Any, cast
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..datasets import make_corrupted
 from ..perturb import (

@@ -6,14 +6,13 @@ the fraction of robust points, :class:`RPRScorer` the scikit-learn scorer.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
-from numpy.typing import ArrayLike
-
-import contextlib
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -33,6 +32,7 @@ from ..utils import (
     check_number,
     check_options,
     check_random_state_param,
+    fill_doc,
     map_pool,
 )
 from ._adversarial import encode_labels
@@ -99,10 +99,6 @@ _ENGINE_PARAMS = (
     """
     + _CLIP_PARAM
 )
-
-
-def _fill(doc: str) -> str:
-    return doc.replace("{engine_params}", _ENGINE_PARAMS)
 
 
 def _check_perturbation(perturbation):
@@ -256,6 +252,7 @@ def _make_model(estimator, y, backend):
     return PredictModel(estimator, y)
 
 
+@fill_doc(engine_params=_ENGINE_PARAMS)
 def rpr_steps(
     estimator: Any,
     X: ArrayLike,
@@ -368,9 +365,6 @@ def rpr_steps(
         clip=clip,
         stacklevel=2,
     )
-
-
-rpr_steps.__doc__ = _fill(rpr_steps.__doc__ or "")
 
 
 def _rpr_steps(
@@ -495,6 +489,7 @@ def _steps_block(
         )
 
 
+@fill_doc(engine_params=_ENGINE_PARAMS)
 def rpr_score(
     estimator: Any,
     X: ArrayLike,
@@ -560,9 +555,6 @@ def rpr_score(
         stacklevel=2,
     )
     return float(np.mean(steps >= max_steps))
-
-
-rpr_score.__doc__ = _fill(rpr_score.__doc__ or "")
 
 
 class RPRScorer:

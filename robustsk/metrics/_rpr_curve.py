@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..utils import check_number
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 from torch import nn
 
 from ..certify import check_module, margin_lower_bounds

@@ -7,15 +7,13 @@ valid range is the ``clip`` parameter: ``(0, 1)`` by default, ``(0, 255)`` for
 outside it get a warning.
 """
 
-from ._base import Perturbation
+# Shared with the other subpackages, not public API (hence not in __all__): per-sample
+# expansion and the valid-range helpers behind every ``clip`` parameter.
+from ._base import Perturbation, expand_per_sample as expand_per_sample
 from ._corruption import CORRUPTIONS, Corruption
 from ._gaussian import GaussianNoise, add_gaussian_noise
 from ._ladder import make_sigma_ladder, noise_ladder
 from ._random_pixels import RandomPixels
-
-# Shared with the other subpackages, not public API (hence not in __all__): per-sample
-# expansion and the valid-range helpers behind every ``clip`` parameter.
-from ._base import expand_per_sample as expand_per_sample
 from ._range import (
     Bounds as Bounds,
     ValueRange as ValueRange,

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
-from ..utils import RandomStateLike, check_batch, check_random_state_param, torch_generator
+from ..utils import (
+    ParameterConstraints,
+    RandomState,
+    RandomStateLike,
+    Range,
+    check_batch,
+    check_random_state_param,
+    torch_generator,
+    validate_params,
+)
 from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range
 
 
@@ -40,7 +49,20 @@ class Perturbation:
         are clipped to it. ``None`` disables clipping where a scheme allows it.
     random_state : None, int, numpy or torch Generator, default=None
         Seed of the perturbation's random stream.
+
+    Notes
+    -----
+    Each scheme declares what its parameters accept in
+    ``_parameter_constraints`` (merged with its bases'); every call checks
+    them before any work, so a bad value raises a ``ValueError`` or
+    ``TypeError`` naming the parameter, the value and what is allowed.
     """
+
+    #: What each parameter accepts; subclasses declare their own (merged with these).
+    _parameter_constraints: ParameterConstraints = {
+        "clip": [None, Range(check_range)],
+        "random_state": [RandomState()],
+    }
 
     def __init__(self, *, clip: ValueRange = (0.0, 1.0), random_state: RandomStateLike = None):
         self.clip = clip
@@ -52,9 +74,9 @@ class Perturbation:
     def _apply(self, X, random_state, *, warn: bool):
         """Validate, warn once about data outside ``clip`` (if ``warn``), perturb."""
         X = check_batch(X, "X")
+        self._check_params()
         bounds = check_range(self.clip)
         check_random_state_param(random_state)
-        self._check_params()
         as_numpy = not isinstance(X, torch.Tensor)
         x = _to_float_tensor(X)
         check_range_shape(bounds, tuple(x.shape[1:]))
@@ -68,10 +90,17 @@ class Perturbation:
             return out.cpu().numpy()
         return out
 
-    # -- hooks --------------------------------------------------------------
-    def _check_params(self):
-        """Validate constructor parameters (called before any work)."""
+    # -- checks -------------------------------------------------------------
+    def _check_params(self, prefix: str = "") -> None:
+        """Check the declared parameters (``_parameter_constraints``), before any work.
 
+        Subclasses declare their parameters instead of overriding this. ``prefix``
+        goes before each name in messages (``"perturbation."`` where the
+        perturbation is itself a parameter).
+        """
+        validate_params(self, prefix=prefix)
+
+    # -- hooks --------------------------------------------------------------
     def _perturb(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 

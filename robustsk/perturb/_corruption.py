@@ -8,7 +8,14 @@ from typing import cast
 import numpy as np
 import torch
 
-from ..utils import RandomStateLike, check_number, check_options, numpy_generator
+from ..utils import (
+    Interval,
+    Options,
+    ParameterConstraints,
+    RandomStateLike,
+    Range,
+    numpy_generator,
+)
 from ._base import Perturbation
 from ._range import Bounds, ValueRange, check_range, from_unit, to_unit
 
@@ -142,6 +149,22 @@ class Corruption(Perturbation):
     (2, 1, 8, 8)
     """
 
+    _parameter_constraints: ParameterConstraints = {
+        "name": [Options(frozenset(CORRUPTIONS))],
+        "severity": [Interval(1, 5, integer=True)],
+        "clip": [
+            Range(
+                check_range,
+                none_error=(
+                    "clip must be a pair (low, high) for Corruption, got None: corruptions are "
+                    "defined relative to the valid range (brightness, contrast, noise levels "
+                    "are fractions of it). Pass the data's range, e.g. clip=(0, 255) for "
+                    "8-bit images."
+                ),
+            )
+        ],
+    }
+
     def __init__(
         self,
         name: str,
@@ -154,16 +177,6 @@ class Corruption(Perturbation):
         self.name = name
         self.severity = severity
 
-    def _check_params(self):
-        check_options(self.name, "name", CORRUPTIONS)
-        check_number(self.severity, "severity", low=1, high=5, integer=True)
-        if check_range(self.clip) is None:
-            raise ValueError(
-                "clip must be a pair (low, high) for Corruption, got None: corruptions are "
-                "defined relative to the valid range (brightness, contrast, noise levels are "
-                "fractions of it). Pass the data's range, e.g. clip=(0, 255) for 8-bit images."
-            )
-
     def _perturb(self, x, generator):
         squeeze = x.ndim == 3
         if squeeze:
@@ -173,7 +186,7 @@ class Corruption(Perturbation):
                 "X must be images of shape (n, c, h, w) with c in {1, 3} and h, w >= 2, or "
                 f"(n, h, w); got shape {tuple(x.shape) if not squeeze else tuple(x.shape[1:])}."
             )
-        bounds = cast(Bounds, check_range(self.clip))  # not None: _check_params refuses it
+        bounds = cast(Bounds, check_range(self.clip))  # not None: its constraint refuses it
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator, device=x.device).item())
         rng = numpy_generator(seed)
         unit = to_unit(x.detach().cpu().numpy(), bounds)  # (n, c, h, w) in [0, 1]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from numpy.typing import ArrayLike
-
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
-from ..utils import RandomStateLike, check_per_sample
+from ..utils import ParameterConstraints, PerSample, RandomStateLike, check_per_sample
 from ._base import Perturbation, expand_per_sample
 from ._range import ValueRange, check_range, clamp_
 
@@ -82,6 +81,8 @@ class GaussianNoise(Perturbation):
     (True, True)
     """
 
+    _parameter_constraints: ParameterConstraints = {"sigma": [PerSample(low=0.0)]}
+
     def __init__(
         self,
         sigma: float | ArrayLike | torch.Tensor = 0.1,
@@ -91,10 +92,6 @@ class GaussianNoise(Perturbation):
     ):
         super().__init__(clip=clip, random_state=random_state)
         self.sigma = sigma
-
-    def _check_params(self):
-        if np.ndim(self.sigma) == 0:
-            check_per_sample(self.sigma, 0, "sigma", low=0.0)
 
     def _perturb(self, x, generator):
         sigma = check_per_sample(self.sigma, x.shape[0], "sigma", low=0.0)

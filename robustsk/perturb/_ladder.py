@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import cast
 
-from numpy.typing import ArrayLike
-
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ..utils import RandomStateLike, check_batch, check_number, torch_generator
 from ._range import ValueRange, check_range, check_range_shape, clamp_, warn_outside_range

@@ -7,7 +7,7 @@ from typing import cast
 
 import torch
 
-from ..utils import RandomStateLike, check_number
+from ..utils import Boolean, Interval, Options, ParameterConstraints, RandomStateLike, Range
 from ._base import Perturbation
 from ._range import Bounds, ValueRange, bounds_like, check_range
 
@@ -88,6 +88,22 @@ class RandomPixels(Perturbation):
     #: The allowed ``value`` names.
     VALUES = ("uniform", "salt_and_pepper", "invert", "white", "black")
 
+    _parameter_constraints: ParameterConstraints = {
+        "k": [None, Interval(1, integer=True)],
+        "value": [Options(VALUES)],
+        "replace": [Boolean()],
+        "clip": [
+            Range(
+                check_range,
+                none_error=(
+                    "clip must be a pair (low, high) for RandomPixels, got None: the new pixel "
+                    "values are drawn from it. Pass the data's range, e.g. clip=(0, 255) for "
+                    "8-bit images or clip=(X.min(axis=0), X.max(axis=0)) for tabular data."
+                ),
+            )
+        ],
+    }
+
     def __init__(
         self,
         k: int | None = None,
@@ -102,28 +118,12 @@ class RandomPixels(Perturbation):
         self.value = value
         self.replace = replace
 
-    def _check_params(self):
-        if self.k is not None:
-            check_number(self.k, "k", low=1, integer=True)
-        if not isinstance(self.value, str) or self.value not in self.VALUES:
-            raise ValueError(f"value must be one of {list(self.VALUES)!r}, got {self.value!r}.")
-        if not isinstance(self.replace, bool):
-            raise TypeError(
-                f"replace must be a bool, got {self.replace!r} ({type(self.replace).__name__})."
-            )
-        if check_range(self.clip) is None:
-            raise ValueError(
-                "clip must be a pair (low, high) for RandomPixels, got None: the new pixel "
-                "values are drawn from it. Pass the data's range, e.g. clip=(0, 255) for 8-bit "
-                "images or clip=(X.min(axis=0), X.max(axis=0)) for tabular data."
-            )
-
     def n_draws(self, n_pixels: int) -> int:
         """Number of pixel draws per image for an image of ``n_pixels`` pixels."""
         return int(self.k) if self.k is not None else max(1, round(math.sqrt(n_pixels)))
 
     def _perturb(self, x, generator):
-        bounds = cast(Bounds, check_range(self.clip))  # not None: _check_params refuses it
+        bounds = cast(Bounds, check_range(self.clip))  # not None: its constraint refuses it
         low, high = bounds_like(bounds, x)
         n = x.shape[0]
         if x.ndim >= 3:  # (n, c, *spatial): a pixel is a spatial location

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..utils import check_number
 from ._base import predict_proba_batched, unwrap_classifier

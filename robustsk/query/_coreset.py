@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, map_pool
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, fill_doc, map_pool
 from ._base import _proba_block, check_predict_proba, check_query
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._embeddings import penultimate_embeddings
 
 
@@ -69,7 +69,7 @@ def greedy_k_center(
     return chosen, gaps
 
 
-@fill_doc
+@fill_doc(**PARTS)
 def coreset(
     classifier: Any,
     X_pool: ArrayLike,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..attacks import deepfool
 from ..utils import (
@@ -14,13 +14,14 @@ from ..utils import (
     TorchClassifier,
     batches,
     check_number,
+    fill_doc,
     map_pool,
 )
 from ._base import check_query, select_top
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 
 
-@fill_doc
+@fill_doc(**PARTS)
 def dfal(
     classifier: Any,
     X_pool: ArrayLike,

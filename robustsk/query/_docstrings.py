@@ -1,18 +1,13 @@
 """Parameter descriptions shared by the acquisition strategies' docstrings.
 
 A strategy's docstring names a shared block by a placeholder (``{pool}``) and
-:func:`fill_doc` substitutes the text, as imbalanced-learn's ``Substitution``
-does, so each description is written once.
+``@fill_doc(**PARTS)`` (robustsk's one docstring filler, in ``robustsk.utils``)
+substitutes the text, so each description is written once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-F = TypeVar("F", bound=Callable)
-
-_PARTS = {
+PARTS = {
     "proba_classifier": """classifier : fitted classifier with ``predict_proba``
         A robustsk estimator, a skorch net, any scikit-learn classifier, or an
         active learner wrapping one.""",
@@ -32,11 +27,3 @@ _PARTS = {
         Pool rows per block (per joblib task); randomness drawn while scoring
         is seeded per block, so the block layout, not ``n_jobs``, fixes it.""",
 }
-
-
-def fill_doc(func: F) -> F:
-    """Substitute the shared blocks (``{proba_classifier}``, ``{torch_classifier}``,
-    ``{pool}``, ``{parallel}``) into ``func``'s docstring."""
-    if func.__doc__:
-        func.__doc__ = func.__doc__.format(**_PARTS)
-    return func

@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_number
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    RandomStateLike,
+    check_number,
+    fill_doc,
+    proportional_quotas,
+    stratified_sample,
+)
 from ._base import check_query, predict_proba_batched
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._scores import entropy_scores
 
 
-def proportional_quotas(counts, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Split ``n`` over bins in proportion to ``counts`` (largest remainder, random ties)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    exact = n * counts / counts.sum()
-    quotas = np.floor(exact).astype(np.int64)
-    remainder = n - quotas.sum()
-    if remainder:
-        frac = exact - quotas
-        frac[quotas >= counts] = -1.0  # a full bin cannot take more
-        order = np.lexsort((rng.random(len(counts)), -frac))
-        quotas[order[:remainder]] += 1
-    return quotas
-
-
-def sample_per_bin(bin_of: np.ndarray, quotas: np.ndarray, rng: np.random.Generator):
-    """Indices with ``quotas[b]`` drawn uniformly without replacement from each bin ``b``."""
-    order = np.lexsort(
-        np.stack([rng.random(bin_of.shape[0]), bin_of])
-    )  # bins in order, random within
-    sorted_bins = bin_of[order]
-    starts = np.searchsorted(sorted_bins, np.arange(len(quotas)))
-    rank = np.arange(order.shape[0]) - starts[sorted_bins]
-    return order[rank < quotas[sorted_bins]]
-
-
-@fill_doc
+@fill_doc(**PARTS)
 def dre(
     classifier: Any,
     X_pool: ArrayLike,
@@ -115,4 +97,4 @@ def dre_select(
     # np.histogram's bins are [e_i, e_i+1) except the last, which is closed.
     bin_of = np.clip(np.searchsorted(edges, entropy, side="right") - 1, 0, n_bins - 1)
     quotas = proportional_quotas(counts, n_instances, rng)
-    return sample_per_bin(bin_of, quotas, rng).astype(np.int64)
+    return stratified_sample(bin_of, quotas, rng)

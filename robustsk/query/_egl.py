@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
@@ -17,10 +17,11 @@ from ..utils import (
     TorchClassifier,
     batches,
     check_number,
+    fill_doc,
     map_pool,
 )
 from ._base import check_query, select_top
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 
 
 def _factorizable(module: nn.Module) -> bool:
@@ -158,7 +159,7 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
     return scores
 
 
-@fill_doc
+@fill_doc(**PARTS)
 def egl(
     classifier: Any,
     X_pool: ArrayLike,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-from numpy.typing import ArrayLike
-
 import copy
 import threading
+from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from ..utils import (
@@ -19,12 +18,12 @@ from ..utils import (
     batches,
     check_number,
     draw_seed,
+    fill_doc,
     map_pool,
 )
 from ._base import check_query, select_top
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._scores import bald_scores, entropy_scores
-
 
 _GLOBAL_RNG = threading.Lock()
 
@@ -97,6 +96,32 @@ def _mc_block(X, *, estimator, **kwargs):
     return mc_dropout_scores(estimator, X, **kwargs)
 
 
+_DOC = """{summary}
+    Needs a torch network (robustsk estimator or skorch net): dropout is run at
+    prediction time on a copy of its module, ``n_samples`` passes per batch.
+    A module without dropout gets ``Dropout(p)`` before each linear layer.
+
+    Parameters
+    ----------
+    {torch_classifier}
+    {pool}
+    random_state : None, int or numpy Generator, default=None
+        Seeds the dropout masks and tie breaking.
+    n_samples : int, default=10
+        Monte Carlo passes T.
+    p : float, default=0.1
+        Dropout probability of inserted layers.
+    batch_size : int, default=1024
+        Rows per forward pass.
+    {parallel}
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+    """
+
+
 def _mc_strategy(name, doc):
     def strategy(
         classifier: Any,
@@ -132,34 +157,7 @@ def _mc_strategy(name, doc):
         return select_top(scores, n_instances, rng)
 
     strategy.__name__ = strategy.__qualname__ = name
-    strategy.__doc__ = (
-        doc
-        + """
-    Needs a torch network (robustsk estimator or skorch net): dropout is run at
-    prediction time on a copy of its module, ``n_samples`` passes per batch.
-    A module without dropout gets ``Dropout(p)`` before each linear layer.
-
-    Parameters
-    ----------
-    {torch_classifier}
-    {pool}
-    random_state : None, int or numpy Generator, default=None
-        Seeds the dropout masks and tie breaking.
-    n_samples : int, default=10
-        Monte Carlo passes T.
-    p : float, default=0.1
-        Dropout probability of inserted layers.
-    batch_size : int, default=1024
-        Rows per forward pass.
-    {parallel}
-
-    Returns
-    -------
-    indices : ndarray of shape (n_instances,)
-    scores : ndarray of shape (n_instances,)
-    """
-    )
-    return fill_doc(strategy)
+    return fill_doc(_DOC, summary=doc, **PARTS)(strategy)
 
 
 bald = _mc_strategy(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, fill_doc
 from ._base import check_query, predict_proba_batched
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._scores import top2_classes
 
 
-@fill_doc
+@fill_doc(**PARTS)
 def mcp(
     classifier: Any,
     X_pool: ArrayLike,

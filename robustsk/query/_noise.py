@@ -3,13 +3,12 @@ baseline."""
 
 from __future__ import annotations
 
-from typing import Any, cast
-from numpy.typing import ArrayLike
-
 import contextlib
+from typing import Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from ..perturb import add_gaussian_noise
 from ..utils import (
@@ -22,13 +21,14 @@ from ..utils import (
     check_options,
     check_parallel,
     check_per_sample,
+    fill_doc,
     float32_tensor,
     map_pool,
     torch_generator,
 )
 from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low
 from ._base import check_predict_proba, check_query, select_top
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._scores import entropy_scores, label_entropy_scores
 
 
@@ -227,6 +227,7 @@ _PARAMS = """
 """
 
 
+@fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_entropy(
     classifier: Any,
     X_pool: ArrayLike,
@@ -255,7 +256,7 @@ def noise_entropy(
     the same label: entropy 0); such ties are broken by the mean softmax
     entropy of the same copies, so among unanimous examples the most
     confident ones (the most deficient noise) come first on the low side.
-    """
+    {noise_params}"""
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="noise_entropy"
     )
@@ -286,10 +287,7 @@ def noise_entropy(
     return idx, entropy[idx]
 
 
-noise_entropy.__doc__ = (noise_entropy.__doc__ or "") + _PARAMS
-fill_doc(noise_entropy)
-
-
+@fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_uncertainty(
     classifier: Any,
     X_pool: ArrayLike,
@@ -309,7 +307,7 @@ def noise_uncertainty(
 
     Scores are the mean softmax entropies of ``n_noise`` copies at each
     example's own level.
-    """
+    {noise_params}"""
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="noise_uncertainty"
     )
@@ -329,7 +327,3 @@ def noise_uncertainty(
         estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "entropy", n_jobs, block_size
     )
     return select_top(scores, n_instances, rng)
-
-
-noise_uncertainty.__doc__ = (noise_uncertainty.__doc__ or "") + _PARAMS
-fill_doc(noise_uncertainty)

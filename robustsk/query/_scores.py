@@ -6,9 +6,8 @@ Each function takes probabilities of shape ``(n, C)`` (or Monte Carlo samples
 
 from __future__ import annotations
 
-from numpy.typing import ArrayLike
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def entropy_scores(proba: ArrayLike) -> np.ndarray:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
-from numpy.typing import ArrayLike
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, fill_doc
 from ._base import check_query, predict_proba_batched, select_top
-from ._docstrings import fill_doc
+from ._docstrings import PARTS
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
-_DOC = """
+_DOC = """{summary}
+
     Parameters
     ----------
     {proba_classifier}
@@ -54,8 +55,7 @@ def _probability_strategy(score_fn, name, summary, largest=True):
         return select_top(scores, n_instances, rng, largest=largest)
 
     strategy.__name__ = strategy.__qualname__ = name
-    strategy.__doc__ = summary + "\n" + _DOC
-    return fill_doc(strategy)
+    return fill_doc(_DOC, summary=summary, **PARTS)(strategy)
 
 
 max_entropy = _probability_strategy(
@@ -86,7 +86,7 @@ clean_uncertainty = _probability_strategy(
 )
 
 
-@fill_doc
+@fill_doc(**PARTS)
 def random_sampling(
     classifier: Any,
     X_pool: ArrayLike,

@@ -12,17 +12,20 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._argtypes import nonnegative_int as nonnegative_int
-from ._argtypes import port as port
-from ._argtypes import positive_int as positive_int
-from ._data import DIGITS_N_TEST as DIGITS_N_TEST
-from ._data import DIGITS_N_TRAIN as DIGITS_N_TRAIN
-from ._data import digits_as_mnist as digits_as_mnist
-from ._data import load_mnist_split as load_mnist_split
-from ._data import mnist_problem as mnist_problem
+from ._argtypes import (
+    nonnegative_int as nonnegative_int,
+    port as port,
+    positive_int as positive_int,
+)
+from ._data import (
+    DIGITS_N_TEST as DIGITS_N_TEST,
+    DIGITS_N_TRAIN as DIGITS_N_TRAIN,
+    digits_as_mnist as digits_as_mnist,
+    load_mnist_split as load_mnist_split,
+    mnist_problem as mnist_problem,
+)
 from ._plots import subplots as subplots
-from ._registry import Reproduction as Reproduction
-from ._registry import reproductions as reproductions
+from ._registry import Reproduction as Reproduction, reproductions as reproductions
 
 if TYPE_CHECKING:
     from ._aqpl import AQPLConfig, plot_noise_sweep, run_aqpl, run_aqpl_seeds

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import rpr_steps, validate_rpr_args
 from ..perturb import Perturbation, ValueRange
-from ..utils import check_number, check_random_state_param, draw_seed
+from ..utils import check_number, check_random_state_param, draw_seed, stratified_sample
 
 _X = TypeVar("_X", bound=ArrayLike)
 _Y = TypeVar("_Y", bound=ArrayLike)
@@ -295,12 +295,8 @@ class RobustSubsetSelector(BaseEstimator):
                 )
             take = np.minimum(n_robust, want)
         rng = np.random.default_rng([seed, 1])
-        # a random rank for every robust point within its class; keep ranks < take[class]
-        order = np.lexsort((rng.random(robust.sum()), codes[robust]))
-        robust_idx = np.flatnonzero(robust)[order]  # grouped by class, shuffled within
-        starts = np.concatenate([[0], np.cumsum(n_robust)[:-1]])
-        rank = np.arange(robust_idx.shape[0]) - np.repeat(starts, n_robust)
-        chosen = np.sort(robust_idx[rank < np.repeat(take, n_robust)])
+        drawn = stratified_sample(codes[robust], take, rng)  # positions among the robust
+        chosen = np.sort(np.flatnonzero(robust)[drawn])
         self.estimator_ = model
         self.steps_ = steps
         self.robust_ = robust

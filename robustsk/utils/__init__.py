@@ -2,32 +2,49 @@
 
 The bottom layer of robustsk: it imports nothing from the other subpackages. Besides the
 public helpers of ``__all__``, it holds what the other subpackages share without making it
-public API (re-exported below as ``name as name``): the one layer that reaches into a
+public API (re-exported below as ``name as name``): the declared parameter constraints
+(``_parameter_constraints`` and ``validate_params``), the one layer that reaches into a
 fitted torch net (``TorchClassifier``: module, device, outputs, log-probabilities, a
 Pipeline composed into one torch module), row batching, joblib pool scoring and the type
 aliases of the public signatures.
 """
 
+# Shared with the other subpackages, not public API (hence not in __all__).
+from ._constraints import (
+    Boolean as Boolean,
+    Constraint as Constraint,
+    Device as Device,
+    HasMethods as HasMethods,
+    InstanceOf as InstanceOf,
+    Interval as Interval,
+    IsCallable as IsCallable,
+    Options as Options,
+    ParameterConstraints as ParameterConstraints,
+    PerSample as PerSample,
+    RandomState as RandomState,
+    Range as Range,
+    Sized as Sized,
+    check_param as check_param,
+    declared_constraints as declared_constraints,
+    invalid_values as invalid_values,
+    validate_params as validate_params,
+)
 from ._device import available_devices, check_device, resolve_device
+from ._docstrings import fill_doc as fill_doc
 from ._io import write_csv
 from ._modes import eval_mode
-from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
-from ._threads import torch_threads, worker_threads
-from ._validation import (
-    check_batch,
-    check_clip,
-    check_number,
-    check_options,
-    check_per_sample,
-)
-
-# Shared with the other subpackages, not public API (hence not in __all__).
 from ._parallel import (
     DEFAULT_BLOCK_SIZE as DEFAULT_BLOCK_SIZE,
     check_n_jobs as check_n_jobs,
     check_parallel as check_parallel,
     map_pool as map_pool,
 )
+from ._quota import (
+    proportional_quotas as proportional_quotas,
+    stratified_sample as stratified_sample,
+)
+from ._random import check_random_state_param, draw_seed, numpy_generator, torch_generator
+from ._threads import torch_threads, worker_threads
 from ._torch_pipeline import is_pipeline as is_pipeline
 from ._torchnet import (
     TorchClassifier as TorchClassifier,
@@ -35,6 +52,13 @@ from ._torchnet import (
     float32_tensor as float32_tensor,
 )
 from ._types import ClipRange as ClipRange, RandomStateLike as RandomStateLike
+from ._validation import (
+    check_batch,
+    check_clip,
+    check_number,
+    check_options,
+    check_per_sample,
+)
 
 __all__ = [
     "available_devices",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-from collections.abc import Iterable
-from collections.abc import Mapping
-import os
-
 import csv
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 
 def write_csv(rows: Iterable[Mapping[str, Any]], path: str | os.PathLike) -> None:

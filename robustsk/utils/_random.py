@@ -6,13 +6,13 @@ robustsk never touches global random state: every stochastic function takes a
 
 from __future__ import annotations
 
-from typing import Any, cast
-from ._types import RandomStateLike
-
 import numbers
+from typing import Any, cast
 
 import numpy as np
 import torch
+
+from ._types import RandomStateLike
 
 _MAX_SEED = 2**31 - 1
 

@@ -6,15 +6,15 @@ parameter, the offending value and what is allowed.
 
 from __future__ import annotations
 
-from typing import Any, cast
-from numpy.typing import ArrayLike
-from collections.abc import Collection
-from ._types import ClipRange
-
 import numbers
+from collections.abc import Collection
+from typing import Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
+
+from ._types import ClipRange
 
 
 def check_clip(clip: Any, name: str = "clip") -> ClipRange:
