@@ -48,6 +48,12 @@ def main(argv=None):
     parser.add_argument("--per-side", type=int, default=100)
     parser.add_argument("--n-train", type=int, default=20000, help="training images")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        default=["noise_entropy", "noise_uncertainty"],
+        choices=["noise_entropy", "noise_uncertainty"],
+    )
     args = parser.parse_args(argv)
     X, y = load_mnist(args.mnist, return_X_y=True)
     Xt, _ = load_mnist(args.mnist, subset="test", return_X_y=True)
@@ -69,7 +75,8 @@ def main(argv=None):
         f"{'strategy':<18} {'full-vs-full':>13} {'adaptive-vs-full':>17} {'overlap ratio':>14} "
         f"{'passes':>8} {'time full':>10} {'time adaptive':>14}"
     )
-    for strategy in (noise_entropy, noise_uncertainty):
+    chosen = {"noise_entropy": noise_entropy, "noise_uncertainty": noise_uncertainty}
+    for strategy in (chosen[name] for name in args.strategies):
         ff, af, passes, t_full, t_adapt = [], [], [], [], []
         for s in range(args.seeds):
             picks = []

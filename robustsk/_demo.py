@@ -51,7 +51,7 @@ def run_demo(
 
     Returns the table as a list of row dicts.
     """
-    from tqdm.auto import tqdm
+    from .utils import progress_bar
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def run_demo(
 
     rows = []
     models = demo_models(max_epochs=max_epochs, random_state=random_state, verbose=verbose)
-    for name, model in tqdm(models.items(), desc="training", disable=not verbose):
+    for name, model in progress_bar(models.items(), desc="training", verbose=verbose):
         start = time.perf_counter()
         model.fit(X_train, y_train)
         per_corruption = {c: model.score(Xc, y_test) for c, Xc in corrupted.items()}

@@ -24,6 +24,7 @@ from robustsk.estimators import (
     RobustNetClassifier,
 )
 from robustsk.perturb import Corruption, GaussianNoise, Perturbation, RandomPixels
+from robustsk.selection import RobustSubsetSelector
 from robustsk.utils import (
     Interval,
     Options,
@@ -55,6 +56,17 @@ class CountingClassifier:
     def fit(self, X, y):
         self.fits += 1
         return self
+
+
+class CountingModel:
+    """A prefit model (no ``fit``) that counts its predictions."""
+
+    def __init__(self):
+        self.predicted = 0
+
+    def predict(self, X):
+        self.predicted += len(X)
+        return np.zeros(len(X), dtype=int)
 
 
 class CountingOracle(CallableOracle):
@@ -139,6 +151,16 @@ def _perturbation(make):
     return build
 
 
+def _selector(cls):
+    model = CountingModel()
+    selector = cls(model, max_steps=2, perturbation=RandomPixels(2), random_state=0)
+
+    def run(X, y):
+        selector.fit(X, y)
+
+    return selector, run, lambda: model.predicted == 0 and not hasattr(selector, "steps_")
+
+
 small_X = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
 
 #: Every class declaring ``_parameter_constraints`` -> how to build it, call its entry
@@ -153,6 +175,7 @@ TEMPLATES = {
     GaussianNoise: _perturbation(lambda: GaussianNoise(0.1, random_state=0)),
     RandomPixels: _perturbation(lambda: RandomPixels(3, random_state=0)),
     Corruption: _perturbation(lambda: Corruption("gaussian_noise", random_state=0)),
+    RobustSubsetSelector: _selector,
 }
 
 

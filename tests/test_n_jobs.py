@@ -138,7 +138,8 @@ def test_map_pool_none_follows_the_active_joblib_config():
     np.testing.assert_array_equal(out, threaded)
 
 
-def test_map_pool_progress_bar_is_advanced_by_the_blocks_or_by_fn(capsys):
+def test_map_pool_progress_bar_is_advanced_by_the_blocks_or_by_fn(capsys, monkeypatch):
+    monkeypatch.setattr("robustsk.utils._progress.is_interactive", lambda stream: True)
     X = np.arange(12.0).reshape(12, 1)
     seen = []
 

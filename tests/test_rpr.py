@@ -271,8 +271,9 @@ def test_perturbation_stream_and_other_schemes(logreg, flat_digits):
     assert 0 < np.mean(s1 == 20) < 1
 
 
-def test_progress_bar_only_when_verbose(logreg, flat_digits, capsys):
+def test_progress_bar_only_when_verbose(logreg, flat_digits, capsys, monkeypatch):
     _, X_test, _, y_test = flat_digits
+    monkeypatch.setattr("robustsk.utils._progress.is_interactive", lambda stream: True)
     rpr_steps(logreg, X_test[:20], y_test[:20], max_steps=5, random_state=0, verbose=0)
     assert "rpr" not in capsys.readouterr().err
     rpr_steps(logreg, X_test[:20], y_test[:20], max_steps=5, random_state=0, verbose=1)

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
 from ..perturb import (
     CORRUPTIONS,
@@ -22,7 +21,7 @@ from ..perturb import (
     to_unit,
     warn_outside_range,
 )
-from ..utils import check_batch, check_n_jobs, check_number, numpy_generator
+from ..utils import check_batch, check_n_jobs, check_number, numpy_generator, progress_bar
 
 
 def make_corrupted(
@@ -111,7 +110,7 @@ def make_corrupted(
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     out = {}
     for name, res in zip(
-        names, tqdm(results, total=len(names), desc="corrupting", disable=not verbose)
+        names, progress_bar(results, total=len(names), desc="corrupting", verbose=verbose)
     ):
         out[name] = _from_unit(res, bounds, X)  # same type, shape and dtype as X
     return out

@@ -9,40 +9,16 @@ colour codes.
 
 from __future__ import annotations
 
-import builtins
 import re
 import sys
-from typing import Any
 
 import tqdm
 from skorch.callbacks import PrintLog, ProgressBar
 
+from ..utils import is_interactive
+
 #: An ANSI "select graphic rendition" sequence, the colour codes PrintLog writes.
 _ANSI_SGR = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def in_notebook() -> bool:
-    """Whether the code runs in a Jupyter notebook (skorch's own test)."""
-    get_ipython = getattr(builtins, "get_ipython", None)
-    shell = get_ipython() if callable(get_ipython) else None
-    return type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def is_interactive(stream: Any) -> bool:
-    """Whether ``stream`` shows output live: a terminal, or a notebook's output.
-
-    A closed stream, one without ``isatty`` (or ``None``, as under ``pythonw``)
-    counts as not interactive.
-    """
-    if in_notebook():
-        return True
-    isatty = getattr(stream, "isatty", None)
-    if not callable(isatty):
-        return False
-    try:
-        return bool(isatty())
-    except (ValueError, OSError):  # closed or detached stream
-        return False
 
 
 class EpochProgressBar(ProgressBar):

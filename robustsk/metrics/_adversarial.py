@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
 from ..attacks import deepfool, fgsm, pgd
 from ..utils import (
@@ -23,6 +22,7 @@ from ..utils import (
     draw_seed,
     fill_doc,
     is_pipeline,
+    progress_bar,
 )
 
 BUILTIN_ATTACKS = ("pgd", "fgsm", "deepfool")
@@ -294,7 +294,7 @@ def _attack_batches(
     )
     gen = torch.Generator(device=net.device).manual_seed(seed)
     with net.evaluating():
-        for s in tqdm(list(batches(len(X), batch_size)), desc=attack, disable=not verbose):
+        for s in progress_bar(list(batches(len(X), batch_size)), desc=attack, verbose=verbose):
             x = torch.as_tensor(X[s], device=net.device)
             t = torch.as_tensor(codes[s], device=net.device)
             e = eps[s] if np.ndim(eps) else eps

@@ -34,6 +34,7 @@ from ..utils import (
     check_random_state_param,
     fill_doc,
     map_pool,
+    validate_params,
 )
 from ._adversarial import encode_labels
 from ._rpr_engine import PredictModel, TorchModel, default_sizes, make_perturber, run_engine
@@ -111,9 +112,7 @@ def _check_perturbation(perturbation):
             "which has no __call__."
         )
     if isinstance(perturbation, Perturbation):
-        check_range(perturbation.clip, "perturbation.clip")
-        check_random_state_param(perturbation.random_state, "perturbation.random_state")
-        perturbation._check_params()
+        validate_params(perturbation, prefix="perturbation.")
         if isinstance(perturbation, GaussianNoise) and np.ndim(perturbation.sigma) > 0:
             raise ValueError(
                 "perturbation=GaussianNoise with one sigma per sample is not supported by "

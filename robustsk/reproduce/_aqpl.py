@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..active import PerturbationLevelLearner, SimulatedOracle, make_queries
 from ..datasets import make_corrupted
@@ -17,7 +16,7 @@ from ..estimators import NoiseTrainedClassifier, RobustNetClassifier
 from ..nets import LeNet5
 from ..perturb import GaussianNoise
 from ..query import AQPL_STRATEGIES
-from ..utils import write_csv
+from ..utils import progress_bar, write_csv
 from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
@@ -305,7 +304,7 @@ def run_aqpl(
     oracle = _simulated_oracle(X_ref, y_ref, cfg)
     annotator = _annotator_answers(oracle, X, y, cfg)
     n_models = 3 + len(AQPL_STRATEGIES) + 1  # baselines, curves, AQPL-CAT
-    with tqdm(total=n_models, desc="aqpl", disable=not verbose) as progress:
+    with progress_bar(total=n_models, desc="aqpl", verbose=verbose) as progress:
         table = _baselines_table(X, y, evaluate, cfg, progress)
         curves = _query_curves(X, y, oracle, evaluate, cfg, progress)
         table += _aqpl_rows(X, y, oracle, evaluate, curves, cfg, progress)

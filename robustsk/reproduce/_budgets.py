@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from tqdm.auto import tqdm
 
 from ..certify import BudgetGenerator, budget_image_dependence
 from ..datasets import make_watermarked
 from ..estimators import CertifiedBudgetClassifier
 from ..nets import SmallCNN
-from ..utils import write_csv
+from ..utils import progress_bar, write_csv
 from ._plots import subplots
 
 if TYPE_CHECKING:
@@ -176,7 +175,7 @@ def run_budgets(
     jobs = [("mnist", b, cfg.mnist_eps0) for b in ("uniform", "learned")]
     jobs += [("watermarked", b, e) for e in cfg.watermark_eps0 for b in ("uniform", "learned")]
     fitted = {}
-    for data, budget, eps0 in tqdm(jobs, desc="budgets", disable=not verbose):
+    for data, budget, eps0 in progress_bar(jobs, desc="budgets", verbose=verbose):
         alpha = cfg.mnist_alpha if data == "mnist" else cfg.watermark_alpha
         Xf, yf = (X, y) if data == "mnist" else (Xw, yw)
         fitted[data, budget, eps0] = model(budget, eps0, alpha).fit(Xf, yf)

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..active import ActiveLearner
 from ..estimators import AdversarialClassifier, RobustNetClassifier
 from ..metrics import adversarial_accuracy
 from ..nets import LeNet5
 from ..query import ROBUST_AL_STRATEGIES
-from ..utils import check_number, check_options, write_csv
+from ..utils import check_number, check_options, progress_bar, write_csv
 from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
@@ -316,8 +315,8 @@ def run_stage_loop(
     records = []
     mode = "robust" if adversarial else "standard"
     aa_stages = _autoattack_stages(cfg)
-    for stage in tqdm(
-        range(cfg.n_stages + 1), desc=f"{strategy_name} ({mode})", disable=not verbose, leave=False
+    for stage in progress_bar(
+        range(cfg.n_stages + 1), desc=f"{strategy_name} ({mode})", verbose=verbose, leave=False
     ):
         start = time.perf_counter()
         row: dict[str, Any] = {
@@ -425,7 +424,7 @@ def run_robust_al(
     if cfg.ceiling:
         runs.append(("ceiling", None))
     records: list[dict[str, Any]] = []
-    for name, adversarial in tqdm(runs, desc="robust-al", disable=not verbose):
+    for name, adversarial in progress_bar(runs, desc="robust-al", verbose=verbose):
         if adversarial is None:
             records.append(_run_ceiling(X_pool, y_pool, X_test, y_test, cfg))
         else:

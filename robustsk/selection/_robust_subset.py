@@ -16,10 +16,39 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import rpr_steps, validate_rpr_args
 from ..perturb import Perturbation, ValueRange
-from ..utils import check_number, check_random_state_param, draw_seed, stratified_sample
+from ..utils import (
+    Boolean,
+    Constraint,
+    Interval,
+    ParameterConstraints,
+    RandomState,
+    check_number,
+    draw_seed,
+    stratified_sample,
+    validate_params,
+)
 
 _X = TypeVar("_X", bound=ArrayLike)
 _Y = TypeVar("_Y", bound=ArrayLike)
+
+
+class _PerClass(Constraint):
+    """``n_per_class``: an int >= 1, ``"min"`` or None."""
+
+    def check(self, value: Any, name: str) -> None:
+        if value is None or (isinstance(value, str) and value == "min"):
+            return
+        if isinstance(value, str) or not isinstance(value, numbers.Integral):
+            raise TypeError(
+                f"{name} must be {self.describe()}, got {value!r} ({type(value).__name__})."
+            )
+        check_number(value, name, low=1, integer=True)
+
+    def describe(self) -> str:
+        return "an int, 'min' or None"
+
+    def invalid_values(self) -> list[Any]:
+        return [0, "max", 2.5]
 
 
 class RobustSubsetSelector(BaseEstimator):
@@ -124,6 +153,16 @@ class RobustSubsetSelector(BaseEstimator):
     True
     """
 
+    #: What each parameter accepts, checked at the start of ``fit``/``fit_resample``
+    #: (``batch_size``, ``backend``, ``clip`` and ``perturbation`` are checked by
+    #: :func:`~robustsk.metrics.rpr_steps`).
+    _parameter_constraints: ParameterConstraints = {
+        "n_per_class": [_PerClass()],
+        "max_steps": [Interval(1, integer=True)],
+        "prefit": [Boolean()],
+        "random_state": [RandomState()],
+    }
+
     def __init__(
         self,
         estimator: Any,
@@ -164,7 +203,7 @@ class RobustSubsetSelector(BaseEstimator):
         -------
         self
         """
-        self._check_params()
+        self._validate()
         self._fit(X, y, stacklevel=3)
         return self
 
@@ -185,7 +224,7 @@ class RobustSubsetSelector(BaseEstimator):
         y_resampled : array-like of shape (n_selected,)
             Their labels.
         """
-        self._check_params()
+        self._validate()
         return self._fit_resample(X, y)
 
     def get_support(self, indices: bool = False) -> np.ndarray:
@@ -206,18 +245,9 @@ class RobustSubsetSelector(BaseEstimator):
         return self.sample_indices_.copy() if indices else self.support_.copy()
 
     # ---------------------------------------------------------------- private
-    def _check_params(self):
-        n = self.n_per_class
-        if n is not None and not (isinstance(n, str) and n == "min"):
-            if isinstance(n, str) or not isinstance(n, numbers.Integral):
-                raise TypeError(
-                    f"n_per_class must be an int, 'min' or None, got {n!r} ({type(n).__name__})."
-                )
-            check_number(n, "n_per_class", low=1, integer=True)
-        check_number(self.max_steps, "max_steps", low=1, integer=True)
-        if not isinstance(self.prefit, (bool, np.bool_)):
-            raise TypeError(f"prefit must be a bool, got {self.prefit!r}.")
-        check_random_state_param(self.random_state)
+    def _validate(self):
+        """The declared parameters, then the estimator (fitted unless ``prefit=False``)."""
+        validate_params(self)
         if not callable(getattr(self.estimator, "predict", None)):
             raise TypeError(
                 f"estimator must be a classifier with predict(X), got "

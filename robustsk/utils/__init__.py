@@ -39,6 +39,7 @@ from ._parallel import (
     check_parallel as check_parallel,
     map_pool as map_pool,
 )
+from ._progress import is_interactive as is_interactive, progress_bar as progress_bar
 from ._quota import (
     proportional_quotas as proportional_quotas,
     stratified_sample as stratified_sample,

@@ -133,7 +133,8 @@ def map_pool(
     array([ 1.,  5.,  9., 13., 17.])
     """
     from joblib import Parallel, delayed, effective_n_jobs
-    from tqdm.auto import tqdm
+
+    from ._progress import progress_bar
 
     check_parallel(n_jobs, block_size)
     per_row = per_row or {}
@@ -146,7 +147,7 @@ def map_pool(
     def args(b: slice, seed: dict) -> dict:
         return {**{k: v[b] for k, v in per_row.items()}, **seed, **kwargs}
 
-    with tqdm(total=n, desc=desc, unit="row", disable=not verbose) as bar:
+    with progress_bar(total=n, desc=desc, unit="row", verbose=verbose) as bar:
         in_process = len(blocks) == 1 or effective_n_jobs(n_jobs) == 1
         if in_process:
             extra = {"progress": bar if verbose else None} if pass_progress else {}
