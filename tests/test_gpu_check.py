@@ -24,9 +24,8 @@ def test_gpu_check_dry_run_writes_a_report_with_every_step(tmp_path):
     )
     report = (tmp_path / "gpu_check.md").read_text()
     assert proc.returncode == 0, proc.stdout + proc.stderr + report
-    steps = ["gpu-tests"] + [
-        f"bench-{name}" for name in ("noise_epoch", "query", "adversarial", "certify", "rpr")
-    ]
+    benches = sorted(p.stem[len("bench_") :] for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    steps = ["gpu-tests"] + [f"bench-{name}" for name in benches]
     steps += [f"reproduce-{name}" for name in ("aqpl", "robust-al", "budgets", "rpr")]
     for step in steps:
         assert f"## {step}\n" in report
