@@ -32,9 +32,9 @@ def _counting():
     seen = []
     original = noise_module._pool_noisy_predictions
 
-    def counting(estimator, X, sigma, n_noise, *args):
-        seen.append(X.shape[0] * n_noise)
-        return original(estimator, X, sigma, n_noise, *args)
+    def counting(estimator, X, sigma, n_draws, *args):
+        seen.append(X.shape[0] * n_draws)
+        return original(estimator, X, sigma, n_draws, *args)
 
     noise_module._pool_noisy_predictions = counting
     return seen
@@ -87,7 +87,7 @@ def main(argv=None):
                     est,
                     pool,
                     n,
-                    n_noise=50,
+                    n_draws=50,
                     sample_sigma=sigma,
                     random_state=seed,
                     adaptive=adaptive,

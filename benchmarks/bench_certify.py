@@ -205,16 +205,16 @@ def section_epochs(X, y, n_train, epochs):
     models = {
         "natural": RobustNetClassifier(SmallCNN, **common),
         "IBP (uniform)": CertifiedBudgetClassifier(
-            SmallCNN, budget="uniform", bound="ibp", **ramp, **common
+            SmallCNN, budget_mode="uniform", bound="ibp", **ramp, **common
         ),
         "CROWN-IBP (uniform)": CertifiedBudgetClassifier(
-            SmallCNN, budget="uniform", **ramp, **common
+            SmallCNN, budget_mode="uniform", **ramp, **common
         ),
         "CROWN-IBP (learned)": CertifiedBudgetClassifier(
-            SmallCNN, budget="learned", **ramp, **common
+            SmallCNN, budget_mode="learned", **ramp, **common
         ),
         "CROWN-IBP fused (uniform)": CertifiedBudgetClassifier(
-            SmallCNN, budget="uniform", loss_fusion=True, **ramp, **common
+            SmallCNN, budget_mode="uniform", loss_fusion=True, **ramp, **common
         ),
     }
     RobustNetClassifier(SmallCNN, **{**common, "max_epochs": 1}).fit(X[:512], y[:512])  # warm-up

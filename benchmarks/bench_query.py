@@ -185,7 +185,7 @@ def section_heavy(X_train, y_train, X_pool):
     n_sub = min(n, 10000)  # 50 copies each: 500,000 forward rows
     t, _ = timed(
         lambda: Q.noise_entropy(
-            net, X_pool[:n_sub], 200, sample_sigma=0.3, n_noise=50, random_state=0
+            net, X_pool[:n_sub], 200, sample_sigma=0.3, n_draws=50, random_state=0
         ),
         2,
     )
@@ -209,7 +209,7 @@ def section_parallel(net, X_pool, block_size=2048):
     n = len(X_pool)
     calls = {
         "noise_entropy (M=50)": lambda **kw: Q.noise_entropy(
-            net, X_pool, 200, sample_sigma=0.3, n_noise=50, random_state=0, **kw
+            net, X_pool, 200, sample_sigma=0.3, n_draws=50, random_state=0, **kw
         ),
         "bald (T=10)": lambda **kw: Q.bald(net, X_pool, 200, random_state=0, **kw),
     }

@@ -126,11 +126,11 @@ def reproduce_slice(name: str, mnist: str, out: Path, dry_run: bool) -> None:
     if name == "aqpl":
         if dry_run:
             cfg = reproduce.AQPLConfig(
-                n_train=120, n_test=40, n_reference=120, epochs=1, epochs_per_round=1,
-                n_per_side=3, n_noise=3, n_rounds=1, n_draws=2, module=MLP,
+                n_train=120, n_test=40, n_reference=120, max_epochs=1, epochs_per_round=1,
+                n_per_side=3, learner_draws=3, n_rounds=1, annotator_draws=2, module=MLP,
             )  # fmt: skip
         else:  # the paper's 50,000 triplets, B=100, M=50; one round of ten, fewer epochs
-            cfg = reproduce.AQPLConfig.paper(n_rounds=1, epochs=2, epochs_per_round=1)
+            cfg = reproduce.AQPLConfig.paper(n_rounds=1, max_epochs=2, epochs_per_round=1)
         data = _load(mnist, cfg.n_train + cfg.n_reference, cfg.n_test)
         table, _ = reproduce.run_aqpl(*data, out, cfg, verbose=0)
         for record in table:
@@ -153,11 +153,11 @@ def reproduce_slice(name: str, mnist: str, out: Path, dry_run: bool) -> None:
     elif name == "budgets":
         if dry_run:
             cfg = reproduce.BudgetsConfig(
-                n_train=64, n_test=32, epochs=1, ramp_start=0, ramp_length=1, module=MLP,
+                n_train=64, n_test=32, max_epochs=1, ramp_start=0, ramp_length=1, module=MLP,
                 loss_fusion=True,
             )  # fmt: skip
         else:  # the paper's 60,000 images and schedule shape; 3 of 100 epochs, fused bounds
-            cfg = reproduce.BudgetsConfig.paper(epochs=3, ramp_length=2, loss_fusion=True)
+            cfg = reproduce.BudgetsConfig.paper(max_epochs=3, ramp_length=2, loss_fusion=True)
         data = _load(mnist, cfg.n_train, cfg.n_test)
         table1, table3 = reproduce.run_budgets(*data, out, cfg, verbose=0)
         for record in [*table1, *table3]:
@@ -165,11 +165,11 @@ def reproduce_slice(name: str, mnist: str, out: Path, dry_run: bool) -> None:
     elif name == "rpr":
         if dry_run:
             cfg = reproduce.RPRConfig(
-                n_train=100, n_test=40, n_per_class=2, epochs=1, retrain_epochs=1, max_steps=5,
+                n_train=100, n_test=40, n_per_class=2, max_epochs=1, retrain_epochs=1, max_steps=5,
                 module=MLP,
             )  # fmt: skip
         else:  # the paper's 60,000 / 10,000 and 1,500 per class; 2 of 10 epochs
-            cfg = reproduce.RPRConfig.paper(epochs=2, retrain_epochs=2)
+            cfg = reproduce.RPRConfig.paper(max_epochs=2, retrain_epochs=2)
         data = _load(mnist, cfg.n_train, cfg.n_test)
         for record in reproduce.run_rpr(*data, out, cfg, verbose=0):
             print(record)

@@ -45,7 +45,7 @@ for name, strategy in {"AQPL (noise entropy)": noise_entropy, "Random": random_s
         NoiseTrainedClassifier(max_epochs=2 if small else 10, lr=3e-3, verbose=0, random_state=0),
         query_strategy=strategy,
         n_per_side=10 if small else 50,
-        n_noise=10 if small else 50,
+        n_draws=10 if small else 50,
         sigma_init=0.8,
         max_rounds=1 if small else 5,
         random_state=0,

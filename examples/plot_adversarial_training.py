@@ -71,7 +71,7 @@ result = select_for_retraining(
     eps=0.1,
     alpha=0.025,
     steps=steps,
-    epochs=max(1, epochs // 2),
+    max_epochs=max(1, epochs // 2),
     random_state=0,
 )
 curves["PGD-7 + DRE retraining"] = [

@@ -37,8 +37,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 common = dict(
     eps0=0.2,
-    alpha_low=0.5,
-    alpha_high=2.0,
+    ratio_range=(0.5, 2.0),
     ramp_start=1,
     ramp_length=max(1, epochs // 2),
     max_epochs=epochs,
@@ -47,13 +46,13 @@ common = dict(
     random_state=0,
     verbose=0,
 )
-uniform = CertifiedBudgetClassifier(budget="uniform", **common).fit(X_train, y_train)
-learned = CertifiedBudgetClassifier(budget="learned", **common).fit(X_train, y_train)
+uniform = CertifiedBudgetClassifier(budget_mode="uniform", **common).fit(X_train, y_train)
+learned = CertifiedBudgetClassifier(budget_mode="learned", **common).fit(X_train, y_train)
 
 print("errors in %           clean   verified (uniform)   verified (learned)")
 for name, model in (("uniform budgets", uniform), ("learned budgets", learned)):
     clean = 100 * (1 - model.score(X_test, y_test))
-    v_uniform = 100 * verified_error(model, X_test, y_test, budget="uniform")
+    v_uniform = 100 * verified_error(model, X_test, y_test, budget_mode="uniform")
     v_learned = 100 * verified_error(model, X_test, y_test, budget=learned)
     print(f"{name:<20}{clean:>8.1f}{v_uniform:>21.1f}{v_learned:>21.1f}")
 

@@ -91,9 +91,9 @@ def _count_copies(monkeypatch):
     seen = []
     original = noise_module._pool_noisy_predictions
 
-    def counting(estimator, X, sigma, n_noise, *args):
-        seen.append(X.shape[0] * n_noise)
-        return original(estimator, X, sigma, n_noise, *args)
+    def counting(estimator, X, sigma, n_draws, *args):
+        seen.append(X.shape[0] * n_draws)
+        return original(estimator, X, sigma, n_draws, *args)
 
     monkeypatch.setattr(noise_module, "_pool_noisy_predictions", counting)
     return seen
@@ -103,17 +103,17 @@ def _count_copies(monkeypatch):
 def test_adaptive_strategies_draw_fewer_copies_and_pick_valid_sets(fitted, strategy, monkeypatch):
     est, pool = fitted
     seen = _count_copies(monkeypatch)
-    idx, scores = strategy(est, pool, 20, n_noise=50, random_state=0, adaptive=True)
+    idx, scores = strategy(est, pool, 20, n_draws=50, random_state=0, adaptive=True)
     assert len(set(idx.tolist())) == 20 and idx.min() >= 0 and idx.max() < len(pool)
     assert np.isfinite(scores).all()
     assert sum(seen) < len(pool) * 50 / 1.5
-    again, _ = strategy(est, pool, 20, n_noise=50, random_state=0, adaptive=True)
+    again, _ = strategy(est, pool, 20, n_draws=50, random_state=0, adaptive=True)
     np.testing.assert_array_equal(idx, again)  # seeded
 
 
 def test_adaptive_entropy_sides(fitted):
     est, pool = fitted
-    idx, h = noise_entropy(est, pool, 20, n_noise=50, random_state=1, adaptive=True)
+    idx, h = noise_entropy(est, pool, 20, n_draws=50, random_state=1, adaptive=True)
     # the high side is at least as uncertain as the low side
     assert h[:10].min() >= h[10:].max()
 
@@ -121,7 +121,7 @@ def test_adaptive_entropy_sides(fitted):
 def test_small_pools_draw_everything(fitted, monkeypatch):
     est, pool = fitted
     seen = _count_copies(monkeypatch)
-    noise_entropy(est, pool[:60], 20, n_noise=50, random_state=0, adaptive=True)
+    noise_entropy(est, pool[:60], 20, n_draws=50, random_state=0, adaptive=True)
     assert seen == [60 * 50]  # a pool under 4x the selection: the full draw
 
 
@@ -135,4 +135,4 @@ def test_small_pools_draw_everything(fitted, monkeypatch):
 def test_adaptive_arguments_are_validated(fitted, kwargs, error, match):
     est, pool = fitted
     with pytest.raises(error, match=match):
-        noise_entropy(est, pool, 5, n_noise=10, random_state=0, **kwargs)
+        noise_entropy(est, pool, 5, n_draws=10, random_state=0, **kwargs)

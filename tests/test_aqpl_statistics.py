@@ -78,7 +78,7 @@ def test_aqpl_beats_random_selection_when_levels_are_wrong_for_a_subset(digits, 
                 NoiseTrainedClassifier(**FIT, random_state=seed),
                 query_strategy=strategy,
                 n_per_side=70,
-                n_noise=20,
+                n_draws=20,
                 max_rounds=2,
                 random_state=seed,
             )

@@ -1,12 +1,17 @@
 """The budget generator's heads, and the measure of how much budgets depend on the image."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
+from sklearn.base import clone
 
 from robustsk.certify import BudgetGenerator, budget_image_dependence, refine_budgets
 from robustsk.estimators import CertifiedBudgetClassifier
 from robustsk.reproduce import BudgetsConfig
+
+FAST = dict(eps0=0.1, max_epochs=1, ramp_start=0, ramp_length=1, verbose=0, random_state=0)
 
 
 @pytest.mark.parametrize("head", ["linear", "conv"])
@@ -61,20 +66,60 @@ def test_budget_image_dependence_known_answers():
 
 
 def test_the_classifier_and_the_reproduction_take_the_conv_head(digits):
-    from functools import partial
-
     X_train, X_test, y_train, _ = digits
     clf = CertifiedBudgetClassifier(
         eps0=0.1,
-        budget="learned",
-        generator=partial(BudgetGenerator, head="conv"),
+        budget_mode="learned",
+        budget_generator__head="conv",
         max_epochs=1,
         ramp_start=0,
         ramp_length=1,
         verbose=0,
         random_state=0,
     ).fit(X_train[:200], y_train[:200])
-    assert clf.generator_.head == "conv"
+    assert clf.budget_generator_.head == "conv"
+    assert "budget_generator" in clf._modules  # moved, saved and loaded with the net
     d = budget_image_dependence(clf.budgets(X_test[:50]), X_test[:50])
     assert d["spread"] > 0
-    assert BudgetsConfig().generator == "linear"  # the paper's, by default
+    assert BudgetsConfig().generator_head == "linear"  # the paper's, by default
+    # budget_generator__* arguments survive a switch to uniform budgets (a grid over modes)
+    uniform = clone(clf).set_params(budget_mode="uniform").fit(X_train[:100], y_train[:100])
+    assert uniform.budget_generator_ is None
+    relearned = uniform.set_params(budget_mode="learned").fit(X_train[:100], y_train[:100])
+    assert relearned.budget_generator_.head == "conv"
+    assert "budget_generator" in relearned._modules
+    with pytest.raises(ValueError, match="budget_generator__head"):
+        CertifiedBudgetClassifier(
+            budget_generator=BudgetGenerator((1, 8, 8)), budget_generator__head="conv", **FAST
+        ).fit(X_train[:50], y_train[:50])
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (dict(alpha_low=0.25, alpha_high=3.0), dict(ratio_range=(0.25, 3.0))),
+        (dict(budget="uniform"), dict(budget_mode="uniform")),
+        (
+            dict(generator=partial(BudgetGenerator, head="conv")),
+            dict(budget_generator__head="conv"),
+        ),
+    ],
+)
+def test_renamed_parameters_still_work_for_one_release(digits, old, new):
+    X_train, X_test, y_train, _ = digits
+    with pytest.warns(FutureWarning, match="renamed .* will stop working in 0.3"):
+        before = CertifiedBudgetClassifier(**old, **FAST).fit(X_train[:100], y_train[:100])
+    after = CertifiedBudgetClassifier(**new, **FAST).fit(X_train[:100], y_train[:100])
+    assert before.budget_range_ == after.budget_range_
+    np.testing.assert_allclose(before.budgets(X_test[:5]), after.budgets(X_test[:5]), atol=1e-6)
+    assert "alpha_low" in clone(before).get_params()  # old names stay settable parameters
+
+
+def test_old_and_new_name_together_are_refused(digits):
+    X_train, _, y_train, _ = digits
+    for params in (
+        dict(budget="uniform", budget_mode="uniform"),
+        dict(alpha_low=0.25, ratio_range=(0.25, 2.0)),
+    ):
+        with pytest.raises(ValueError, match="old name"):
+            CertifiedBudgetClassifier(**params, **FAST).fit(X_train[:50], y_train[:50])

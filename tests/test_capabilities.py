@@ -157,8 +157,8 @@ RUNNERS = {
             "dfal",
         ]
     },
-    "noise_entropy": _strategy("noise_entropy", sample_sigma=0.1, n_noise=3),
-    "noise_uncertainty": _strategy("noise_uncertainty", sample_sigma=0.1, n_noise=3),
+    "noise_entropy": _strategy("noise_entropy", sample_sigma=0.1, n_draws=3),
+    "noise_uncertainty": _strategy("noise_uncertainty", sample_sigma=0.1, n_draws=3),
 }
 
 #: What a "yes" returns: shape for N examples (None: a scalar in [-1, 1]).

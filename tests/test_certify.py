@@ -206,10 +206,12 @@ def test_refinement_keeps_the_order_of_generator_outputs_and_is_differentiable()
 def test_budget_range_errors():
     with pytest.raises(ValueError, match="eps0"):
         budget_range(0.0, 0.5, 2.0)
-    with pytest.raises(ValueError, match="alpha_low"):
+    with pytest.raises(ValueError, match="low must be"):
         budget_range(0.4, 1.5, 2.0)
-    with pytest.raises(ValueError, match="alpha_high"):
+    with pytest.raises(ValueError, match="high must be"):
         budget_range(0.4, 0.5, 0.9)
+    with pytest.warns(FutureWarning, match="alpha_low was renamed low"):
+        assert budget_range(0.4, alpha_low=0.5, high=2.0) == budget_range(0.4, 0.5, 2.0)
 
 
 def test_generator_shapes():
@@ -226,8 +228,8 @@ FAST = dict(max_epochs=2, lr=3e-3, batch_size=64, verbose=0, random_state=0)
 def certified(digits):
     X_train, _, y_train, _ = digits
     params = dict(eps0=0.2, ramp_start=0, ramp_length=2, **{**FAST, "max_epochs": 6})
-    uniform = CertifiedBudgetClassifier(budget="uniform", **params).fit(X_train, y_train)
-    learned = CertifiedBudgetClassifier(budget="learned", **params).fit(X_train, y_train)
+    uniform = CertifiedBudgetClassifier(budget_mode="uniform", **params).fit(X_train, y_train)
+    learned = CertifiedBudgetClassifier(budget_mode="learned", **params).fit(X_train, y_train)
     natural = RobustNetClassifier(**{**FAST, "max_epochs": 6}).fit(X_train, y_train)
     return uniform, learned, natural
 
@@ -249,7 +251,7 @@ def test_loss_fusion_trains_as_well_as_margin_bounds(certified, digits):
     X_train, X_test, y_train, y_test = digits
     _, learned, _ = certified
     params = dict(eps0=0.2, ramp_start=0, ramp_length=2, **{**FAST, "max_epochs": 6})
-    fused = CertifiedBudgetClassifier(budget="learned", loss_fusion=True, **params)
+    fused = CertifiedBudgetClassifier(budget_mode="learned", loss_fusion=True, **params)
     fused.fit(X_train, y_train)
     error = verified_error(fused, X_test, y_test)
     assert error < 0.7  # natural training: > 0.95; measured 0.49
@@ -288,7 +290,9 @@ def test_budgets_and_cross_evaluation(certified, digits):
 def test_verified_error_scorer_in_grid_search(digits):
     X_train, _, y_train, _ = digits
     grid = GridSearchCV(
-        CertifiedBudgetClassifier(budget="uniform", eps0=0.1, ramp_start=0, ramp_length=1, **FAST),
+        CertifiedBudgetClassifier(
+            budget_mode="uniform", eps0=0.1, ramp_start=0, ramp_length=1, **FAST
+        ),
         {"kappa_end": [0.0, 1.0]},
         scoring=VerifiedErrorScorer(bound="ibp"),
         cv=2,
@@ -304,9 +308,9 @@ def test_classifier_parameters_are_validated(digits):
     X_train, _, y_train, _ = digits
     for params, match in [
         (dict(eps0=0), "eps0"),
-        (dict(budget="random"), "budget"),
+        (dict(budget_mode="random"), "budget_mode"),
         (dict(bound="crown"), "bound"),
-        (dict(alpha_high=0.5), "alpha_high"),
+        (dict(ratio_range=(0.5, 0.9)), "ratio_range"),
         (dict(kappa_end=2), "kappa_end"),
     ]:
         with pytest.raises(ValueError, match=match):

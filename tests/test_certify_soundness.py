@@ -320,7 +320,7 @@ def test_certified_classifier_refuses_compile(digits):
 def test_a_hook_added_after_fit_is_refused_at_certification(digits):
     X, _, y, _ = digits
     clf = CertifiedBudgetClassifier(
-        budget="uniform", eps0=0.05, max_epochs=1, ramp_start=0, verbose=0, random_state=0
+        budget_mode="uniform", eps0=0.05, max_epochs=1, ramp_start=0, verbose=0, random_state=0
     ).fit(X[:64], y[:64])
     handle = clf.module_[1].register_forward_hook(lambda m, i, o: o * 0.0)
     try:
@@ -348,7 +348,7 @@ def test_verified_error_and_certify_of_a_non_torch_model_say_what_is_needed(digi
     with pytest.raises(TypeError, match="unfitted RobustNetClassifier"):
         verified_error(RobustNetClassifier(), Xf, y[:60], budget=0.1)
     clf = CertifiedBudgetClassifier(
-        budget="uniform", eps0=0.05, max_epochs=1, ramp_start=0, verbose=0, random_state=0
+        budget_mode="uniform", eps0=0.05, max_epochs=1, ramp_start=0, verbose=0, random_state=0
     ).fit(X[:64], y[:64])
     with pytest.raises(TypeError, match="budget.*RandomForestClassifier"):
         clf.certify(X[:4], y[:4], budget=forest)
@@ -380,7 +380,7 @@ def test_an_input_outside_the_valid_range_is_not_certified_when_misclassified():
     # x1 = 0 (logits (0.5, 0): class 0), while x itself gives logits (0.5, 3): class 1.
     x, label = np.array([[0.0, -3.0]], np.float32), np.array([0])
     clf = _linear_net_on_two_features(
-        CertifiedBudgetClassifier, budget="uniform", eps0=0.1, ramp_start=0, bound="ibp"
+        CertifiedBudgetClassifier, budget_mode="uniform", eps0=0.1, ramp_start=0, bound="ibp"
     )
     assert clf.predict(x)[0] == 1
     for bound in METHODS:

@@ -111,11 +111,11 @@ SIZE_OPTIONS = {
     ("aqpl", "--rounds"): "n_rounds",
     ("budgets", "--n-train"): "n_train",
     ("budgets", "--n-test"): "n_test",
-    ("budgets", "--epochs"): "epochs",
+    ("budgets", "--max-epochs"): "max_epochs",
     ("rpr", "--n-train"): "n_train",
     ("rpr", "--n-test"): "n_test",
     ("rpr", "--n-per-class"): "n_per_class",
-    ("rpr", "--epochs"): "epochs",
+    ("rpr", "--max-epochs"): "max_epochs",
     ("rpr", "--retrain-epochs"): "retrain_epochs",
     ("rpr", "--max-steps"): "max_steps",
 }

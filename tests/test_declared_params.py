@@ -121,7 +121,7 @@ def _level_learner(cls):
     counter = EpochCounter()
     oracle = CountingOracle()
     est = NoiseTrainedClassifier(**FAST, callbacks=[("count", counter)])
-    learner = PerturbationLevelLearner(oracle, est, n_per_side=2, n_noise=2, max_rounds=1)
+    learner = PerturbationLevelLearner(oracle, est, n_per_side=2, n_draws=2, max_rounds=1)
 
     def run(X, y):
         learner.fit(X, y)

@@ -55,7 +55,7 @@ def _expected_failed_checks(estimator):
         NoiseTrainedClassifier(sigma=0.1, sigma_mode="adaptive", **INIT_PARAMS),
         AdversarialClassifier(eps=0.05, alpha=0.02, steps=2, **INIT_PARAMS),
         AdversarialClassifier(eps=0.05, attack="fgsm", eps_mode="adaptive", **INIT_PARAMS),
-        CertifiedBudgetClassifier(eps0=0.05, budget="uniform", bound="ibp", **INIT_PARAMS),
+        CertifiedBudgetClassifier(eps0=0.05, budget_mode="uniform", bound="ibp", **INIT_PARAMS),
         CertifiedBudgetClassifier(eps0=0.05, ramp_start=0, ramp_length=5, **INIT_PARAMS),
     ],
     expected_failed_checks=_expected_failed_checks,

@@ -75,7 +75,7 @@ def test_entropy_rises_with_sigma_on_a_linear_model():
     entropies = []
     for sigma in (0.4, 0.6, 1.0, 2.0):  # from near-certain to near-chance decisions
         labels = noisy_predictions(
-            Linear(), x, np.array([sigma], np.float32), n_noise=4000, random_state=0, clip=None
+            Linear(), x, np.array([sigma], np.float32), n_draws=4000, random_state=0, clip=None
         )
         entropies.append(label_entropy_scores(labels, 2)[0])
     assert all(a < b for a, b in zip(entropies, entropies[1:]))
@@ -88,7 +88,7 @@ def test_a_round_changes_exactly_the_queried_levels(digits, reference):
         SimulatedOracle(reference, random_state=0),
         NoiseTrainedClassifier(**FAST),
         n_per_side=10,
-        n_noise=10,
+        n_draws=10,
         sigma_init=0.3,
         random_state=0,
     ).fit(X, y)
@@ -113,8 +113,8 @@ def test_budget_rounds_tol_and_history(digits):
         oracle,
         NoiseTrainedClassifier(**FAST),
         n_per_side=5,
-        n_noise=5,
-        budget=25,
+        n_draws=5,
+        max_queries=25,
         max_rounds=10,
         random_state=0,
     )
@@ -126,7 +126,7 @@ def test_budget_rounds_tol_and_history(digits):
             oracle,
             NoiseTrainedClassifier(**FAST),
             n_per_side=5,
-            n_noise=5,
+            n_draws=5,
             tol=0.01,
             random_state=0,
         )
@@ -313,7 +313,7 @@ def test_first_format_aqpl_journal_is_mapped_by_position(digits, tmp_path):
     [
         (dict(n_per_side=0), ValueError, "n_per_side"),
         (dict(sigma_mode="cat"), ValueError, "sigma_mode"),
-        (dict(budget=0), ValueError, "budget"),
+        (dict(max_queries=0), ValueError, "max_queries"),
         (dict(ladder=(0, 0.9)), ValueError, "ladder"),
         (dict(query_strategy="dre"), TypeError, "query_strategy"),
     ],
@@ -338,3 +338,70 @@ def test_initial_levels_per_example(digits):
     np.testing.assert_allclose(learner.estimator_.sigma_, levels, atol=1e-6)
     with pytest.raises(ValueError, match=r"sample_sigma must .* shape \(100,\)"):
         learner.fit(X, y, sample_sigma=levels[:50])
+
+
+def _full_ladder_answers(reference, queries, tau, n_draws, base):
+    """The rule on the whole ladder, level by level, with the oracle's draws."""
+    from robustsk.active._oracles import ladder_noise
+
+    module = reference.module_.eval()
+    classes = np.asarray(reference.classes_)
+    answers = []
+    for q in queries:
+        x = torch.as_tensor(np.asarray(q.x, np.float32))
+        z = ladder_noise(n_draws, tuple(x.shape), base, q.seed)
+        ok = []
+        for sigma in q.sigmas:
+            copies = (x + float(np.float32(sigma)) * z).clamp(0, 1)
+            with torch.no_grad():
+                pred = module(copies).argmax(1).numpy()
+            ok.append((classes[pred] == q.y).mean() >= tau)
+        fails = np.flatnonzero(~np.array(ok))
+        top = fails[0] - 1 if fails.size else len(q.sigmas) - 1
+        answers.append(q.sigmas[max(top, 0)])
+    return np.array(answers)
+
+
+@pytest.mark.parametrize("tau, n_draws", [(0.9, 10), (0.99, 7)])
+def test_simulated_oracle_climbs_to_the_full_ladders_answer(reference, digits, tau, n_draws):
+    """Stopping at the first failing level gives the answer of the whole ladder."""
+    _, X_test, _, y_test = digits
+    queries = make_queries(X_test, y_test, np.zeros(len(X_test)), range(25), seed=3)
+    got = SimulatedOracle(reference, tau=tau, n_draws=n_draws, random_state=5).answer(queries)
+    want = _full_ladder_answers(reference, queries, tau, n_draws, base=5)
+    np.testing.assert_array_equal(got, want)
+    assert len(np.unique(got)) > 3  # the answers spread over the ladder
+
+
+def test_simulated_oracle_answers_an_example_the_same_in_any_company(reference, digits):
+    _, X_test, _, y_test = digits
+    queries = make_queries(X_test, y_test, np.zeros(len(X_test)), range(30))
+    oracle = SimulatedOracle(reference, tau=0.9, n_draws=10, random_state=0, batch_size=64)
+    together = oracle.answer(queries)
+    reversed_ = oracle.answer(queries[::-1])[::-1]
+    alone = np.array([oracle.answer([q])[0] for q in queries[:5]])
+    np.testing.assert_array_equal(together, reversed_)
+    np.testing.assert_array_equal(together[:5], alone)
+    other_seed = SimulatedOracle(reference, tau=0.9, n_draws=10, random_state=1).answer(queries)
+    assert (other_seed != together).any()  # the oracle's seed does change the draws
+
+
+def test_renamed_learner_parameters_still_work_for_one_release(digits):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]
+    oracle = CallableOracle(lambda q: 0.3)
+
+    def run(**params):
+        learner = PerturbationLevelLearner(
+            oracle, NoiseTrainedClassifier(**FAST), n_per_side=5, random_state=0, **params
+        )
+        return learner.fit(X, y).run()
+
+    with pytest.warns(FutureWarning, match="budget was renamed max_queries"):
+        old = run(budget=15, n_draws=5)
+    with pytest.warns(FutureWarning, match="n_noise was renamed n_draws"):
+        run(n_noise=5, max_queries=15, max_rounds=1)
+    new = run(max_queries=15, n_draws=5)
+    assert [r["queries"] for r in old.history_] == [r["queries"] for r in new.history_] == [10, 5]
+    with pytest.raises(ValueError, match="old name of max_queries"):
+        run(budget=15, max_queries=20)

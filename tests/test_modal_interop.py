@@ -43,7 +43,7 @@ def tiny_net(seed=0):
 
 
 @pytest.mark.parametrize(
-    "strategy, kw", [(dre, {}), (coreset, {}), (noise_entropy, {"n_noise": 5})]
+    "strategy, kw", [(dre, {}), (coreset, {}), (noise_entropy, {"n_draws": 5})]
 )
 def test_modal_learner_queries_with_robustsk_strategies(digits, strategy, kw):
     X_train, _, y_train, _ = digits
@@ -129,7 +129,7 @@ def test_patch_does_nothing_without_modal(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "strategy, kw", [(max_entropy, {}), (dre, {"n_bins": 5}), (noise_entropy, {"n_noise": 4})]
+    "strategy, kw", [(max_entropy, {}), (dre, {"n_bins": 5}), (noise_entropy, {"n_draws": 4})]
 )
 def test_modal_active_learner_query_teach_loop(digits, patched, strategy, kw):
     """modAL's own ActiveLearner, unmodified: three rounds of query and teach with a

@@ -19,10 +19,10 @@ from robustsk.query import map_pool
 
 #: Small, fast settings for the strategies that take more than the defaults.
 EXTRA = {
-    "noise_entropy": {"sample_sigma": 0.3, "n_noise": 8},
-    "noise_uncertainty": {"sample_sigma": 0.3, "n_noise": 8},
-    "bald": {"n_samples": 4},
-    "dropout_entropy": {"n_samples": 4},
+    "noise_entropy": {"sample_sigma": 0.3, "n_draws": 8},
+    "noise_uncertainty": {"sample_sigma": 0.3, "n_draws": 8},
+    "bald": {"n_draws": 4},
+    "dropout_entropy": {"n_draws": 4},
     "dfal": {"max_iter": 5},
 }
 

@@ -86,8 +86,10 @@ def test_random_pixels_changes_at_most_k_pixels(images):
 
 
 def test_random_pixels_default_k_is_sqrt_of_pixels():
-    assert RandomPixels().n_draws(784) == 28
-    assert RandomPixels().n_draws(64) == 8
+    assert RandomPixels().pixels_per_image(784) == 28
+    assert RandomPixels().pixels_per_image(64) == 8
+    with pytest.warns(FutureWarning, match="renamed pixels_per_image"):
+        assert RandomPixels().n_draws(784) == 28
     X = np.zeros((50, 1, 28, 28), dtype=np.float32)
     changed = (RandomPixels(random_state=0)(X) != 0).reshape(50, -1).sum(axis=1)
     assert changed.max() <= 28 and changed.mean() > 20  # up to 28, few collisions

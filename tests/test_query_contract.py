@@ -178,7 +178,7 @@ class TestDre(StrategyTemplate):
 class TestNoiseEntropy(StrategyTemplate):
     strategy = Q.noise_entropy
     seeded = True
-    kwargs = {"sample_sigma": 0.3, "n_noise": 10}
+    kwargs = {"sample_sigma": 0.3, "n_draws": 10}
 
 
 class TestCleanUncertainty(StrategyTemplate):
@@ -188,7 +188,7 @@ class TestCleanUncertainty(StrategyTemplate):
 class TestNoiseUncertainty(StrategyTemplate):
     strategy = Q.noise_uncertainty
     seeded = True
-    kwargs = {"sample_sigma": 0.3, "n_noise": 10}
+    kwargs = {"sample_sigma": 0.3, "n_draws": 10}
 
 
 def test_every_exported_strategy_is_covered():

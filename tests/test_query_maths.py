@@ -127,7 +127,7 @@ def test_mcp_on_a_model(trained):
 def test_noise_entropy_splits_between_excessive_and_deficient_levels(trained):
     net, pool, _ = trained
     sigma = np.where(np.arange(len(pool)) % 2 == 0, 0.0, 1.0)
-    idx, entropy = Q.noise_entropy(net, pool, 20, sample_sigma=sigma, n_noise=20, random_state=0)
+    idx, entropy = Q.noise_entropy(net, pool, 20, sample_sigma=sigma, n_draws=20, random_state=0)
     high, low = idx[:10], idx[10:]
     assert (sigma[high] == 1.0).all() and (sigma[low] == 0.0).all()
     np.testing.assert_array_equal(entropy[10:], 0.0)  # no noise: always the same label
@@ -141,8 +141,8 @@ def test_noise_strategies_use_the_estimator_levels(trained):
     with pytest.raises(ValueError, match="sample_sigma must be in"):
         Q.noise_uncertainty(net, pool, 4, sample_sigma=-1.0)
     # default: the scalar sigma of a NoiseTrainedClassifier
-    a = Q.noise_uncertainty(net, pool, 4, n_noise=5, random_state=0)
-    b = Q.noise_uncertainty(net, pool, 4, n_noise=5, sample_sigma=net.sigma, random_state=0)
+    a = Q.noise_uncertainty(net, pool, 4, n_draws=5, random_state=0)
+    b = Q.noise_uncertainty(net, pool, 4, n_draws=5, sample_sigma=net.sigma, random_state=0)
     np.testing.assert_array_equal(a[0], b[0])
 
 
@@ -153,9 +153,9 @@ def test_mc_dropout_copy_and_zero_dropout(trained):
     assert not any(isinstance(m, torch.nn.Dropout) for m in net.module_.modules())
     from robustsk.query._mc_dropout import mc_dropout_scores
 
-    scores = mc_dropout_scores(net, pool, n_samples=5, p=0.0, random_state=0)
+    scores = mc_dropout_scores(net, pool, n_draws=5, p=0.0, random_state=0)
     np.testing.assert_allclose(scores, 0.0, atol=1e-6)  # identical passes: no disagreement
-    assert mc_dropout_scores(net, pool, n_samples=5, p=0.5, random_state=0).mean() > 1e-3
+    assert mc_dropout_scores(net, pool, n_draws=5, p=0.5, random_state=0).mean() > 1e-3
 
 
 def test_egl_matches_a_per_sample_autograd_reference(trained):

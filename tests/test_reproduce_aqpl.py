@@ -12,12 +12,12 @@ TINY = dict(
     n_train=300,
     n_test=60,
     n_reference=600,
-    epochs=2,
+    max_epochs=2,
     epochs_per_round=1,
     n_per_side=5,
-    n_noise=5,
+    learner_draws=5,
     n_rounds=2,
-    n_draws=4,
+    annotator_draws=4,
     eval_sigmas=(0.2, 0.6, 1.0),
     module=MLP,
 )
@@ -50,6 +50,13 @@ def test_aqpl_reproduction_writes_table_sweep_annotator_and_curves(digits, tmp_p
         "noise_entropy",
     }
     assert [int(r["queries"]) for r in rows if r["strategy"] == "random"] == [0, 10, 20]
+    # curve points are scored at Table 1's level only; AQPL-GNT is the entropy curve's end
+    level = f"sigma_{standard['gaussian_sigma']:g}"
+    assert [k for k in curves[0] if k.startswith("sigma_")] == [level]
+    last = [r for r in curves if r["strategy"] == "noise_entropy"][-1]
+    aqpl_gnt = table[3]
+    for key in ("clean", "gaussian", "corruptions_mean", level):
+        assert aqpl_gnt[key] == last[key]
     with open(tmp_path / "annotator.csv") as f:
         answers = list(csv.DictReader(f))
     assert len(answers) == 200
@@ -58,7 +65,7 @@ def test_aqpl_reproduction_writes_table_sweep_annotator_and_curves(digits, tmp_p
     for name in ("table1.csv", "table1.png", "curves.png", "sweep.png", "annotator.png"):
         assert (tmp_path / name).stat().st_size > 0
     paper = AQPLConfig.paper()
-    assert (paper.n_per_side, paper.n_noise) == (100, 50)
+    assert (paper.n_per_side, paper.learner_draws) == (100, 50)
 
 
 def test_a_heavier_trained_annotator_answers_higher_levels(digits, tmp_path):

@@ -33,7 +33,7 @@ def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
     cfg = BudgetsConfig(
         n_train=240,
         n_test=60,
-        epochs=2,
+        max_epochs=2,
         ramp_start=0,
         ramp_length=1,
         module=MLP,
@@ -54,7 +54,7 @@ def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     assert "Table 3" in (tmp_path / "summary.md").read_text()
     paper = BudgetsConfig.paper()
-    assert (paper.epochs, paper.ramp_length, paper.n_train) == (100, 60, 60000)
+    assert (paper.max_epochs, paper.ramp_length, paper.n_train) == (100, 60, 60000)
     assert (paper.bound, BudgetsConfig().bound) == ("crown-ibp", "ibp")
 
 

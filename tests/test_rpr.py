@@ -519,7 +519,7 @@ def test_run_rpr_writes_results_curves_and_figure(digits, tmp_path):
         n_train=400,
         n_test=100,
         n_per_class=10,
-        epochs=2,
+        max_epochs=2,
         retrain_epochs=2,
         max_steps=15,
         k=4,

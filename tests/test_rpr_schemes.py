@@ -25,7 +25,7 @@ def _tiny_cfg(**changes):
         n_train=300,
         n_test=80,
         n_per_class=8,
-        epochs=2,
+        max_epochs=2,
         retrain_epochs=2,
         max_steps=8,
         k=4,
@@ -180,7 +180,7 @@ def test_config_command_runs_the_same_configuration():
     cfg = _tiny_cfg(value="white", replace=False, module=MLP, random_state=3, lr=1e-3)
     command = cfg.command(seeds=4)
     args = build_parser().parse_args(command.replace("PATH", "data").split()[1:])
-    assert (args.n_train, args.n_test, args.n_per_class, args.epochs) == (300, 80, 8, 2)
+    assert (args.n_train, args.n_test, args.n_per_class, args.max_epochs) == (300, 80, 8, 2)
     assert (args.retrain_epochs, args.max_steps, args.k) == (2, 8, 4)
     assert (args.value, args.distinct, args.module, args.seed, args.seeds) == (
         "white",

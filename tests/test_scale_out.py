@@ -59,7 +59,7 @@ def test_pool_scoring_on_dask_matches_joblib_processes(digits, cluster):
     ).fit(X_train[:300], y_train[:300])
     calls = {
         "noise_entropy": lambda **kw: noise_entropy(
-            net, X_test, 20, sample_sigma=0.3, n_noise=10, random_state=0, **kw
+            net, X_test, 20, sample_sigma=0.3, n_draws=10, random_state=0, **kw
         ),
         "bald": lambda **kw: bald(net, X_test, 20, random_state=0, **kw),
         "dre": lambda **kw: dre(net, X_test, 20, random_state=0, **kw),

@@ -27,7 +27,7 @@ def test_retraining_learns_the_selected_adversarial_examples(model, digits):
         eps=0.1,
         alpha=0.025,
         steps=10,
-        epochs=5,
+        max_epochs=5,
         random_state=0,
     )
     idx = result.indices
@@ -52,7 +52,7 @@ def test_any_strategy_and_scratch_retraining(model, digits):
         retrain="scratch",
         eps=0.1,
         steps=2,
-        epochs=1,
+        max_epochs=1,
         random_state=0,
     )
     assert result.estimator is not model and len(result.estimator.history_) == 1

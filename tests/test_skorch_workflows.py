@@ -154,7 +154,7 @@ def test_load_params_with_safetensors_and_a_learned_budget_generator(data, tmp_p
     pytest.importorskip("safetensors")
     X, y = data
     net = ESTIMATORS["certified"](max_epochs=1).fit(X, y)
-    files = dict(f_params=tmp_path / "p.st", f_generator=tmp_path / "g.st")
+    files = dict(f_params=tmp_path / "p.st", f_budget_generator=tmp_path / "g.st")
     net.save_params(**files, use_safetensors=True)
     new = ESTIMATORS["certified"](max_epochs=1).initialize()
     new.load_params(**files, use_safetensors=True)

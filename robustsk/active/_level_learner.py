@@ -14,6 +14,7 @@ from ..estimators import NoiseTrainedClassifier
 from ..perturb import GaussianNoise
 from ..query import noise_entropy
 from ..utils import (
+    DEPRECATED,
     HasMethods,
     InstanceOf,
     Interval,
@@ -24,6 +25,7 @@ from ..utils import (
     Sized,
     check_per_sample,
     numpy_generator,
+    resolve_renamed,
     validate_params,
 )
 from ._journal import AnswerJournal, match_rows, row_keys
@@ -37,7 +39,7 @@ class PerturbationLevelLearner:
     Holds the triplets ``(x_i, y_i, sigma_i)`` (Eq. 3) and a
     :class:`~robustsk.estimators.NoiseTrainedClassifier`. Each round
     (Algorithm 1) it selects ``n_per_side`` examples of maximum and as many of
-    minimum classification entropy under their own noise (``M = n_noise``
+    minimum classification entropy under their own noise (``M = n_draws``
     copies each), shows each to the oracle as a noise ladder, sets its level to
     the answer ``sigma*``, and retrains by Eq. 2 (warm start). Examples are
     asked about once.
@@ -50,19 +52,19 @@ class PerturbationLevelLearner:
     estimator : NoiseTrainedClassifier or None, default=None
         The model; None builds ``NoiseTrainedClassifier(max_epochs=5)``.
     query_strategy : callable, default=robustsk.query.noise_entropy
-        Any strategy; noise strategies get each example's level and ``n_noise``.
+        Any strategy; noise strategies get each example's level and ``n_draws``.
         AQPL's baselines: ``random``, ``clean_uncertainty``, ``noise_uncertainty``.
     n_per_side : int, default=100
         B: examples per side (maximum and minimum entropy) per round.
-    n_noise : int, default=50
+    n_draws : int, default=50
         M: noisy copies per example for the entropy.
     sigma_init : float, default=0.3
         Initial level of every example.
     sigma_mode : {"fixed", "adaptive"}, default="fixed"
         Train from GNT (levels change only by queries: AQPL-GNT) or let levels
         adapt CAT-style between queries (AQPL-CAT); answered levels stay pinned.
-    budget : int or None, default=None
-        Total number of examples to ask about.
+    max_queries : int or None, default=None
+        Total number of examples to ask about (the human effort allowed).
     max_rounds : int, default=10
         Rounds at most.
     tol : float or None, default=None
@@ -86,6 +88,10 @@ class PerturbationLevelLearner:
         Seeds selection and ladders.
     verbose : int, default=0
         Print one line per round.
+    n_noise : int, deprecated
+        Old name of ``n_draws``; it stops working in 0.3.
+    budget : int or None, deprecated
+        Old name of ``max_queries``; it stops working in 0.3.
 
     Attributes
     ----------
@@ -110,10 +116,12 @@ class PerturbationLevelLearner:
         ],
         "query_strategy": [IsCallable()],
         "n_per_side": [Interval(1, integer=True)],
-        "n_noise": [Interval(1, integer=True)],
+        "n_draws": [Interval(1, integer=True)],
         "sigma_init": [Interval(0.0)],
         "sigma_mode": [Options({"fixed", "adaptive"})],
-        "budget": [None, Interval(1, integer=True)],
+        "max_queries": [None, Interval(1, integer=True)],
+        "n_noise": [Options({DEPRECATED}), Interval(1, integer=True)],
+        "budget": [Options({DEPRECATED}), None, Interval(1, integer=True)],
         "max_rounds": [Interval(0, integer=True)],
         "tol": [None, Interval(0.0)],
         "epochs_per_round": [None, Interval(1, integer=True)],
@@ -132,10 +140,10 @@ class PerturbationLevelLearner:
         *,
         query_strategy: Callable[..., tuple[np.ndarray, np.ndarray]] = noise_entropy,
         n_per_side: int = 100,
-        n_noise: int = 50,
+        n_draws: int = 50,
         sigma_init: float = 0.3,
         sigma_mode: str = "fixed",
-        budget: int | None = None,
+        max_queries: int | None = None,
         max_rounds: int = 10,
         tol: float | None = None,
         epochs_per_round: int | None = None,
@@ -143,15 +151,17 @@ class PerturbationLevelLearner:
         journal: str | os.PathLike | None = None,
         random_state: int | None = None,
         verbose: int = 0,
+        n_noise: Any = DEPRECATED,
+        budget: Any = DEPRECATED,
     ):
         self.oracle = oracle
         self.estimator = estimator
         self.query_strategy = query_strategy
         self.n_per_side = n_per_side
-        self.n_noise = n_noise
+        self.n_draws = n_draws
         self.sigma_init = sigma_init
         self.sigma_mode = sigma_mode
-        self.budget = budget
+        self.max_queries = max_queries
         self.max_rounds = max_rounds
         self.tol = tol
         self.epochs_per_round = epochs_per_round
@@ -159,6 +169,8 @@ class PerturbationLevelLearner:
         self.journal = journal
         self.random_state = random_state
         self.verbose = verbose
+        self.n_noise = n_noise
+        self.budget = budget
 
     # ------------------------------------------------------------------ setup
     def fit(
@@ -181,6 +193,10 @@ class PerturbationLevelLearner:
         self
         """
         validate_params(self)
+        self._renamed = {
+            "n_draws": resolve_renamed(self, "n_noise", "n_draws", 50),
+            "max_queries": resolve_renamed(self, "budget", "max_queries", None),
+        }
         self.X_ = np.asarray(X, dtype=np.float32)
         self.y_ = np.asarray(y)
         n = len(self.X_)
@@ -280,7 +296,8 @@ class PerturbationLevelLearner:
             before = np.array([r["current"] for r in asked], dtype=np.float32)
         else:
             n_total = int(self.answered_.sum())
-            room = self.budget - n_total if self.budget is not None else None
+            limit = self._renamed["max_queries"]
+            room = limit - n_total if limit is not None else None
             candidates = np.flatnonzero(~self.answered_)
             n_ask = min(2 * self.n_per_side, len(candidates), room if room is not None else 1 << 62)
             if n_ask <= 0:
@@ -355,8 +372,8 @@ class PerturbationLevelLearner:
         kwargs = {}
         if _accepts(self.query_strategy, "sample_sigma", var_keyword=False):
             kwargs["sample_sigma"] = self.sigma_[candidates]
-        if _accepts(self.query_strategy, "n_noise", var_keyword=False):
-            kwargs["n_noise"] = self.n_noise
+        if _accepts(self.query_strategy, "n_draws", var_keyword=False):
+            kwargs["n_draws"] = self._renamed["n_draws"]
         if _accepts(self.query_strategy, "random_state", var_keyword=False):
             kwargs["random_state"] = int(self._rng.integers(2**31 - 1))
         idx, _ = self.query_strategy(self.estimator_, self.X_[candidates], n_ask, **kwargs)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..perturb import ValueRange, check_range, clamp_, make_sigma_ladder, noise_ladder
-from ..utils import TorchClassifier, batches, check_number, torch_generator
+from ..utils import TorchClassifier, batches, check_number, draw_seed
 from ._journal import row_keys
 
 #: Query seeds stay in [0, 2**62), inside the annotation server's range of seeds.
@@ -151,7 +151,15 @@ class SimulatedOracle:
         self.random_state = random_state
 
     def answer(self, queries: Sequence[LevelQuery]) -> np.ndarray:
-        """The threshold level of each query, shape ``(n_queries,)``."""
+        """The threshold level of each query, shape ``(n_queries,)``.
+
+        Each query's noise comes from its own seed (the oracle's ``random_state``
+        and the query's ``seed``), so an example gets the same answer whatever
+        else is asked with it and in whatever order. The ladder is classified
+        from its lowest level up, a few levels at a time for many queries at
+        once, and a query stops at its first failing level: the answer is the
+        one the whole ladder would give, at the cost of the levels up to it.
+        """
         check_number(self.tau, "tau", low=0.0, high=1.0, include_low=False)
         check_number(self.n_draws, "n_draws", low=1, integer=True)
         if not queries:
@@ -159,32 +167,72 @@ class SimulatedOracle:
         bounds = check_range(self.clip, "clip")
         net = TorchClassifier(self.reference, "SimulatedOracle", advice=_ORACLE_ADVICE)
         classes = np.asarray(self.reference.classes_)
-        gen = torch_generator(self.random_state, net.device)
-        sigmas = torch.as_tensor(queries[0].sigmas, dtype=torch.float32, device=net.device)
-        n_levels = len(sigmas)
+        base = draw_seed(self.random_state)
         answers = np.empty(len(queries))
-        with net.evaluating():
-            for q_i, q in enumerate(queries):
-                x = torch.as_tensor(np.asarray(q.x, dtype=np.float32), device=net.device)
-                target = int(np.searchsorted(classes, q.y))
-                z = torch.randn(
-                    (self.n_draws,) + tuple(x.shape), generator=gen, device=net.device
-                )  # (D, ...)
-                # every level x every draw: (L * D, ...) copies
-                copies = x.unsqueeze(0) + sigmas.reshape((-1,) + (1,) * x.ndim).repeat_interleave(
-                    self.n_draws, 0
-                ) * z.repeat((n_levels,) + (1,) * x.ndim)
-                clamp_(copies, bounds)
-                correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
-                with torch.no_grad():
-                    for s in batches(len(copies), self.batch_size):
-                        correct[s] = net.module(net.tensor(copies[s])).argmax(1) == target
-                rate = correct.reshape(n_levels, self.n_draws).float().mean(1)  # (L,)
-                ok = (rate >= self.tau).cpu().numpy()
-                first_fail = np.flatnonzero(~ok)
-                top = (first_fail[0] - 1) if first_fail.size else n_levels - 1
-                answers[q_i] = q.sigmas[max(top, 0)]
+        # queries of one ladder are answered together, in blocks that bound the copies
+        ladders: dict[bytes, list[int]] = {}
+        for i, q in enumerate(queries):
+            ladders.setdefault(np.asarray(q.sigmas, dtype=np.float64).tobytes(), []).append(i)
+        per_query = self.n_draws * _LEVELS_PER_PASS
+        block = max(1, (4 * self.batch_size) // per_query)
+        with net.evaluating(), torch.no_grad():
+            for members in ladders.values():
+                for start in range(0, len(members), block):
+                    ids = members[start : start + block]
+                    found = self._thresholds([queries[i] for i in ids], net, classes, base, bounds)
+                    answers[ids] = found
         return answers
+
+    def _thresholds(self, queries, net, classes, base, bounds) -> np.ndarray:
+        """Answers of queries sharing one ladder: levels climbed a few at a time."""
+        sigmas_np = np.asarray(queries[0].sigmas, dtype=np.float64)
+        sigmas = torch.as_tensor(sigmas_np, dtype=torch.float32, device=net.device)
+        n_levels = len(sigmas)
+        x = torch.as_tensor(
+            np.stack([np.asarray(q.x, dtype=np.float32) for q in queries]), device=net.device
+        )  # (Q, ...)
+        view = (1, -1, 1) + (1,) * (x.ndim - 1)
+        target = torch.as_tensor(
+            np.searchsorted(classes, [q.y for q in queries]), device=net.device
+        )
+        z = torch.stack(
+            [ladder_noise(self.n_draws, x.shape[1:], base, q.seed, net.device) for q in queries]
+        )  # (Q, D, ...)
+        first_fail = np.full(len(queries), n_levels)  # n_levels: no level fails
+        active = np.arange(len(queries))
+        for lo in range(0, n_levels, _LEVELS_PER_PASS):
+            if active.size == 0:
+                break
+            level = sigmas[lo : lo + _LEVELS_PER_PASS].reshape(view)  # (1, K, 1, ...)
+            rows = torch.as_tensor(active, device=net.device)
+            copies = x[rows, None, None] + level * z[rows, None]  # (A, K, D, ...)
+            n_k = copies.shape[1]
+            copies = clamp_(copies.reshape((-1,) + tuple(x.shape[1:])), bounds)
+            wanted = target[rows].repeat_interleave(n_k * self.n_draws)
+            correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
+            for s in batches(len(copies), self.batch_size):
+                correct[s] = net.module(net.tensor(copies[s])).argmax(1) == wanted[s]
+            rate = correct.reshape(len(active), n_k, self.n_draws).float().mean(2)
+            fails = (rate < self.tau).cpu().numpy()  # (A, K)
+            hit = fails.any(1)
+            first_fail[active[hit]] = lo + fails[hit].argmax(1)
+            active = active[~hit]
+        return sigmas_np[np.maximum(first_fail - 1, 0)]
+
+
+#: Ladder levels classified per pass of :meth:`SimulatedOracle.answer` (per query).
+_LEVELS_PER_PASS = 8
+
+
+def ladder_noise(
+    n_draws: int, shape: tuple[int, ...], base: int, seed: int, device: Any = "cpu"
+) -> torch.Tensor:
+    """The ``(n_draws, *shape)`` standard-normal draws a :class:`SimulatedOracle`
+    seeded ``base`` uses for the query of seed ``seed`` (the same draws at every level)."""
+    state = np.random.SeedSequence([int(base), int(seed)]).generate_state(2, dtype=np.uint32)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(state[0]) << 31 ^ int(state[1]))
+    return torch.randn((int(n_draws),) + tuple(shape), generator=gen, device=device)
 
 
 def make_queries(

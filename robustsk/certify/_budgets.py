@@ -9,29 +9,31 @@ import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
-from ..utils import check_number
+from ..utils import check_number, renamed_kwargs
 
 
-def budget_range(eps0: float, alpha_low: float, alpha_high: float) -> tuple[float, float]:
-    """The range constraint ``[l, u] = [alpha_low * eps0, min(alpha_high * eps0, 1)]``.
+@renamed_kwargs({"alpha_low": "low", "alpha_high": "high"})
+def budget_range(eps0: float, low: float, high: float) -> tuple[float, float]:
+    """The range constraint ``[l, u] = [low * eps0, min(high * eps0, 1)]``.
 
     Parameters
     ----------
     eps0 : float
         Target budget: the volume constraint is ``sum_i log eps_i = n log eps0``.
-    alpha_low : float
-        Relative lower limit, in ``(0, 1]``.
-    alpha_high : float
-        Relative upper limit, at least 1.
+    low : float
+        Lower limit relative to ``eps0``, in ``(0, 1]`` (the estimator's
+        ``ratio_range[0]``).
+    high : float
+        Upper limit relative to ``eps0``, at least 1 (``ratio_range[1]``).
 
     Returns
     -------
     low, high : float
     """
     check_number(eps0, "eps0", low=0.0, high=1.0, include_low=False)
-    check_number(alpha_low, "alpha_low", low=0.0, high=1.0, include_low=False)
-    check_number(alpha_high, "alpha_high", low=1.0)
-    return float(alpha_low * eps0), float(min(alpha_high * eps0, 1.0))
+    check_number(low, "low", low=0.0, high=1.0, include_low=False)
+    check_number(high, "high", low=1.0)
+    return float(low * eps0), float(min(high * eps0, 1.0))
 
 
 def refine_budgets(g: torch.Tensor, eps0: float, low: float, high: float) -> torch.Tensor:

@@ -402,7 +402,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         use_safetensors : bool, default=False
             Save with safetensors instead of torch (not for the optimizer).
         **kwargs
-            ``f_<name>`` for another module of the net, e.g. ``f_generator``.
+            ``f_<name>`` for another module of the net, e.g. ``f_budget_generator``.
         """
         f_module = kwargs.pop("f_module", None)
         if f_params is not None and f_module is not None:
@@ -448,7 +448,7 @@ class RobustNetClassifier(NeuralNetClassifier):
         use_safetensors : bool, default=False
             The files were saved with safetensors.
         **kwargs
-            ``f_<name>`` for another module of the net, e.g. ``f_generator``.
+            ``f_<name>`` for another module of the net, e.g. ``f_budget_generator``.
         """
         f_module = kwargs.pop("f_module", None)
         if f_params is not None and f_module is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,20 @@ from ..certify import (
     refine_budgets,
 )
 from ..utils import (
+    DEPRECATED,
     Boolean,
+    InstanceOf,
     Interval,
     IsCallable,
     Options,
     ParameterConstraints,
+    Range,
     check_clip,
+    check_number,
     check_options,
     eval_mode,
+    rename_message,
+    resolve_renamed,
 )
 from ._base import RobustNetClassifier, weighted_mean
 
@@ -47,18 +54,31 @@ def robust_loss(lb, reduction="mean"):
     return F.cross_entropy(z, lb.new_zeros(lb.shape[0], dtype=torch.long), reduction=reduction)
 
 
+def _is_deprecated(value: Any) -> bool:
+    return isinstance(value, str) and value == DEPRECATED
+
+
+def _check_ratio_range(value: Any, name: str) -> tuple[float, float]:
+    """``(low, high)`` with ``0 < low <= 1 <= high``: the budget's limits relative to eps0."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair (low, high), got {value!r}.")
+    low = check_number(value[0], f"{name}[0]", low=0.0, high=1.0, include_low=False)
+    high = check_number(value[1], f"{name}[1]", low=1.0)
+    return float(low), float(high)
+
+
 class CertifiedBudgetClassifier(RobustNetClassifier):
     """A skorch classifier trained to be certifiably robust under per-pixel budgets.
 
     Certified training (CROWN-IBP, Zhang et al. 2020) where each input gets
     its own per-element budgets ``eps(x)`` (Xu et al. 2021). With
-    ``budget="learned"`` a :class:`~robustsk.certify.BudgetGenerator` proposes
+    ``budget_mode="learned"`` a :class:`~robustsk.certify.BudgetGenerator` proposes
     budgets in ``[l, u]`` (log space) that
     :func:`~robustsk.certify.refine_budgets` brings to the volume of a uniform
     ``eps0`` ball, ``sum_i log eps_i = n log eps0``, with
-    ``l = alpha_low * eps0`` and ``u = min(alpha_high * eps0, 1)``; the
-    classifier and the generator are trained jointly on the robust loss.
-    ``budget="uniform"`` is plain certified training at ``eps0``.
+    ``(l, u) = (low * eps0, min(high * eps0, 1))`` for ``ratio_range=(low, high)``;
+    the classifier and the generator are trained jointly on the robust loss.
+    ``budget_mode="uniform"`` is plain certified training at ``eps0``.
 
     The loss of a batch is ``kappa * CE(f(x), y) + (1 - kappa) * L_rob`` where
     ``L_rob`` is the cross-entropy of the worst-case logits given by the lower
@@ -80,12 +100,11 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         bounds cannot follow exactly raises a :class:`TypeError` naming it.
     eps0 : float, default=0.4
         Target budget (the paper's MNIST setting).
-    alpha_low : float, default=0.5
-        Lower limit of a budget relative to ``eps0``.
-    alpha_high : float, default=2.0
-        Upper limit relative to ``eps0`` (capped at 1).
-    budget : {"learned", "uniform"}, default="learned"
-        Budgets from the generator, or ``eps0`` everywhere.
+    ratio_range : tuple (low, high), default=(0.5, 2.0)
+        Limits of a budget relative to ``eps0``: ``0 < low <= 1 <= high``
+        (the upper limit ``high * eps0`` is capped at 1).
+    budget_mode : {"learned", "uniform"}, default="learned"
+        Budgets from the budget generator, or ``eps0`` everywhere.
     bound : {"crown-ibp", "ibp"}, default="crown-ibp"
         Bounds used for training.
     loss_fusion : bool, default=False
@@ -95,8 +114,10 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         times cheaper per step, a slightly looser bound at large budgets. The
         CROWN-IBP / IBP mix (``beta = 1 - r``) is then taken on the two loss
         bounds. No effect with ``bound="ibp"``, where both are the same.
-    generator : torch.nn.Module class or None, default=None
-        Budget generator taking ``input_shape``; None is
+    budget_generator : torch.nn.Module class or instance, or None, default=None
+        The budget network: a class (or callable) built with ``input_shape``
+        and the ``budget_generator__*`` arguments (e.g.
+        ``budget_generator__head="conv"``), or a module; None is
         :class:`~robustsk.certify.BudgetGenerator`.
     ramp_start : int, default=1
         Epochs of natural training before the budgets ramp up.
@@ -109,12 +130,18 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         Weight of the natural loss once the ramp is complete.
     eval_batch_size : int, default=256
         Examples per bound computation in :meth:`certify` and :meth:`budgets`.
+    alpha_low, alpha_high : float, deprecated
+        Old names of ``ratio_range``'s limits; they stop working in 0.3.
+    budget : {"learned", "uniform"}, deprecated
+        Old name of ``budget_mode``; it stops working in 0.3.
+    generator : torch.nn.Module class or None, deprecated
+        Old name of ``budget_generator``; it stops working in 0.3.
     **kwargs
         Everything :class:`~robustsk.estimators.RobustNetClassifier` takes.
 
     Attributes
     ----------
-    generator_ : torch.nn.Module or None
+    budget_generator_ : torch.nn.Module or None
         The trained budget generator (None for uniform budgets).
     budget_range_ : tuple (low, high)
         The range constraint ``[l, u]``.
@@ -133,7 +160,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
     the training share's batches); ``sample_weight`` weights both the natural
     and the robust loss of each example. ``save_params(f_params=...)``
     followed by ``initialize()`` + ``load_params(f_params=...)`` restores the
-    classifier; with learned budgets pass ``f_generator=...`` to both as well,
+    classifier; with learned budgets pass ``f_budget_generator=...`` to both as well,
     for :meth:`budgets` and :meth:`certify`. See
     :class:`~robustsk.estimators.RobustNetClassifier`.
 
@@ -159,12 +186,15 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
 
     _parameter_constraints: ParameterConstraints = {
         "eps0": [Interval(0.0, 1.0, closed="right")],
-        "alpha_low": [Interval(0.0, 1.0, closed="right")],
-        "alpha_high": [Interval(1.0)],
-        "budget": [Options({"learned", "uniform"})],
+        "ratio_range": [Range(_check_ratio_range)],
+        "budget_mode": [Options({"learned", "uniform"})],
         "bound": [Options({"crown-ibp", "ibp"})],
         "loss_fusion": [Boolean()],
-        "generator": [None, IsCallable()],
+        "budget_generator": [None, IsCallable(), InstanceOf(nn.Module)],
+        "alpha_low": [Options({DEPRECATED}), Interval(0.0, 1.0, closed="right")],
+        "alpha_high": [Options({DEPRECATED}), Interval(1.0)],
+        "budget": [Options({DEPRECATED, "learned", "uniform"})],
+        "generator": [Options({DEPRECATED}), None, IsCallable()],
         "ramp_start": [Interval(0, integer=True)],
         "ramp_length": [None, Interval(0, integer=True)],
         "kappa_start": [Interval(0.0, 1.0)],
@@ -177,32 +207,70 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         module: type[nn.Module] | nn.Module | None = None,
         *args: Any,
         eps0: float = 0.4,
-        alpha_low: float = 0.5,
-        alpha_high: float = 2.0,
-        budget: Any = "learned",
+        ratio_range: tuple[float, float] = (0.5, 2.0),
+        budget_mode: str = "learned",
         bound: str = "crown-ibp",
         loss_fusion: bool = False,
-        generator: type[nn.Module] | nn.Module | None = None,
+        budget_generator: type[nn.Module] | nn.Module | None = None,
         ramp_start: int = 1,
         ramp_length: int | None = None,
         kappa_start: float = 1.0,
         kappa_end: float = 0.0,
         eval_batch_size: int = 256,
+        alpha_low: Any = DEPRECATED,
+        alpha_high: Any = DEPRECATED,
+        budget: Any = DEPRECATED,
+        generator: Any = DEPRECATED,
         **kwargs: Any,
     ):
+        # before skorch's __init__: a module instance set after it counts as a component
+        # built outside initialize_module, which skorch refuses
+        self.budget_generator = budget_generator
+        self.generator = generator
         super().__init__(module, *args, **kwargs)
         self.eps0 = eps0
-        self.alpha_low = alpha_low
-        self.alpha_high = alpha_high
-        self.budget = budget
+        self.ratio_range = ratio_range
+        self.budget_mode = budget_mode
         self.bound = bound
         self.loss_fusion = loss_fusion
-        self.generator = generator
         self.ramp_start = ramp_start
         self.ramp_length = ramp_length
         self.kappa_start = kappa_start
         self.kappa_end = kappa_end
         self.eval_batch_size = eval_batch_size
+        self.alpha_low = alpha_low
+        self.alpha_high = alpha_high
+        self.budget = budget
+
+    def _settings(self) -> tuple[str, tuple[float, float], Any]:
+        """``(budget_mode, ratio_range, budget_generator)``, from the old names where those
+        were set (with a FutureWarning)."""
+        mode = resolve_renamed(self, "budget", "budget_mode", "learned")
+        low, high = self.ratio_range
+        if not _is_deprecated(self.alpha_low) or not _is_deprecated(self.alpha_high):
+            old = (
+                low if _is_deprecated(self.alpha_low) else self.alpha_low,
+                high if _is_deprecated(self.alpha_high) else self.alpha_high,
+            )
+            if tuple(self.ratio_range) != (0.5, 2.0):
+                raise ValueError(
+                    f"{type(self).__name__}: got alpha_low/alpha_high and ratio_range="
+                    f"{self.ratio_range!r}; alpha_low and alpha_high are the old names of "
+                    "ratio_range's limits, set ratio_range only."
+                )
+            warnings.warn(
+                rename_message(
+                    type(self).__name__,
+                    "alpha_low/alpha_high",
+                    "ratio_range",
+                    f"ratio_range=({old[0]!r}, {old[1]!r})",
+                ),
+                FutureWarning,
+                stacklevel=3,
+            )
+            low, high = old
+        generator = resolve_renamed(self, "generator", "budget_generator", None)
+        return mode, (float(low), float(high)), generator
 
     # ---------------------------------------------------------------- modules
     def initialize_module(self) -> RobustNetClassifier:
@@ -221,29 +289,43 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             )
         n_classes = len(self.classes_) if hasattr(self, "classes_inferred_") else None
         check_module(self.module_, getattr(self, "input_shape_", None), n_classes)
-        self.generator_: torch.nn.Module | None = None  # uniform budgets need no generator
-        if self.budget == "learned":
-            generator = BudgetGenerator if self.generator is None else self.generator
+        mode, (low, high), generator = self._settings()
+        params = self.get_params_for("budget_generator")
+        self.budget_generator_: torch.nn.Module | None = None  # uniform: no generator
+        if mode == "learned":
+            generator = BudgetGenerator if generator is None else generator
             if isinstance(generator, torch.nn.Module):
-                self.generator_ = generator
+                if params:
+                    raise ValueError(
+                        f"budget_generator__{next(iter(params))}: budget_generator__* "
+                        "arguments build the budget generator from a class; "
+                        "budget_generator is a module instance here."
+                    )
+                self.budget_generator_ = generator
             else:
-                self.generator_ = generator(input_shape=self.input_shape_)
-        self.budget_range_ = budget_range(self.eps0, self.alpha_low, self.alpha_high)
+                self.budget_generator_ = generator(input_shape=self.input_shape_, **params)
+        if self.budget_generator_ is not None and "budget_generator" not in self._modules:
+            # known as a prefix already (set below), so skorch did not register it
+            self._register_attribute("budget_generator_", self.budget_generator_, prefixes=False)
+        if "budget_generator" not in self.prefixes_:
+            # budget_generator__* arguments stay valid when the mode is "uniform"
+            self.prefixes_ = [*self.prefixes_, "budget_generator"]
+        self.budget_range_ = budget_range(self.eps0, low, high)
         return self
 
     def _waits_for_data(self) -> bool:
         """The budget generator is sized from the data too."""
-        generator = BudgetGenerator if self.generator is None else self.generator
-        sized = self.budget == "learned" and not isinstance(generator, torch.nn.Module)
+        mode, _, generator = self._settings()
+        sized = mode == "learned" and not isinstance(generator, torch.nn.Module)
         return super()._waits_for_data() or (sized and not hasattr(self, "input_shape_"))
 
     # --------------------------------------------------------------- budgets
     def _budget_tensor(self, x):
         """Budgets of a batch (a tensor on the device), differentiable for training."""
-        if self.generator_ is None:
+        if self.budget_generator_ is None:
             return torch.full_like(x, float(self.eps0))
         low, high = self.budget_range_
-        return refine_budgets(self.generator_(x), float(self.eps0), low, high)
+        return refine_budgets(self.budget_generator_(x), float(self.eps0), low, high)
 
     def ramp(self) -> float:
         """The current ramp factor ``r`` in [0, 1] (budgets are scaled by it)."""
@@ -277,8 +359,8 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         """One optimizer step on ``kappa * natural + (1 - kappa) * robust`` loss."""
         x, y, _ = self.unpack_training_batch(batch)
         self._set_training(True)
-        if self.generator_ is not None:
-            self.generator_.train()
+        if self.budget_generator_ is not None:
+            self.budget_generator_.train()
         r = self.ramp()
         kappa = self.kappa_start + (self.kappa_end - self.kappa_start) * r
         y_pred = self.infer(x, **fit_params)
@@ -339,7 +421,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         """
         self.check_is_fitted()
         out = []
-        with torch.no_grad(), eval_mode(self.generator_):
+        with torch.no_grad(), eval_mode(self.budget_generator_):
             for _, xb in self._batches(X):
                 out.append(self._budget_tensor(xb).cpu().numpy())
         return np.concatenate(out) if out else np.empty((0, *self.input_shape_), np.float32)
@@ -410,12 +492,12 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
 
     def _resolve_budget(self, budget, X):
         if budget is None:
-            return float(self.eps0) if self.generator_ is None else self.budgets(X)
+            return float(self.eps0) if self.budget_generator_ is None else self.budgets(X)
         if isinstance(budget, str):
             check_options(budget, "budget", {"learned", "uniform"})
             if budget == "uniform":
                 return float(self.eps0)
-            if self.generator_ is None:
+            if self.budget_generator_ is None:
                 raise ValueError(
                     "budget='learned' needs a model trained with learned budgets; "
                     "pass a fitted learned-budget model as budget= instead."

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import cast
 
 import torch
 
-from ..utils import Boolean, Interval, Options, ParameterConstraints, RandomStateLike, Range
+from ..utils import (
+    Boolean,
+    Interval,
+    Options,
+    ParameterConstraints,
+    RandomStateLike,
+    Range,
+    rename_message,
+)
 from ._base import Perturbation
 from ._range import Bounds, ValueRange, bounds_like, check_range
 
@@ -118,9 +127,19 @@ class RandomPixels(Perturbation):
         self.value = value
         self.replace = replace
 
-    def n_draws(self, n_pixels: int) -> int:
+    def pixels_per_image(self, n_pixels: int) -> int:
         """Number of pixel draws per image for an image of ``n_pixels`` pixels."""
         return int(self.k) if self.k is not None else max(1, round(math.sqrt(n_pixels)))
+
+    def n_draws(self, n_pixels: int) -> int:
+        """Deprecated name of :meth:`pixels_per_image` (``n_draws`` counts random
+        copies elsewhere in robustsk); it stops working in 0.3."""
+        warnings.warn(
+            rename_message("RandomPixels", "n_draws()", "pixels_per_image()", "pixels_per_image("),
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.pixels_per_image(n_pixels)
 
     def _perturb(self, x, generator):
         bounds = cast(Bounds, check_range(self.clip))  # not None: its constraint refuses it
@@ -131,7 +150,7 @@ class RandomPixels(Perturbation):
         else:
             flat = x.reshape(n, 1, -1)  # (n, 1, d)
         c, p = flat.shape[1], flat.shape[2]
-        k = self.n_draws(p)
+        k = self.pixels_per_image(p)
         if not self.replace and k > p:
             raise ValueError(
                 f"k must be at most the number of pixels ({p}) with replace=False, got {k}."

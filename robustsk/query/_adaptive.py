@@ -6,7 +6,7 @@ cut-offs. Every example first gets ``first`` copies; after each round the score 
 example still racing gets a confidence interval ``estimate +- z * standard_error``, and an
 example leaves a race when its whole interval lies on the far side of the cut-off, the
 ``B``-th best *lower* bound among all examples (so at least ``B`` examples always remain).
-The survivors get copies until ``n_noise``; the selection ranks them on their full ``n_noise``
+The survivors get copies until ``n_draws``; the selection ranks them on their full ``n_draws``
 copies, exactly as the full draw does.
 
 The races of :func:`~robustsk.query.noise_entropy`:
@@ -118,7 +118,7 @@ def _race_low(estimate, se, z, k, candidates):
 def adaptive_copies(
     draw: Any,
     n_pool: int,
-    n_noise: int,
+    n_draws: int,
     *,
     kind: str,
     n_high: int,
@@ -126,7 +126,7 @@ def adaptive_copies(
     z: float = DEFAULT_Z,
     first: int = FIRST_COPIES,
 ) -> CopyStats:
-    """Draw copies in rounds until every race is settled or has ``n_noise`` copies.
+    """Draw copies in rounds until every race is settled or has ``n_draws`` copies.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def adaptive_copies(
         ``k`` fresh noisy copies of the examples ``ids``.
     n_pool : int
         Pool size.
-    n_noise : int
+    n_draws : int
         Copies of an example that stays in a race to the end (M).
     kind : {"entropy", "uncertainty"}
         :func:`noise_entropy`'s two races or :func:`noise_uncertainty`'s one.
@@ -149,14 +149,14 @@ def adaptive_copies(
     Returns
     -------
     stats : CopyStats
-        Statistics of the copies; examples that stayed in a race have ``n_noise`` copies.
+        Statistics of the copies; examples that stayed in a race have ``n_draws`` copies.
     """
     stats = CopyStats.empty(n_pool, 2)
     active_high = np.ones(n_pool, dtype=bool) if n_high > 0 else np.zeros(n_pool, dtype=bool)
     active_low = np.ones(n_pool, dtype=bool) if n_low > 0 else np.zeros(n_pool, dtype=bool)
     ids = np.arange(n_pool)
     while True:
-        k = min(first, n_noise - int(stats.m[ids].max(initial=0)))
+        k = min(first, n_draws - int(stats.m[ids].max(initial=0)))
         if k <= 0 or ids.shape[0] == 0:
             return stats
         labels, soft = draw(ids, k)
@@ -178,17 +178,17 @@ def adaptive_copies(
 
 def rank_high_low(
     stats: CopyStats,
-    n_noise: int,
+    n_draws: int,
     n_high: int,
     n_low: int,
     tie: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`noise_entropy`'s selection among the examples that got all ``n_noise`` copies.
+    """:func:`noise_entropy`'s selection among the examples that got all ``n_draws`` copies.
 
     Ranks by (label entropy, mean softmax entropy), remaining ties by ``tie`` (a random
     permutation), as the full draw does; returns the indices and their label entropies.
     """
-    full = np.flatnonzero(stats.m >= n_noise)
+    full = np.flatnonzero(stats.m >= n_draws)
     if full.shape[0] < n_high + n_low:  # the races overlapped (small pools): rank everyone
         full = np.arange(stats.m.shape[0])
     h, _ = stats.label_entropy()

@@ -20,6 +20,7 @@ from ..utils import (
     draw_seed,
     fill_doc,
     map_pool,
+    renamed_kwargs,
 )
 from ._base import check_query, select_top
 from ._docstrings import PARTS
@@ -68,7 +69,7 @@ def mc_dropout_scores(
     classifier: Any,
     X_pool: np.ndarray,
     *,
-    n_samples: int = 10,
+    n_draws: int = 10,
     p: float = 0.1,
     random_state: RandomStateLike = None,
     batch_size: int = 1024,
@@ -86,7 +87,7 @@ def mc_dropout_scores(
         torch.manual_seed(draw_seed(random_state))
         for s in batches(X_pool.shape[0], batch_size):
             x = net.tensor(X_pool[s])
-            draws = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_samples)])
+            draws = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_draws)])
             mc = draws.double().cpu().numpy()  # (T, b, C)
             scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
     return scores
@@ -98,7 +99,7 @@ def _mc_block(X, *, estimator, **kwargs):
 
 _DOC = """{summary}
     Needs a torch network (robustsk estimator or skorch net): dropout is run at
-    prediction time on a copy of its module, ``n_samples`` passes per batch.
+    prediction time on a copy of its module, ``n_draws`` passes per batch.
     A module without dropout gets ``Dropout(p)`` before each linear layer.
 
     Parameters
@@ -107,8 +108,8 @@ _DOC = """{summary}
     {pool}
     random_state : None, int or numpy Generator, default=None
         Seeds the dropout masks and tie breaking.
-    n_samples : int, default=10
-        Monte Carlo passes T.
+    n_draws : int, default=10
+        Monte Carlo passes T (dropout masks drawn per example).
     p : float, default=0.1
         Dropout probability of inserted layers.
     batch_size : int, default=1024
@@ -129,7 +130,7 @@ def _mc_strategy(name, doc):
         n_instances: int = 1,
         *,
         random_state: RandomStateLike = None,
-        n_samples: int = 10,
+        n_draws: int = 10,
         p: float = 0.1,
         batch_size: int = 1024,
         n_jobs: int | None = None,
@@ -138,7 +139,7 @@ def _mc_strategy(name, doc):
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
-        check_number(n_samples, "n_samples", low=1, integer=True)
+        check_number(n_draws, "n_draws", low=1, integer=True)
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
         TorchClassifier(estimator, name)  # a torch network, or a TypeError before any work
         scores = map_pool(
@@ -149,7 +150,7 @@ def _mc_strategy(name, doc):
             random_state=rng,
             seeded=True,
             estimator=estimator,
-            n_samples=n_samples,
+            n_draws=n_draws,
             p=p,
             batch_size=batch_size,
             strategy=name,
@@ -157,7 +158,7 @@ def _mc_strategy(name, doc):
         return select_top(scores, n_instances, rng)
 
     strategy.__name__ = strategy.__qualname__ = name
-    return fill_doc(_DOC, summary=doc, **PARTS)(strategy)
+    return renamed_kwargs({"n_samples": "n_draws"})(fill_doc(_DOC, summary=doc, **PARTS)(strategy))
 
 
 bald = _mc_strategy(

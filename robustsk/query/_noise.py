@@ -24,6 +24,7 @@ from ..utils import (
     fill_doc,
     float32_tensor,
     map_pool,
+    renamed_kwargs,
     torch_generator,
 )
 from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low
@@ -48,25 +49,26 @@ def _pool_sigma(estimator, n_pool, sample_sigma):
     return np.broadcast_to(np.asarray(sigma, dtype=np.float32), (n_pool,)).copy()
 
 
+@renamed_kwargs({"n_noise": "n_draws"})
 def noisy_predictions(
     estimator: Any,
     X_pool: np.ndarray,
     sigma: np.ndarray,
     *,
-    n_noise: int = 50,
+    n_draws: int = 50,
     random_state: RandomStateLike = None,
     batch_size: int = 4096,
     clip: tuple[float, float] | None = (0.0, 1.0),
     output: str = "labels",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Predict ``n_noise`` Gaussian-noise copies of every pool example at its own level.
+    """Predict ``n_draws`` Gaussian-noise copies of every pool example at its own level.
 
     Streams ``batch_size`` copies per forward pass. ``output="labels"`` gives
-    the hard labels, shape ``(n_pool, n_noise)``; ``output="entropy"`` gives
+    the hard labels, shape ``(n_pool, n_draws)``; ``output="entropy"`` gives
     the mean softmax entropy over the copies, shape ``(n_pool,)``;
     ``output="both"`` gives ``(labels, entropies)`` from the same copies;
     ``output="copies"`` gives ``(labels, copy_entropies)``, the softmax entropy of
-    every copy, shape ``(n_pool, n_noise)``. Torch nets
+    every copy, shape ``(n_pool, n_draws)``. Torch nets
     run on their device; any other classifier is called through
     ``predict_proba`` on numpy copies.
 
@@ -77,7 +79,7 @@ def noisy_predictions(
         Clean examples.
     sigma : ndarray of shape (n_pool,)
         Noise level of each example.
-    n_noise : int, default=50
+    n_draws : int, default=50
         Copies per example (M).
     random_state : None, int, numpy or torch Generator, default=None
         Seeds the noise.
@@ -90,29 +92,29 @@ def noisy_predictions(
 
     Returns
     -------
-    labels : ndarray of shape (n_pool, n_noise), or mean entropies of shape (n_pool,)
+    labels : ndarray of shape (n_pool, n_draws), or mean entropies of shape (n_pool,)
         Or the tuple ``(labels, entropies)`` for ``output="both"``, or
         ``(labels, copy_entropies)`` for ``output="copies"``.
     """
     check_options(output, "output", {"labels", "entropy", "both", "copies"})
     n_pool = X_pool.shape[0]
-    per_chunk = max(1, batch_size // n_noise)
+    per_chunk = max(1, batch_size // n_draws)
     torch_net = (
         TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") else None
     )
     device = torch_net.device if torch_net is not None else torch.device("cpu")
     gen = torch_generator(random_state, device)
-    labels = np.empty((n_pool, n_noise), dtype=np.int64) if output != "entropy" else None
-    shape = (n_pool, n_noise) if output == "copies" else (n_pool,)
+    labels = np.empty((n_pool, n_draws), dtype=np.int64) if output != "entropy" else None
+    shape = (n_pool, n_draws) if output == "copies" else (n_pool,)
     entropy = np.empty(shape) if output != "labels" else None
     with torch_net.evaluating() if torch_net is not None else contextlib.nullcontext():
         for s in batches(n_pool, per_chunk):
             x = float32_tensor(X_pool[s], device)
             b = x.shape[0]
-            copies = x.repeat_interleave(n_noise, dim=0)  # (b * M, ...)
+            copies = x.repeat_interleave(n_draws, dim=0)  # (b * M, ...)
             sig = torch.as_tensor(np.ascontiguousarray(sigma[s]), device=device)
             noisy = add_gaussian_noise(
-                copies, sig.repeat_interleave(n_noise), clip=clip, generator=gen
+                copies, sig.repeat_interleave(n_draws), clip=clip, generator=gen
             )
             if torch_net is not None:
                 with torch.no_grad():
@@ -120,7 +122,7 @@ def noisy_predictions(
                 proba = out.double().cpu().numpy()
             else:
                 proba = np.asarray(estimator.predict_proba(noisy.numpy()), dtype=np.float64)
-            proba = proba.reshape(b, n_noise, -1)  # (b, M, C)
+            proba = proba.reshape(b, n_draws, -1)  # (b, M, C)
             if labels is not None:
                 labels[s] = proba.argmax(axis=2)
             if entropy is not None:
@@ -136,7 +138,7 @@ def _noisy_block(X, sigma, *, estimator, random_state, **kwargs):
 
 
 def _pool_noisy_predictions(
-    estimator, X_pool, sigma, n_noise, rng, batch_size, clip, output, n_jobs, block_size
+    estimator, X_pool, sigma, n_draws, rng, batch_size, clip, output, n_jobs, block_size
 ):
     """:func:`noisy_predictions` of the pool in blocks, one seed each (:func:`map_pool`)."""
     return map_pool(
@@ -148,20 +150,20 @@ def _pool_noisy_predictions(
         seeded=True,
         per_row={"sigma": sigma},
         estimator=estimator,
-        n_noise=n_noise,
+        n_draws=n_draws,
         batch_size=batch_size,
         clip=clip,
         output=output,
     )
 
 
-def _use_adaptive(adaptive, z, n_pool, n_instances, n_noise):
+def _use_adaptive(adaptive, z, n_pool, n_instances, n_draws):
     """Whether to draw adaptively: asked for, and worth it (a pool much larger than the
     selection, more copies than one round)."""
     if not isinstance(adaptive, (bool, np.bool_)):
         raise TypeError(f"adaptive must be True or False, got {adaptive!r}.")
     check_number(z, "adaptive_z", low=0.0)
-    return bool(adaptive) and n_pool >= 4 * n_instances and n_noise > 5
+    return bool(adaptive) and n_pool >= 4 * n_instances and n_draws > 5
 
 
 def _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size):
@@ -184,9 +186,9 @@ def _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
     return draw
 
 
-def _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip):
+def _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip):
     check_predict_proba(estimator)
-    check_number(n_noise, "n_noise", low=1, integer=True)
+    check_number(n_draws, "n_draws", low=1, integer=True)
     clip = getattr(estimator, "clip", (0.0, 1.0)) if clip == "auto" else clip
     return _pool_sigma(estimator, X_pool.shape[0], sample_sigma), check_clip(clip)
 
@@ -205,7 +207,7 @@ _PARAMS = """
     sample_sigma : float or array-like of shape (n_pool,), default=None
         Each example's current noise level; by default the estimator's
         ``sigma_`` (when it matches the pool) or its ``sigma``.
-    n_noise : int, default=50
+    n_draws : int, default=50
         Noisy copies per example (M).
     batch_size : int, default=4096
         Noisy copies per forward pass.
@@ -215,7 +217,7 @@ _PARAMS = """
         Draw the copies in rounds of 5 and stop for an example once its side
         of the selection cut-off is settled at ``adaptive_z`` standard errors
         (see :ref:`adaptive-copies`); examples that stay in the race get all
-        ``n_noise`` copies and are ranked on them.
+        ``n_draws`` copies and are ranked on them.
     adaptive_z : float, default=2.0
         Width of the adaptive confidence intervals, in standard errors.
     {parallel}
@@ -227,6 +229,7 @@ _PARAMS = """
 """
 
 
+@renamed_kwargs({"n_noise": "n_draws"})
 @fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_entropy(
     classifier: Any,
@@ -235,7 +238,7 @@ def noise_entropy(
     *,
     random_state: RandomStateLike = None,
     sample_sigma: float | ArrayLike | None = None,
-    n_noise: int = 50,
+    n_draws: int = 50,
     batch_size: int = 4096,
     clip: str | tuple[float, float] | None = "auto",
     adaptive: bool = True,
@@ -245,7 +248,7 @@ def noise_entropy(
 ) -> tuple[np.ndarray, np.ndarray]:
     """AQPL's conformity query: half at maximum, half at minimum classification entropy.
 
-    For each example, ``n_noise`` copies with noise ``N(0, sigma_i^2 I)`` at
+    For each example, ``n_draws`` copies with noise ``N(0, sigma_i^2 I)`` at
     the example's own level are classified; the entropy of the predicted
     labels (AQPL Eq. 5) estimates how ill-suited ``sigma_i`` is. High entropy
     suggests excessive noise, low entropy deficient noise, so ``ceil(n/2)``
@@ -260,24 +263,24 @@ def noise_entropy(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="noise_entropy"
     )
-    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
+    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
     check_parallel(n_jobs, block_size)
     n_high = (n_instances + 1) // 2
-    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_noise):
+    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
         stats = adaptive_copies(
             draw,
             X_pool.shape[0],
-            n_noise,
+            n_draws,
             kind="entropy",
             n_high=n_high,
             n_low=n_instances - n_high,
             z=adaptive_z,
         )
         tie = rng.permutation(X_pool.shape[0])
-        return rank_high_low(stats, n_noise, n_high, n_instances - n_high, tie)
+        return rank_high_low(stats, n_draws, n_high, n_instances - n_high, tie)
     labels, soft = _pool_noisy_predictions(
-        estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "both", n_jobs, block_size
+        estimator, X_pool, sigma, n_draws, rng, batch_size, clip, "both", n_jobs, block_size
     )
     n_classes = int(labels.max()) + 1
     entropy = label_entropy_scores(labels, n_classes)
@@ -287,6 +290,7 @@ def noise_entropy(
     return idx, entropy[idx]
 
 
+@renamed_kwargs({"n_noise": "n_draws"})
 @fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_uncertainty(
     classifier: Any,
@@ -295,7 +299,7 @@ def noise_uncertainty(
     *,
     random_state: RandomStateLike = None,
     sample_sigma: float | ArrayLike | None = None,
-    n_noise: int = 50,
+    n_draws: int = 50,
     batch_size: int = 4096,
     clip: str | tuple[float, float] | None = "auto",
     adaptive: bool = True,
@@ -305,25 +309,25 @@ def noise_uncertainty(
 ) -> tuple[np.ndarray, np.ndarray]:
     """AQPL's Noise-uncertainty baseline: largest mean prediction entropy over noisy copies.
 
-    Scores are the mean softmax entropies of ``n_noise`` copies at each
+    Scores are the mean softmax entropies of ``n_draws`` copies at each
     example's own level.
     {noise_params}"""
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="noise_uncertainty"
     )
-    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_noise, clip)
+    sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
     check_parallel(n_jobs, block_size)
-    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_noise):
+    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
         stats = adaptive_copies(
-            draw, X_pool.shape[0], n_noise, kind="uncertainty", n_high=n_instances, z=adaptive_z
+            draw, X_pool.shape[0], n_draws, kind="uncertainty", n_high=n_instances, z=adaptive_z
         )
         mean, _ = stats.soft_mean()
         # only examples that raced to the end compete (others' means rest on fewer copies)
-        scores = np.where(stats.m >= n_noise, mean, -np.inf)
+        scores = np.where(stats.m >= n_draws, mean, -np.inf)
         idx, _ = select_top(scores, n_instances, rng)
         return idx, mean[idx]
     scores = _pool_noisy_predictions(
-        estimator, X_pool, sigma, n_noise, rng, batch_size, clip, "entropy", n_jobs, block_size
+        estimator, X_pool, sigma, n_draws, rng, batch_size, clip, "entropy", n_jobs, block_size
     )
     return select_top(scores, n_instances, rng)

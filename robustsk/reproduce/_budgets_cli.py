@@ -17,11 +17,22 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "cheaper epochs than margin bounds)",
     )
     parser.add_argument(
+        "--generator-head",
         "--generator",
+        dest="generator_head",
         choices=("linear", "conv"),
         default="linear",
         help="budget generator head: the paper's dense layer (budgets the same for every "
         "image) or a convolution (budgets that follow the image)",
+    )
+    parser.add_argument(
+        "--tables",
+        type=int,
+        nargs="+",
+        choices=(1, 3),
+        default=(1, 3),
+        help="which tables to run: 1 (MNIST, two models) and/or 3 (Watermarked MNIST, four "
+        "models); at --full each model is most of an hour on a 2-core CPU",
     )
     parser.add_argument(
         "--n-train",
@@ -36,7 +47,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="test images (default: 1,000; --full: 10,000; without --mnist: 100)",
     )
     parser.add_argument(
+        "--max-epochs",
         "--epochs",
+        dest="max_epochs",
         type=positive_int,
         default=None,
         help="training epochs, the eps ramp two thirds of them (default: 30; --full: 100; "
@@ -55,13 +68,14 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
     changes: dict[str, Any] = {
         "random_state": args.seed,
         "loss_fusion": args.loss_fusion,
-        "generator": args.generator,
+        "generator_head": args.generator_head,
+        "tables": tuple(dict.fromkeys(args.tables)),
     }
-    for flag in ("n_train", "n_test", "epochs"):
+    for flag in ("n_train", "n_test", "max_epochs"):
         if getattr(args, flag) is not None:
             changes[flag] = getattr(args, flag)
-    if "epochs" in changes and not args.full:
-        changes["ramp_length"] = max(1, round(2 * changes["epochs"] / 3))
+    if "max_epochs" in changes and not args.full:
+        changes["ramp_length"] = max(1, round(2 * changes["max_epochs"] / 3))
     return BudgetsConfig.paper(**changes) if args.full else BudgetsConfig(**{**base, **changes})
 
 
@@ -87,7 +101,7 @@ REPRODUCTION = Reproduction(
         ("default", "about 9 minutes"),
         ("--full", "not measured on a CPU: the paper's schedule is for a GPU"),
     ),
-    toy_sizes=dict(n_train=400, n_test=100, epochs=3, ramp_length=2),
+    toy_sizes=dict(n_train=400, n_test=100, max_epochs=3, ramp_length=2),
     presets=(("--full", "the paper's schedule"),),
     add_arguments=_add_arguments,
     make_config=_make_config,

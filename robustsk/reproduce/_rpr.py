@@ -16,7 +16,7 @@ from ..metrics import plot_rpr_curve, rpr_curve, rpr_steps
 from ..nets import LeNet5
 from ..perturb import RandomPixels
 from ..selection import RobustSubsetSelector
-from ..utils import check_number, write_csv
+from ..utils import check_number, renamed_kwargs, write_csv
 from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
@@ -42,7 +42,7 @@ class RPRConfig:
         Robust training images drawn per class for M_R (the paper: 1,500 of
         60,000, i.e. a quarter of the training set; 125 is the same share of
         5,000).
-    epochs : int, default=5
+    max_epochs : int, default=5
         Training epochs of M.
     retrain_epochs : int, default=20
         Training epochs of M_R. Its set is a quarter of M's, so 4x the epochs
@@ -76,7 +76,7 @@ class RPRConfig:
     n_train: int = 5000
     n_test: int = 1000
     n_per_class: int | str = 125
-    epochs: int = 5
+    max_epochs: int = 5
     retrain_epochs: int = 20
     max_steps: int = 250
     k: int | None = None
@@ -93,7 +93,7 @@ class RPRConfig:
         """The paper's protocol: all 60,000 training and 10,000 test images, 1,500 robust
         images per class for M_R, MAX_STEPS 250 (for a GPU)."""
         params: dict[str, Any] = dict(
-            n_train=60000, n_test=10000, n_per_class=1500, epochs=10, retrain_epochs=10
+            n_train=60000, n_test=10000, n_per_class=1500, max_epochs=10, retrain_epochs=10
         )
         params.update(changes)
         return cls(**params)
@@ -105,7 +105,14 @@ class RPRConfig:
     def command(self, seeds: int = 1) -> str:
         """The ``robustsk reproduce rpr`` command line that runs this configuration."""
         parts = ["robustsk reproduce rpr --mnist PATH"]
-        for flag in ("n_train", "n_test", "n_per_class", "epochs", "retrain_epochs", "max_steps"):
+        for flag in (
+            "n_train",
+            "n_test",
+            "n_per_class",
+            "max_epochs",
+            "retrain_epochs",
+            "max_steps",
+        ):
             if isinstance(getattr(self, flag), int):
                 parts.append(f"--{flag.replace('_', '-')} {getattr(self, flag)}")
         if self.k is not None:
@@ -124,6 +131,12 @@ class RPRConfig:
         ]
         command = " ".join(parts)
         return command + (f" (from Python, with {', '.join(others)})" if others else "")
+
+
+#: Old field names, accepted for one release (with a FutureWarning).
+RPRConfig.__init__ = renamed_kwargs({"epochs": "max_epochs"})(  # type: ignore[method-assign]
+    RPRConfig.__init__
+)
 
 
 def _train(cfg, X, y, epochs, n_classes):
@@ -202,7 +215,7 @@ def run_rpr(
             print(message, flush=True)
 
     start = time.perf_counter()
-    model = _train(cfg, X, y, cfg.epochs, n_classes)
+    model = _train(cfg, X, y, cfg.max_epochs, n_classes)
     log(f"M trained on {len(X):,} images ({time.perf_counter() - start:.0f} s)")
     selector = RobustSubsetSelector(
         model, n_per_class=cfg.n_per_class, **rpr, random_state=cfg.random_state
@@ -266,7 +279,7 @@ def _scheme(cfg: RPRConfig, X: np.ndarray) -> dict[str, Any]:
     n_pixels = int(np.prod(X.shape[2:])) if X.ndim >= 3 else int(X.shape[1])
     return {
         "module": cfg.module.__name__,
-        "k": cfg.perturbation().n_draws(n_pixels),
+        "k": cfg.perturbation().pixels_per_image(n_pixels),
         "value": cfg.value,
         "replace": cfg.replace,
     }

@@ -14,11 +14,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         ("--n-train", "training images", "5,000", "60,000", "600"),
         ("--n-test", "test images", "1,000", "10,000", "200"),
         ("--n-per-class", "robust training images per class for M_R", "125", "1,500", "20"),
-        ("--epochs", "training epochs of M", "5", "10", "10"),
+        ("--max-epochs", "training epochs of M (alias: --epochs)", "5", "10", "10"),
         ("--retrain-epochs", "training epochs of M_R", "20", "10", "30"),
     ):
         parser.add_argument(
             flag,
+            *(["--epochs"] if flag == "--max-epochs" else []),
             type=positive_int,
             default=None,
             help=f"{what} (default: {default}; --full: {full}; without --mnist: {toy})",
@@ -68,7 +69,8 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
         "replace": not args.distinct,
         "module": getattr(nets, args.module),
     }
-    for field in ("n_train", "n_test", "n_per_class", "epochs", "retrain_epochs", "max_steps", "k"):
+    fields = ("n_train", "n_test", "n_per_class", "max_epochs", "retrain_epochs", "max_steps", "k")
+    for field in fields:
         if getattr(args, field) is not None:
             changes[field] = getattr(args, field)
     return RPRConfig.paper(**changes) if args.full else RPRConfig(**{**base, **changes})
@@ -97,7 +99,7 @@ REPRODUCTION = Reproduction(
         ("--full (3 seeds)", "about 33 minutes (11 a seed)"),
     ),
     toy_sizes=dict(
-        n_train=600, n_test=200, n_per_class=20, epochs=10, retrain_epochs=30, max_steps=50
+        n_train=600, n_test=200, n_per_class=20, max_epochs=10, retrain_epochs=30, max_steps=50
     ),
     presets=(("--full", "the paper's protocol"),),
     add_arguments=_add_arguments,

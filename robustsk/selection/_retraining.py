@@ -13,9 +13,10 @@ from sklearn.utils import Bunch
 
 from ..metrics import adversarial_examples
 from ..query import dre
-from ..utils import check_number, check_options, draw_seed
+from ..utils import check_number, check_options, draw_seed, renamed_kwargs
 
 
+@renamed_kwargs({"epochs": "max_epochs"})
 def select_for_retraining(
     estimator: Any,
     X_candidates: ArrayLike,
@@ -29,7 +30,7 @@ def select_for_retraining(
     alpha: float = 0.01,
     steps: int = 40,
     retrain: str = "continue",
-    epochs: int | None = None,
+    max_epochs: int | None = None,
     batch_size: int = 256,
     random_state: int | np.random.Generator | None = None,
     **strategy_params: Any,
@@ -66,7 +67,7 @@ def select_for_retraining(
         PGD steps.
     retrain : {"continue", "scratch"}, default="continue"
         Fine-tune a copy of the model (``partial_fit``), or fit a clone from scratch.
-    epochs : int or None, default=None
+    max_epochs : int or None, default=None
         Epochs of retraining; None keeps the estimator's ``max_epochs``.
     batch_size : int, default=256
         Examples attacked together.
@@ -110,13 +111,13 @@ def select_for_retraining(
         y_fit = np.concatenate([np.asarray(y_train), y_fit])
     if retrain == "continue":
         model_out = copy.deepcopy(estimator)
-        if epochs is not None:
-            model_out.set_params(max_epochs=epochs)
+        if max_epochs is not None:
+            model_out.set_params(max_epochs=max_epochs)
         model_out.partial_fit(X_fit, y_fit)
     else:
         model_out = clone(estimator)
-        if epochs is not None:
-            model_out.set_params(max_epochs=epochs)
+        if max_epochs is not None:
+            model_out.set_params(max_epochs=max_epochs)
         model_out.fit(X_fit, y_fit)
     return Bunch(
         estimator=model_out, indices=np.asarray(indices), scores=np.asarray(scores), X_adv=X_adv

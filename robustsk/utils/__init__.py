@@ -29,6 +29,12 @@ from ._constraints import (
     invalid_values as invalid_values,
     validate_params as validate_params,
 )
+from ._deprecation import (
+    DEPRECATED as DEPRECATED,
+    rename_message as rename_message,
+    renamed_kwargs as renamed_kwargs,
+    resolve_renamed as resolve_renamed,
+)
 from ._device import available_devices, check_device, resolve_device
 from ._docstrings import fill_doc as fill_doc
 from ._io import write_csv
