@@ -25,6 +25,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules import module as _module_globals
 
+from ..nets import Normalize
+
 #: Layers bounds propagate through (Dropout is the identity in evaluation).
 SUPPORTED = (
     nn.Linear,
@@ -36,7 +38,11 @@ SUPPORTED = (
     nn.BatchNorm2d,
     nn.Dropout,
     nn.Identity,
+    Normalize,
 )
+
+#: Layers that scale and shift each channel (batch norm with running statistics, Normalize).
+_CHANNEL_AFFINE = (nn.BatchNorm1d, nn.BatchNorm2d, Normalize)
 
 #: Names every module's call goes through; a subclass must not redefine them.
 _CALL_NAMES = (
@@ -91,6 +97,7 @@ _FORWARD_READS: dict[type, tuple[str, ...]] = {
     nn.BatchNorm2d: _BATCH_NORM_NAMES,
     nn.Dropout: ("p", "inplace"),
     nn.Identity: (),
+    Normalize: ("mean", "std", "_view"),
 }
 
 #: Methods that, set on an instance, replace what its call runs.
@@ -354,6 +361,9 @@ def _check_layer(layer, where):
             f"bounds cannot go through {label}: AvgPool2d is supported with ceil_mode=False, "
             "no divisor_override and count_include_pad=True when padded."
         )
+    if isinstance(layer, Normalize):
+        for name in ("mean", "std"):
+            _check_tensor(layer, where, name)
     if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
         if layer.running_mean is None or layer.running_var is None:
             raise TypeError(
@@ -382,7 +392,7 @@ def check_input(layer, shape, like: torch.Tensor | None = None) -> None:
     bounded for (e.g. a Linear layer applied to images, a Conv2d to flat rows), or
     when its tensors' dtype or device differ from those of the bounds ``like``."""
     if like is not None:
-        for name in ("weight", "bias", "running_mean", "running_var"):
+        for name in ("weight", "bias", "running_mean", "running_var", "mean", "std"):
             value = getattr(layer, name, None)
             if isinstance(value, torch.Tensor) and (
                 value.dtype != like.dtype or value.device != like.device
@@ -408,7 +418,7 @@ def layer_shapes(layers, example) -> list:
         x = example[:1].detach()
         for layer in layers:
             check_input(layer, shapes[-1], example)
-            if isinstance(layer, (nn.ReLU, nn.BatchNorm1d, nn.BatchNorm2d)):
+            if isinstance(layer, (nn.ReLU, *_CHANNEL_AFFINE)):
                 shapes.append(shapes[-1])
                 continue
             x = linear_part(layer, x.reshape(1, *shapes[-1]))
@@ -417,7 +427,10 @@ def layer_shapes(layers, example) -> list:
 
 
 def _bn_affine(layer):
-    """Scale and shift of a batch-norm layer with its running statistics."""
+    """Scale and shift of a batch-norm layer with its running statistics (or of Normalize)."""
+    if isinstance(layer, Normalize):
+        scale = layer.std.reciprocal()
+        return scale, -layer.mean * scale
     scale = layer.running_var.add(layer.eps).rsqrt()
     if layer.weight is not None:
         scale = scale * layer.weight
@@ -463,7 +476,7 @@ def linear_part(layer, x):
         )
     if isinstance(layer, nn.AvgPool2d):
         return _avg_pool(layer, x)
-    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    if isinstance(layer, _CHANNEL_AFFINE):
         scale, _ = _bn_affine(layer)
         return x * _channel_view(scale, x.dim()) if x.dim() > 2 else x * scale
     if isinstance(layer, nn.Flatten):
@@ -485,7 +498,7 @@ def abs_linear_part(layer, x):
             layer.dilation,
             layer.groups,
         )
-    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    if isinstance(layer, _CHANNEL_AFFINE):
         scale, _ = _bn_affine(layer)
         scale = scale.abs()
         return x * _channel_view(scale, x.dim()) if x.dim() > 2 else x * scale
@@ -499,7 +512,7 @@ def bias_part(layer, out_shape, dtype, device):
             return None
         b = layer.bias
         return b.view(-1, 1, 1) if isinstance(layer, nn.Conv2d) else b
-    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    if isinstance(layer, _CHANNEL_AFFINE):
         _, shift = _bn_affine(layer)
         return shift.view(-1, *([1] * (len(out_shape) - 1)))
     return None
@@ -533,7 +546,7 @@ def transpose_part(layer, A, in_shape):
         return torch.nn.grad.conv2d_input(
             (n, *in_shape), weight, A, stride, _pair(layer.padding), 1, c
         )
-    if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+    if isinstance(layer, _CHANNEL_AFFINE):
         scale, _ = _bn_affine(layer)
         return A * (_channel_view(scale, A.dim()) if A.dim() > 2 else scale)
     raise TypeError(f"{type(layer).__name__} is not affine.")

@@ -9,7 +9,14 @@ import torch
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
-from ..utils import RandomStateLike, check_number, check_random_state_param, numpy_generator
+from ..utils import (
+    Boolean,
+    RandomStateLike,
+    check_number,
+    check_param,
+    check_random_state_param,
+    numpy_generator,
+)
 from ._checks import check_images01, check_labels
 
 _COLORS = np.array(["red", "green"])
@@ -132,10 +139,7 @@ def make_doubled(
     """
     check_number(border, "border", low=1, integer=True)
     check_random_state_param(random_state)
-    if not isinstance(return_info, (bool, np.bool_)):
-        raise TypeError(
-            f"return_info must be a bool, got {return_info!r} ({type(return_info).__name__})."
-        )
+    check_param(return_info, "return_info", [Boolean()])
     X = check_images01(X, "X", min_ndim=3)
     if X.ndim == 3:
         X = X[:, None]  # gray (n, h, w) -> (n, 1, h, w)

@@ -10,7 +10,14 @@ import torch.nn.functional as F
 from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
-from ..utils import RandomStateLike, check_number, check_random_state_param, numpy_generator
+from ..utils import (
+    Boolean,
+    RandomStateLike,
+    check_number,
+    check_param,
+    check_random_state_param,
+    numpy_generator,
+)
 from ._checks import check_images01, check_labels
 
 _SIZE = 28  # MNIST images are 28 x 28
@@ -169,10 +176,7 @@ def make_watermarked(
     """
     check_number(opacity, "opacity", low=0, high=1, include_low=False)
     check_random_state_param(random_state)
-    if not isinstance(return_info, (bool, np.bool_)):
-        raise TypeError(
-            f"return_info must be a bool, got {return_info!r} ({type(return_info).__name__})."
-        )
+    check_param(return_info, "return_info", [Boolean()])
     X = _as_mnist_images(X)
     n: int = X.shape[0]
     y = check_labels(y, n)

@@ -130,8 +130,10 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         Weight of the natural loss once the ramp is complete.
     eval_batch_size : int, default=256
         Examples per bound computation in :meth:`certify` and :meth:`budgets`.
-    alpha_low, alpha_high : float, deprecated
-        Old names of ``ratio_range``'s limits; they stop working in 0.3.
+    alpha_low : float, deprecated
+        Old name of ``ratio_range[0]``; it stops working in 0.3.
+    alpha_high : float, deprecated
+        Old name of ``ratio_range[1]``; it stops working in 0.3.
     budget : {"learned", "uniform"}, deprecated
         Old name of ``budget_mode``; it stops working in 0.3.
     generator : torch.nn.Module class or None, deprecated
