@@ -1,4 +1,5 @@
-"""The budget generator's heads, and the measure of how much budgets depend on the image."""
+"""Budgets: the generator's heads, the refinement to a volume and a range, and the
+measure of how much budgets depend on the image."""
 
 from functools import partial
 
@@ -7,7 +8,12 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from robustsk.certify import BudgetGenerator, budget_image_dependence, refine_budgets
+from robustsk.certify import (
+    BudgetGenerator,
+    budget_image_dependence,
+    budget_range,
+    refine_budgets,
+)
 from robustsk.estimators import CertifiedBudgetClassifier
 from robustsk.reproduce import BudgetsConfig
 
@@ -123,3 +129,54 @@ def test_old_and_new_name_together_are_refused(digits):
     ):
         with pytest.raises(ValueError, match="old name"):
             CertifiedBudgetClassifier(**params, **FAST).fit(X_train[:50], y_train[:50])
+
+
+# ---------------------------------------------- refinement to a volume and a range
+@pytest.mark.parametrize(
+    "eps0, a_lo, a_hi", [(0.4, 0.5, 2.0), (0.3, 0.125, 2.5), (0.1, 0.5, 1.5), (0.8, 0.5, 2.0)]
+)
+def test_refinement_meets_volume_and_range_constraints(eps0, a_lo, a_hi):
+    low, high = budget_range(eps0, a_lo, a_hi)
+    assert low == pytest.approx(a_lo * eps0) and high == pytest.approx(min(a_hi * eps0, 1.0))
+    gen = torch.Generator().manual_seed(0)
+    n = 784
+    cases = [
+        torch.rand(64, 1, 28, 28, generator=gen),  # anything in [0, 1]
+        torch.rand(64, 1, 28, 28, generator=gen) ** 8,  # mostly low: a deficit
+        1 - torch.rand(64, 1, 28, 28, generator=gen) ** 8,  # mostly high: a surplus
+        torch.zeros(2, 1, 28, 28),
+        torch.ones(2, 1, 28, 28),
+        torch.full((2, 1, 28, 28), 0.5),
+    ]
+    for g in cases:
+        eps = refine_budgets(g, eps0, low, high)
+        assert eps.shape == g.shape and eps.dtype == g.dtype
+        log_volume = torch.log(eps.double()).flatten(1).sum(1)
+        np.testing.assert_allclose(log_volume.numpy(), n * np.log(eps0), atol=1e-4)
+        assert (eps >= low * (1 - 1e-6)).all() and (eps <= high * (1 + 1e-6)).all()
+
+
+def test_refinement_keeps_the_order_of_generator_outputs_and_is_differentiable():
+    g = torch.rand(3, 64, requires_grad=True)
+    eps = refine_budgets(g, 0.4, 0.2, 0.8)
+    order = torch.argsort(g.detach(), dim=1)
+    assert (torch.diff(torch.gather(eps.detach(), 1, order), dim=1) >= -1e-7).all()
+    eps.sum().backward()
+    assert g.grad is not None and torch.isfinite(g.grad).all() and g.grad.abs().sum() > 0
+
+
+def test_budget_range_errors():
+    with pytest.raises(ValueError, match="eps0"):
+        budget_range(0.0, 0.5, 2.0)
+    with pytest.raises(ValueError, match="low must be"):
+        budget_range(0.4, 1.5, 2.0)
+    with pytest.raises(ValueError, match="high must be"):
+        budget_range(0.4, 0.5, 0.9)
+    with pytest.warns(FutureWarning, match="alpha_low was renamed low"):
+        assert budget_range(0.4, alpha_low=0.5, high=2.0) == budget_range(0.4, 0.5, 2.0)
+
+
+def test_generator_shapes():
+    assert BudgetGenerator((1, 8, 8))(torch.rand(5, 1, 8, 8)).shape == (5, 1, 8, 8)
+    g = BudgetGenerator((20,))(torch.rand(5, 20))
+    assert g.shape == (5, 20) and ((g >= 0) & (g <= 1)).all()

@@ -1,7 +1,10 @@
-"""The RPR reproduction's perturbation readings and seeds: the scheme recorded in the outputs,
-the summary over seeds and the paper's claim checked on hand-made records."""
+"""The RPR reproduction: its run and command line, the perturbation readings and seeds (the
+scheme recorded in the outputs), the summary over seeds and the paper's claim checked on
+hand-made records."""
 
 import csv
+import gzip
+import struct
 import warnings
 
 import numpy as np
@@ -213,28 +216,112 @@ def test_cli_offers_every_reading():
         build_parser().parse_args(["reproduce", "rpr", "--mnist", "m", "--value", "gauss"])
 
 
-class _CountingModel:
-    """Predicts class 0 and counts its predict calls."""
-
-    classes_ = np.array([0, 1])
-    calls_ = 0
-
-    def fit(self, X, y):
-        return self
-
-    def predict(self, X):
-        self.calls_ += 1
-        return np.zeros(len(X), dtype=int)
+# ------------------------------------------------ the run and the command line
 
 
-def test_rpr_refuses_a_scheme_the_data_cannot_take_before_any_prediction():
-    from robustsk.metrics import rpr_steps
-
-    model, X = _CountingModel(), np.zeros((5, 1, 8, 8), dtype=np.float32)
-    with pytest.raises(ValueError, match=r"k must be at most the number of pixels \(64\)"):
-        rpr_steps(model, X, np.zeros(5, dtype=int), perturbation=RandomPixels(65, replace=False))
-    assert model.calls_ == 0
-    steps = rpr_steps(
-        model, X, np.zeros(5, dtype=int), perturbation=RandomPixels(64, replace=False), max_steps=3
+def test_run_rpr_writes_results_curves_and_figure(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = RPRConfig(
+        n_train=400,
+        n_test=100,
+        n_per_class=10,
+        max_epochs=2,
+        retrain_epochs=2,
+        max_steps=15,
+        k=4,
+        lr=1e-2,
+        module=MLP,
     )
-    assert (steps == 3).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        results = run_rpr(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
+    assert [r["model"] for r in results] == ["M", "M_R"]
+    assert all(0 <= r["test_robust_ratio"] <= r["test_accuracy"] <= 1 for r in results)
+    with open(tmp_path / "curves.csv") as f:
+        curve = list(csv.DictReader(f))
+    assert len(curve) == 15
+    assert float(curve[-1]["robust_ratio_M"]) == pytest.approx(results[0]["test_robust_ratio"])
+    with open(tmp_path / "per_class.csv") as f:
+        assert len(list(csv.DictReader(f))) == 10
+    assert "0.2957" in (tmp_path / "summary.md").read_text()  # the paper's number beside ours
+    assert (tmp_path / "rpr_curves.png").read_bytes()[:4] == b"\x89PNG"
+    paper = RPRConfig.paper()
+    assert (paper.n_train, paper.n_test, paper.n_per_class, paper.max_steps) == (
+        60000,
+        10000,
+        1500,
+        250,
+    )
+
+
+def _write_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(str(path) + ".gz", "wb") as f:
+        f.write(header + array.astype(">u1").tobytes())
+
+
+def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
+    from robustsk.cli import main
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(80) % 10
+    images = rng.integers(0, 40, size=(80, 28, 28)).astype(np.uint8)
+    for c in range(10):  # a bright bar whose position is the class: learnable
+        images[labels == c, 2 * c + 3 : 2 * c + 6, 4:24] = 255
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for prefix, n in (("train", 80), ("t10k", 40)):
+        _write_idx(data / f"{prefix}-images-idx3-ubyte", images[:n])
+        _write_idx(data / f"{prefix}-labels-idx1-ubyte", labels[:n].astype(np.uint8))
+    out = tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert (
+            main(
+                [
+                    "reproduce",
+                    "rpr",
+                    "--mnist",
+                    str(data),
+                    "--out",
+                    str(out),
+                    "--n-train",
+                    "80",
+                    "--n-test",
+                    "40",
+                    "--n-per-class",
+                    "2",
+                    "--epochs",
+                    "2",
+                    "--retrain-epochs",
+                    "2",
+                    "--max-steps",
+                    "5",
+                    "--k",
+                    "10",
+                    "--value",
+                    "invert",
+                    "--distinct",
+                    "--seeds",
+                    "2",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+    for seed in ("seed-0", "seed-1"):
+        for name in ("results.csv", "per_class.csv", "curves.csv", "summary.md", "rpr_curves.png"):
+            assert (out / seed / name).stat().st_size > 0
+    with open(out / "seed-1" / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["module"], r["k"], r["value"], r["replace"]) for r in rows] == [
+        ("LeNet5", "10", "invert", "False")
+    ] * 2
+    with open(out / "summary_seeds.csv") as f:
+        assert [r["model"] for r in csv.DictReader(f)] == ["M", "M_R", "M_R - M"]
+    summary = (out / "summary.md").read_text()
+    assert "over 2 seeds" in summary and "--value invert --distinct" in summary
+    with pytest.raises(SystemExit):  # without --mnist: only what the embedded digits hold
+        main(["reproduce", "rpr", "--n-train", "60000"])
+    assert "--mnist" in capsys.readouterr().err
