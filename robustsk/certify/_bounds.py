@@ -17,6 +17,7 @@ from torch import nn
 
 from ..utils import ClipRange, check_options
 from ._layers import (
+    ResidualNode,
     abs_linear_part,
     bias_part,
     check_evaluation_mode,
@@ -35,8 +36,26 @@ _ELEMENTS = 1 << 25
 
 def _ibp_is_exact(layers):
     """IBP is exact on a box through at most one mixing affine layer (plus element-wise ones)."""
-    mixing = [la for la in layers if isinstance(la, (nn.Linear, nn.Conv2d, nn.AvgPool2d))]
-    return len(mixing) <= 1 and not any(isinstance(la, nn.ReLU) for la in layers)
+    mixing = [
+        la for la in layers if isinstance(la, (nn.Linear, nn.Conv2d, nn.AvgPool2d, ResidualNode))
+    ]
+    return len(mixing) <= 1 and not any(isinstance(la, (nn.ReLU, ResidualNode)) for la in layers)
+
+
+def relu_bounds(layers, inputs) -> dict:
+    """The interval of the input of every ReLU, from :func:`_ibp`'s ``inputs``: ``{i: (lo, hi)}``,
+    and for a residual block ``{i: (body's dict, shortcut's dict)}``."""
+    out: dict = {}
+    for i, layer in enumerate(layers):
+        if isinstance(layer, nn.ReLU):
+            out[i] = inputs[i][:2]
+        elif isinstance(layer, ResidualNode):
+            _, _, body_inputs, short_inputs = inputs[i]
+            out[i] = (
+                relu_bounds(layer.body, body_inputs),
+                relu_bounds(layer.shortcut, short_inputs),
+            )
+    return out
 
 
 def _widest(shapes):
@@ -187,6 +206,12 @@ def _ibp(layers, lower, upper, C=None):
     for i, layer in enumerate(layers):
         inputs.append((lo, hi))
         check_input(layer, lo.shape[1:], lo)
+        if isinstance(layer, ResidualNode):  # both branches from the block's input, added
+            blo, bhi, body_inputs = _ibp(layer.body, lo, hi)
+            slo, shi, short_inputs = _ibp(layer.shortcut, lo, hi)
+            inputs[-1] = (lo, hi, body_inputs, short_inputs)
+            lo, hi = blo + slo, bhi + shi
+            continue
         if i == last and C is not None and isinstance(layer, nn.Linear):
             _check_output(layer.weight.shape[:1], C)
             W = C.matmul(layer.weight)  # (n, s, in)
@@ -238,13 +263,27 @@ def _backward(
 
     ``shapes[i]`` is the shape (without batch) of the input of layer ``i`` and
     ``shapes[i + 1]`` of its output; ``A`` has shape ``(n, s, *shapes[end + 1])``.
-    ``relu_inputs[i]`` holds the bounds of the input of ReLU layer ``i``.
+    ``relu_inputs`` holds the bounds of the input of every ReLU (:func:`relu_bounds`).
     """
-    n, s = A.shape[:2]
-    Al = A if need_lower else None
-    Au = A if need_upper else None
-    bl = A.new_zeros(n, s)
-    bu = A.new_zeros(n, s)
+    Al, Au, bl, bu = _propagate(
+        layers,
+        shapes,
+        end,
+        A if need_lower else None,
+        A if need_upper else None,
+        relu_inputs,
+        lower,
+    )
+    return _concretize(Al, Au, bl, bu, lower, upper)
+
+
+def _propagate(layers, shapes, end, Al, Au, relu_inputs, like):
+    """Carry the coefficients ``Al`` / ``Au`` of the output of layer ``end`` back to the input
+    of layer 0: returns the coefficients there and the constant terms (``bl``, ``bu``)."""
+    ref = Al if Al is not None else Au
+    n, s = ref.shape[:2]
+    bl = ref.new_zeros(n, s)
+    bu = ref.new_zeros(n, s)
     for i in range(end, -1, -1):
         layer = layers[i]
         if isinstance(layer, nn.ReLU):
@@ -260,8 +299,33 @@ def _backward(
                 bu = bu + _dot(pos, upper_b)
                 Au = Au * lower_d.unsqueeze(1) + pos * gap
             continue
+        if isinstance(layer, ResidualNode):  # A y = A body(x) + A shortcut(x): both branches
+            body_shapes, short_shapes = layer.shapes(shapes[i], like)
+            body_relus, short_relus = relu_inputs[i]
+            branches = [
+                _propagate(layer.body, body_shapes, len(layer.body) - 1, Al, Au, body_relus, like)
+            ]
+            if layer.shortcut:
+                branches.append(
+                    _propagate(
+                        layer.shortcut,
+                        short_shapes,
+                        len(layer.shortcut) - 1,
+                        Al,
+                        Au,
+                        short_relus,
+                        like,
+                    )
+                )
+            else:
+                branches.append((Al, Au, 0.0, 0.0))
+            (Al_b, Au_b, bl_b, bu_b), (Al_s, Au_s, bl_s, bu_s) = branches
+            Al = None if Al is None else Al_b + Al_s
+            Au = None if Au is None else Au_b + Au_s
+            bl, bu = bl + bl_b + bl_s, bu + bu_b + bu_s
+            continue
         out_shape, in_shape = shapes[i + 1], shapes[i]
-        bias = bias_part(layer, out_shape, A.dtype, A.device)
+        bias = bias_part(layer, out_shape, ref.dtype, ref.device)
         if Al is not None:
             if bias is not None:
                 bl = bl + _bias_dot(Al, bias)
@@ -272,7 +336,11 @@ def _backward(
                 bu = bu + _bias_dot(Au, bias)
             Au = transpose_part(layer, Au.reshape(n * s, *out_shape), in_shape)
             Au = Au.reshape(n, s, *in_shape)
-    # concretize on the box: A x over [lo, hi] is A mid -/+ |A| rad
+    return Al, Au, bl, bu
+
+
+def _concretize(Al, Au, bl, bu, lower, upper):
+    """``A x + b`` over the box ``[lower, upper]``: ``A mid -/+ |A| rad + b``."""
     mid = ((upper + lower) / 2).flatten(1).unsqueeze(-1)  # (n, d, 1)
     rad = ((upper - lower) / 2).flatten(1).unsqueeze(-1)
     lb = ub = None
@@ -361,32 +429,12 @@ def crown_bounds(
     shapes = _shapes(layers, lower)
     _check_output(shapes[-1], C)
     n = lower.shape[0]
-    relu_inputs = {}
-    if intermediate == "ibp":
-        _, _, inputs = _ibp(layers, lower, upper)
-        relu_inputs = {i: inputs[i] for i, layer in enumerate(layers) if isinstance(layer, nn.ReLU)}
-    else:
+    _, _, inputs = _ibp(layers, lower, upper)
+    relu_inputs = relu_bounds(layers, inputs)
+    if intermediate == "crown":
         # IBP first; CROWN then refines only the neurons IBP leaves unstable in some example
         # (a stable neuron's relaxation is exact whatever its bounds), like auto_LiRPA.
-        _, _, inputs = _ibp(layers, lower, upper)
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, nn.ReLU):
-                continue
-            lo, hi = inputs[i]
-            if _ibp_is_exact(layers[:i]):
-                relu_inputs[i] = (lo, hi)
-                continue
-            unstable = ((lo < 0) & (hi > 0)).flatten(1).any(0).nonzero().squeeze(1)
-            lo, hi = lo.flatten(1).clone(), hi.flatten(1).clone()
-            size = lo.shape[1]
-            chunk = spec_chunk or max(1, _ELEMENTS // max(1, n * _widest(shapes[:i])))
-            eye = torch.eye(size, dtype=lower.dtype, device=lower.device)
-            for start in range(0, unstable.numel(), chunk):
-                idx = unstable[start : start + chunk]
-                A = eye[idx].view(1, idx.numel(), *shapes[i]).expand(n, -1, *shapes[i])
-                lb, ub = _backward(layers, shapes, i - 1, A, relu_inputs, lower, upper)
-                lo[:, idx], hi[:, idx] = lb, ub
-            relu_inputs[i] = (lo.view(n, *shapes[i]), hi.view(n, *shapes[i]))
+        _refine(layers, shapes, relu_inputs, lower, upper, _to_input, spec_chunk, exact=True)
     out_shape = shapes[-1]
     if C is None:
         size = math.prod(out_shape)
@@ -408,6 +456,52 @@ def crown_bounds(
     )
 
 
+def _to_input(Al, Au, bl, bu):
+    """The coefficients already on the network's input: nothing more to carry."""
+    return Al, Au, bl, bu
+
+
+def _refine(layers, shapes, relu_inputs, lower, upper, carry, spec_chunk, *, exact):
+    """Tighten, in order, the bounds of every ReLU input of ``layers`` by CROWN (in place).
+
+    ``carry(Al, Au, bl, bu)`` brings coefficients on the input of ``layers[0]`` back to
+    the network's input (the layers before a residual block's branch); ``exact`` says
+    whether IBP is exact up to ``layers[0]`` (then the first layers keep IBP's bounds).
+    """
+    n = lower.shape[0]
+    for i, layer in enumerate(layers):
+        if isinstance(layer, ResidualNode):
+
+            def through_block(Al, Au, bl, bu, i=i):
+                Al, Au, bl2, bu2 = _propagate(layers, shapes, i - 1, Al, Au, relu_inputs, lower)
+                return carry(Al, Au, bl + bl2, bu + bu2)
+
+            body_shapes, short_shapes = layer.shapes(shapes[i], lower)
+            body_relus, short_relus = relu_inputs[i]
+            _refine(layer.body, body_shapes, body_relus, lower, upper, through_block, spec_chunk,
+                    exact=False)  # fmt: skip
+            _refine(layer.shortcut, short_shapes, short_relus, lower, upper, through_block,
+                    spec_chunk, exact=False)  # fmt: skip
+            continue
+        if not isinstance(layer, nn.ReLU):
+            continue
+        lo, hi = relu_inputs[i]
+        if exact and _ibp_is_exact(layers[:i]):
+            continue
+        unstable = ((lo < 0) & (hi > 0)).flatten(1).any(0).nonzero().squeeze(1)
+        lo, hi = lo.flatten(1).clone(), hi.flatten(1).clone()
+        size = lo.shape[1]
+        chunk = spec_chunk or max(1, _ELEMENTS // max(1, n * _widest(shapes[: i + 1])))
+        eye = torch.eye(size, dtype=lower.dtype, device=lower.device)
+        for start in range(0, unstable.numel(), chunk):
+            idx = unstable[start : start + chunk]
+            A = eye[idx].view(1, idx.numel(), *shapes[i]).expand(n, -1, *shapes[i])
+            Al, Au, bl, bu = _propagate(layers, shapes, i - 1, A, A, relu_inputs, lower)
+            lb, ub = _concretize(*carry(Al, Au, bl, bu), lower, upper)
+            lo[:, idx], hi[:, idx] = lb, ub
+        relu_inputs[i] = (lo.view(n, *shapes[i]), hi.view(n, *shapes[i]))
+
+
 def crown_ibp_and_ibp_lower(
     module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -421,7 +515,7 @@ def crown_ibp_and_ibp_lower(
     layers = sequential_layers(module)
     shapes = _shapes(layers, lower)
     ibp_lb, _, inputs = _ibp(layers, lower, upper, C)
-    relu_inputs = {i: inputs[i] for i, layer in enumerate(layers) if isinstance(layer, nn.ReLU)}
+    relu_inputs = relu_bounds(layers, inputs)
     crown_lb, _ = _backward(
         layers,
         shapes,

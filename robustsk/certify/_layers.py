@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.modules import module as _module_globals
 
-from ..nets import Normalize
+from ..nets import Normalize, Residual
 
 #: Layers bounds propagate through (Dropout is the identity in evaluation).
 SUPPORTED = (
@@ -98,6 +98,7 @@ _FORWARD_READS: dict[type, tuple[str, ...]] = {
     nn.Dropout: ("p", "inplace"),
     nn.Identity: (),
     Normalize: ("mean", "std", "_view"),
+    Residual: ("body", "shortcut"),
 }
 
 #: Methods that, set on an instance, replace what its call runs.
@@ -110,6 +111,36 @@ _INSTANCE_METHODS = (
 )
 
 _MISSING = object()
+
+
+class ResidualNode:
+    """A :class:`~robustsk.nets.Residual` block in a layer list: ``body(x) + shortcut(x)``.
+
+    ``body`` and ``shortcut`` are the blocks' own (checked) layer lists; an empty
+    ``shortcut`` is the identity. The bounds recurse into both.
+    """
+
+    __slots__ = ("module", "body", "shortcut", "_shapes")
+
+    def __init__(self, module: nn.Module, body: list, shortcut: list):
+        self.module, self.body, self.shortcut = module, body, shortcut
+        self._shapes: dict = {}
+
+    def shapes(self, in_shape: tuple, like: torch.Tensor) -> tuple[list, list]:
+        """The input and output shapes of every layer of each branch, for inputs of ``in_shape``."""
+        key = (tuple(in_shape), like.dtype, like.device)
+        if key not in self._shapes:
+            example = like.new_zeros((1, *in_shape))
+            body = layer_shapes(self.body, example)
+            short = layer_shapes(self.shortcut, example)
+            if body[-1] != short[-1]:
+                raise ValueError(
+                    f"the residual block's branches disagree: its body returns examples of "
+                    f"shape {body[-1]} and its shortcut of shape {short[-1]} for inputs of "
+                    f"shape {tuple(in_shape)}."
+                )
+            self._shapes[key] = (body, short)
+        return self._shapes[key]
 
 
 def sequential_layers(module) -> list:
@@ -229,6 +260,25 @@ def _walk(module, path, layers, stocks):
         where = f"{path}.{name}"
         if isinstance(child, nn.Sequential):
             _walk(child, where, layers, stocks)
+            continue
+        if isinstance(child, Residual):
+            _check_call(child, where, Residual)
+            stocks.add(Residual)
+            for name in ("body", "shortcut"):
+                branch = getattr(child, name)
+                if not (branch is None and name == "shortcut") and not isinstance(
+                    branch, nn.Sequential
+                ):
+                    raise TypeError(
+                        f"bounds cannot go through {where!r} (Residual): its {name} is a "
+                        f"{type(branch).__name__}, not a torch.nn.Sequential."
+                    )
+            body: list = []
+            shortcut: list = []
+            _walk(child.body, f"{where}.body", body, stocks)
+            if child.shortcut is not None:
+                _walk(child.shortcut, f"{where}.shortcut", shortcut, stocks)
+            layers.append(ResidualNode(child, body, shortcut))
             continue
         stock = next((k for k in type(child).__mro__ if k in _FORWARD_READS), None)
         if stock is None or stock is nn.Sequential:
@@ -402,6 +452,8 @@ def check_input(layer, shape, like: torch.Tensor | None = None) -> None:
                     f"input box is {like.dtype} on {like.device}; move one to the other "
                     "(module.to(...) or lower.to(...), upper.to(...))."
                 )
+    if isinstance(layer, ResidualNode):
+        return
     for cls, ranks in _INPUT_RANKS:
         if isinstance(layer, cls) and len(shape) not in ranks:
             raise ValueError(
@@ -420,6 +472,11 @@ def layer_shapes(layers, example) -> list:
             check_input(layer, shapes[-1], example)
             if isinstance(layer, (nn.ReLU, *_CHANNEL_AFFINE)):
                 shapes.append(shapes[-1])
+                continue
+            if isinstance(layer, ResidualNode):
+                out = layer.shapes(shapes[-1], example)[0][-1]
+                shapes.append(out)
+                x = x.new_zeros((1, *out))
                 continue
             x = linear_part(layer, x.reshape(1, *shapes[-1]))
             shapes.append(tuple(x.shape[1:]))

@@ -21,12 +21,16 @@ import torch
 from torch import nn
 
 from ..utils import check_options
-from ._bounds import _backward, _ibp, _shapes, checked_layers, compute_bounds, margin_matrix
+from ._bounds import (
+    _backward,
+    _ibp,
+    _shapes,
+    checked_layers,
+    compute_bounds,
+    margin_matrix,
+    relu_bounds,
+)
 from ._layers import sequential_layers
-
-
-def _relu_inputs(layers, inputs):
-    return {i: inputs[i] for i, layer in enumerate(layers) if isinstance(layer, nn.ReLU)}
 
 
 def _ibp_cross_entropy(margin_lower: torch.Tensor) -> torch.Tensor:
@@ -70,7 +74,7 @@ def fused_and_ibp_cross_entropy(
         shapes,
         len(layers) - 1,
         w,
-        _relu_inputs(layers, inputs),
+        relu_bounds(layers, inputs),
         lower,
         upper,
         need_lower=False,

@@ -309,9 +309,10 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         if self.budget_generator_ is not None and "budget_generator" not in self._modules:
             # known as a prefix already (set below), so skorch did not register it
             self._register_attribute("budget_generator_", self.budget_generator_, prefixes=False)
-        if "budget_generator" not in self.prefixes_:
+        prefixes: list[str] = list(getattr(self, "prefixes_", []))
+        if "budget_generator" not in prefixes:
             # budget_generator__* arguments stay valid when the mode is "uniform"
-            self.prefixes_ = [*self.prefixes_, "budget_generator"]
+            self.prefixes_ = [*prefixes, "budget_generator"]
         self.budget_range_ = budget_range(self.eps0, low, high)
         return self
 

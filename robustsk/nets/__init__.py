@@ -7,6 +7,7 @@ from ._cnn7 import CNN7
 from ._lenet import LeNet5
 from ._mlp import MLP
 from ._normalize import CIFAR10_MEAN, CIFAR10_STD, Normalize
+from ._residual import Residual, ResNet
 from ._resnet import PreActBlock, PreActResNet18
 from ._small_cnn import SmallCNN
 from ._vgg import VGG16
@@ -20,6 +21,8 @@ __all__ = [
     "Normalize",
     "PreActBlock",
     "PreActResNet18",
+    "ResNet",
+    "Residual",
     "SmallCNN",
     "VGG16",
 ]

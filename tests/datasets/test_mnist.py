@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from robustsk.datasets import load_mnist, read_idx
+from robustsk.datasets import load_fashion_mnist, load_mnist, read_idx
 
 
 def _write_idx(path, array, compress):
@@ -57,3 +57,23 @@ def test_read_idx_rejects_other_files(tmp_path):
     bad.write_bytes(b"hello world")
     with pytest.raises(ValueError, match="not an idx file"):
         read_idx(bad)
+
+
+def _write_gz_idx(path, array):
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
+    header += struct.pack(">" + "I" * array.ndim, *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_reads_the_gzipped_idx_files_with_class_names(tmp_path):
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
+    _write_gz_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    _write_gz_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(7) % 10)
+    bunch = load_fashion_mnist(tmp_path)
+    assert bunch.data.shape == (7, 1, 28, 28) and bunch.target.tolist() == list(range(7))
+    assert bunch.data[2, 0, 5, 6] == np.float32(images[2, 5, 6]) / np.float32(255)
+    assert bunch.target_names[0] == "T-shirt/top" and bunch.target_names[9] == "Ankle boot"
+    with pytest.raises(FileNotFoundError, match="t10k-images-idx3-ubyte"):
+        load_fashion_mnist(tmp_path, subset="test")
