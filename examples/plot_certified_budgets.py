@@ -52,7 +52,7 @@ learned = CertifiedBudgetClassifier(budget_mode="learned", **common).fit(X_train
 print("errors in %           clean   verified (uniform)   verified (learned)")
 for name, model in (("uniform budgets", uniform), ("learned budgets", learned)):
     clean = 100 * (1 - model.score(X_test, y_test))
-    v_uniform = 100 * verified_error(model, X_test, y_test, budget_mode="uniform")
+    v_uniform = 100 * verified_error(model, X_test, y_test, budget="uniform")
     v_learned = 100 * verified_error(model, X_test, y_test, budget=learned)
     print(f"{name:<20}{clean:>8.1f}{v_uniform:>21.1f}{v_learned:>21.1f}")
 

@@ -9,7 +9,7 @@ from skorch import NeuralNetClassifier
 from robustsk import query as Q
 from robustsk.active import ActiveLearner
 from robustsk.estimators import NoiseTrainedClassifier
-from robustsk.nets import LeNet5
+from robustsk.nets import LeNet5, SmallCNN
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,18 @@ def setting(digits):
         X_labeled=X_train[:300],
         y_labeled=y_train[:300],
     )
+
+
+@pytest.fixture(scope="module")
+def colour_setting():
+    """3 x 32 x 32 images (CIFAR-10's shape) and a small conv net trained on them."""
+    rng = np.random.default_rng(0)
+    X = rng.random((100, 3, 32, 32), dtype=np.float32)
+    y = np.arange(100) % 10
+    net = NoiseTrainedClassifier(
+        SmallCNN, max_epochs=1, lr=1e-2, batch_size=32, verbose=0, random_state=0
+    ).fit(X[:60], y[:60])
+    return dict(net=net, pool=X[60:])
 
 
 class SoftmaxCNN(torch.nn.Module):
@@ -60,6 +72,13 @@ class StrategyTemplate:
         assert len(np.unique(idx)) == 7
         assert idx.min() >= 0 and idx.max() < len(setting["pool"])
         assert np.asarray(scores).shape == (7,)
+
+    def test_contract_on_colour_images(self, colour_setting):
+        """The same contract on 3 x 32 x 32 images, CIFAR-10's shape."""
+        pool = colour_setting["pool"]
+        idx, scores = self.call(colour_setting["net"], pool, 7, random_state=0)
+        assert idx.dtype == np.int64 and idx.shape == (7,) and len(np.unique(idx)) == 7
+        assert idx.min() >= 0 and idx.max() < len(pool) and np.asarray(scores).shape == (7,)
 
     def test_reproducible_under_random_state(self, setting):
         a = self.call(setting["net"], setting["pool"], 9, random_state=3)

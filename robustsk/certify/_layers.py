@@ -249,7 +249,7 @@ def _dims(shape):
 
 
 def _names():
-    return ", ".join(t.__name__ for t in SUPPORTED)
+    return ", ".join(t.__name__ for t in (*SUPPORTED, Residual))
 
 
 def _walk(module, path, layers, stocks):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 from ._normalize import normalize_layers
@@ -38,7 +40,7 @@ class CNN7(nn.Sequential):
         n_classes: int = 10,
         width: int = 64,
         hidden_units: int = 512,
-        normalize=None,
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     ):
         c, h, w = image_shape(input_shape, "CNN7")
         k = int(width)

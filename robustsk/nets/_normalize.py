@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,7 +56,7 @@ class Normalize(nn.Module):
         return f"mean={self.mean.tolist()}, std={self.std.tolist()}"
 
 
-def normalize_layers(normalize) -> list[nn.Module]:
+def normalize_layers(normalize: Any) -> list[nn.Module]:
     """``[Normalize(mean, std)]`` for ``normalize=(mean, std)``, ``[]`` for None."""
     if normalize is None:
         return []

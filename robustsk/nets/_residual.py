@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -80,7 +82,7 @@ class ResNet(nn.Sequential):
         n_stages: int = 2,
         n_blocks: int = 1,
         hidden_units: int = 128,
-        normalize=None,
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     ):
         c, h, w = image_shape(input_shape, "ResNet")
         k = int(width)

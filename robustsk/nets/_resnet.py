@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 from torch.nn import functional as F
 
@@ -37,7 +40,7 @@ class PreActBlock(nn.Module):
             else None
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(x))
         shortcut = self.shortcut(out) if self.shortcut is not None else x
         out = self.conv1(out)
@@ -71,7 +74,7 @@ class PreActResNet18(nn.Module):
         input_shape: tuple[int, ...] = (3, 32, 32),
         n_classes: int = 10,
         width: int = 64,
-        normalize=None,
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     ):
         super().__init__()
         c, h, w = image_shape(input_shape, "PreActResNet18")
@@ -88,7 +91,7 @@ class PreActResNet18(nn.Module):
         self.input_shape = (c, h, w)
         self.n_classes = int(n_classes)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.blocks(self.stem(self.normalize(x)))
         out = F.relu(self.bn(out))
         return self.linear(F.adaptive_avg_pool2d(out, 1).flatten(1))

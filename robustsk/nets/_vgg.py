@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 from ._normalize import normalize_layers
@@ -37,7 +39,7 @@ class VGG16(nn.Sequential):
         input_shape: tuple[int, ...] = (3, 32, 32),
         n_classes: int = 10,
         width_factor: float = 1.0,
-        normalize=None,
+        normalize: tuple[Sequence[float], Sequence[float]] | None = None,
     ):
         c, h, w = image_shape(input_shape, "VGG16")
         layers: list[nn.Module] = list(normalize_layers(normalize))

@@ -220,3 +220,21 @@ def test_server_and_human_oracle_take_the_value_range(tmp_path):
     with pytest.raises(ValueError, match="clip"):
         AnnotationServer(tmp_path / "c.sqlite", port=0, clip=(1.0, 0.0))
     assert HumanOracle(db=tmp_path / "d.sqlite", clip=(0, 255)).clip == (0, 255)
+
+
+def test_colour_images_are_shown_in_colour(tmp_path):
+    """A 3 x 32 x 32 example (CIFAR-10's shape) becomes an RGB ladder strip, channels in
+    place: the clean rung is the image itself, each noisy rung has its own noise."""
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 32, 32))
+    x[0, :4, :4], x[1, :4, :4], x[2, :4, :4] = 1.0, 0.0, 0.0  # a red corner
+    client = _client(create_app(QueryStore(tmp_path / "c.sqlite")))
+    q = _post_example(client, x, [0.0, 0.1, 0.3])
+    clean = _png_pixels(client.get(f"/api/queries/{q}/image/0.png").content)
+    assert clean.shape == (32, 32, 3)
+    np.testing.assert_array_equal(clean, np.rint(np.transpose(x, (1, 2, 0)) * 255))
+    assert (clean[:4, :4] == [255, 0, 0]).all()
+    noisy = [_png_pixels(client.get(f"/api/queries/{q}/image/{k}.png").content) for k in (1, 2)]
+    assert all(n.shape == (32, 32, 3) for n in noisy)
+    diffs = [np.abs(n.astype(int) - clean).mean() for n in noisy]
+    assert 0 < diffs[0] < diffs[1]  # more noise further up the ladder
