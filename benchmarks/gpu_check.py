@@ -41,6 +41,10 @@ from run_all import BENCHMARKS  # noqa: E402
 
 #: benchmark name -> (arguments at GPU size, arguments at toy size)
 BENCH_SIZES = {
+    "cifar_epoch": (
+        ["--n-train", "2048", "--width", "64", "--repeats", "2"],
+        ["--n-train", "32", "--width", "4", "--repeats", "1", "--no-compile"],
+    ),
     "noise_epoch": (
         ["--n-train", "60000", "--epochs", "2", "--repeats", "3"],
         ["--n-train", "200", "--epochs", "1", "--repeats", "1"],

@@ -41,6 +41,11 @@ BENCHMARKS = {
         ["--n-attack", "200", "--n-train", "1000", "--repeats", "1", "--k", "3"],
     ),
     "certify": ("bench_certify.py", [], ["--repeats", "1", "--n-train", "500", "--epochs", "1"]),
+    "cifar_epoch": (
+        "bench_cifar_epoch.py",
+        [],
+        ["--n-train", "128", "--repeats", "1", "--no-compile"],
+    ),
     "rpr": (
         "bench_rpr.py",
         ["--seq-n", "50"],
