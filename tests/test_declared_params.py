@@ -22,6 +22,7 @@ from robustsk.estimators import (
     CertifiedBudgetClassifier,
     NoiseTrainedClassifier,
     RobustNetClassifier,
+    SmoothedClassifier,
 )
 from robustsk.perturb import Corruption, GaussianNoise, Perturbation, RandomPixels
 from robustsk.selection import RobustSubsetSelector
@@ -161,6 +162,16 @@ def _selector(cls):
     return selector, run, lambda: model.predicted == 0 and not hasattr(selector, "steps_")
 
 
+def _smoothed(cls):
+    counter = EpochCounter()
+    smoothed = cls(NoiseTrainedClassifier(**FAST, callbacks=[("count", counter)]), n_draws=10)
+
+    def run(X, y):
+        smoothed.fit(X, y)
+
+    return smoothed, run, lambda: counter.epochs == 0 and not hasattr(smoothed, "estimator_")
+
+
 small_X = np.random.default_rng(0).random((2, 1, 8, 8)).astype(np.float32)
 
 #: Every class declaring ``_parameter_constraints`` -> how to build it, call its entry
@@ -176,6 +187,7 @@ TEMPLATES = {
     RandomPixels: _perturbation(lambda: RandomPixels(3, random_state=0)),
     Corruption: _perturbation(lambda: Corruption("gaussian_noise", random_state=0)),
     RobustSubsetSelector: _selector,
+    SmoothedClassifier: _smoothed,
 }
 
 

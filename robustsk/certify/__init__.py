@@ -1,4 +1,5 @@
-"""Certified robustness: IBP, CROWN-IBP and CROWN bounds, and learned perturbation budgets."""
+"""Certified robustness: IBP, CROWN-IBP and CROWN bounds, learned perturbation budgets, and
+randomized smoothing's statistics."""
 
 from ._bounds import (
     METHODS,
@@ -10,6 +11,13 @@ from ._bounds import (
 )
 from ._budgets import BudgetGenerator, budget_image_dependence, budget_range, refine_budgets
 from ._loss_fusion import cross_entropy_upper_bound
+from ._smoothing import (
+    ABSTAIN,
+    certify_counts,
+    clopper_pearson_lower,
+    predict_counts,
+    smoothed_counts,
+)
 
 # isort: split
 # Shared with the other subpackages, not public API (hence not in __all__): the margin
@@ -24,15 +32,20 @@ from ._layers import check_module as check_module
 from ._loss_fusion import fused_and_ibp_cross_entropy as fused_and_ibp_cross_entropy
 
 __all__ = [
+    "ABSTAIN",
     "METHODS",
     "BudgetGenerator",
     "budget_image_dependence",
     "budget_range",
+    "certify_counts",
+    "clopper_pearson_lower",
     "compute_bounds",
     "cross_entropy_upper_bound",
     "crown_bounds",
     "input_box",
     "interval_bounds",
     "margin_matrix",
+    "predict_counts",
     "refine_budgets",
+    "smoothed_counts",
 ]

@@ -4,6 +4,7 @@ from ._adversarial import AdversarialScorer, adversarial_accuracy, adversarial_e
 from ._corruption import CorruptionScorer, corruption_accuracy
 from ._rpr import RPRScorer, rpr_score, rpr_steps
 from ._rpr_curve import plot_rpr_curve, rpr_curve
+from ._smoothing import CertifiedAccuracyScorer, certified_accuracy, certified_accuracy_curve
 from ._verified import VerifiedErrorScorer, verified_error
 
 # isort: split
@@ -12,10 +13,13 @@ from ._rpr import validate_rpr_args as validate_rpr_args
 
 __all__ = [
     "AdversarialScorer",
+    "CertifiedAccuracyScorer",
     "CorruptionScorer",
     "RPRScorer",
     "adversarial_accuracy",
     "adversarial_examples",
+    "certified_accuracy",
+    "certified_accuracy_curve",
     "corruption_accuracy",
     "plot_rpr_curve",
     "rpr_curve",
