@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..certify import ABSTAIN, certify_counts, predict_counts, smoothed_counts
 from ..utils import (
@@ -67,6 +67,8 @@ class SmoothedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         The fitted base classifier.
     classes_ : ndarray of shape (n_classes,)
         Class labels.
+    n_features_in_ : int
+        Number of input features.
 
     References
     ----------
@@ -135,7 +137,24 @@ class SmoothedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         validate_params(self)
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
         self.classes_ = np.asarray(self.estimator_.classes_)
+        n_features = getattr(self.estimator_, "n_features_in_", None)
+        if n_features is None:
+            n_features = int(np.prod(np.shape(X)[1:]))
+        self.n_features_in_ = int(n_features)
         return self
+
+    def _check_X(self, X) -> np.ndarray:
+        """``X`` as float32, finite, with the number of features seen in :meth:`fit`."""
+        check_is_fitted(self, "estimator_")
+        validate_params(self)
+        X = check_array(X, allow_nd=True, dtype=np.float32, ensure_all_finite=True)
+        n_features = int(np.prod(X.shape[1:]))
+        if n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but SmoothedClassifier is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
 
     def _sigma(self, n_examples: int) -> np.ndarray:
         sigma = np.asarray(self.sigma, dtype=np.float64)
@@ -179,9 +198,7 @@ class SmoothedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         radius : ndarray of float64, shape (n_examples,)
             Certified L2 radius (NaN where abstained).
         """
-        check_is_fitted(self, "estimator_")
-        validate_params(self)
-        X = np.asarray(X, dtype=np.float32)
+        X = self._check_X(X)
         sigma = self._sigma(len(X))
         rng = numpy_generator(self.random_state)
         counts0 = self._counts(X, self.n_select_draws, rng)
@@ -201,8 +218,6 @@ class SmoothedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_examples,)
         """
-        check_is_fitted(self, "estimator_")
-        validate_params(self)
-        X = np.asarray(X, dtype=np.float32)
+        X = self._check_X(X)
         counts = self._counts(X, self.n_draws, numpy_generator(self.random_state))
         return self._labels(predict_counts(counts, self.alpha))

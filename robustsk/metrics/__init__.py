@@ -4,7 +4,12 @@ from ._adversarial import AdversarialScorer, adversarial_accuracy, adversarial_e
 from ._corruption import CorruptionScorer, corruption_accuracy
 from ._rpr import RPRScorer, rpr_score, rpr_steps
 from ._rpr_curve import plot_rpr_curve, rpr_curve
-from ._smoothing import CertifiedAccuracyScorer, certified_accuracy, certified_accuracy_curve
+from ._smoothing import (
+    CertifiedAccuracyScorer,
+    certified_accuracy,
+    certified_accuracy_curve,
+    plot_certified_accuracy,
+)
 from ._verified import VerifiedErrorScorer, verified_error
 
 # isort: split
@@ -21,6 +26,7 @@ __all__ = [
     "certified_accuracy",
     "certified_accuracy_curve",
     "corruption_accuracy",
+    "plot_certified_accuracy",
     "plot_rpr_curve",
     "rpr_curve",
     "rpr_score",

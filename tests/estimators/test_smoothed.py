@@ -8,7 +8,12 @@ from sklearn.model_selection import GridSearchCV
 
 from robustsk.certify import certify_counts, smoothed_counts
 from robustsk.estimators import NoiseTrainedClassifier, SmoothedClassifier
-from robustsk.metrics import CertifiedAccuracyScorer, certified_accuracy, certified_accuracy_curve
+from robustsk.metrics import (
+    CertifiedAccuracyScorer,
+    certified_accuracy,
+    certified_accuracy_curve,
+    plot_certified_accuracy,
+)
 
 FAST = dict(max_epochs=3, lr=1e-2, batch_size=64, verbose=0, random_state=0)
 
@@ -79,7 +84,7 @@ def test_per_example_sigma_gives_per_example_radii(noisy_net, digits):
         smoothed.certify(X_test[:5])
 
 
-def test_in_a_grid_search_with_the_certified_accuracy_scorer(digits):
+def test_in_a_grid_search_with_the_certified_accuracy_scorer(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
     grid = GridSearchCV(
         SmoothedClassifier(
@@ -102,6 +107,8 @@ def test_in_a_grid_search_with_the_certified_accuracy_scorer(digits):
     assert curve["accuracy"][1] == pytest.approx(
         certified_accuracy(smoothed, X_test[:50], y_test[:50], radius=0.1)
     )
+    ax = plot_certified_accuracy(curve, label="sigma 0.25", path=tmp_path / "curve.png")
+    assert ax.get_xlabel() == "L2 radius" and (tmp_path / "curve.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize(
