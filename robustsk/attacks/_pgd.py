@@ -32,6 +32,7 @@ def pgd(
     clip: ClipRange = (0.0, 1.0),
     early_stop: bool = False,
     random_state: RandomStateLike = None,
+    loss: str = "ce",
 ) -> torch.Tensor:
     """Untargeted PGD: ``steps`` ascent steps on the cross-entropy, projected onto the ball.
 
@@ -65,27 +66,43 @@ def pgd(
         adversarial point is kept), which saves passes.
     random_state : None, int, numpy or torch Generator, default=None
         Seeds the random start.
+    loss : {"ce", "kl"}, default="ce"
+        What the steps ascend: the cross-entropy of ``y``, or (TRADES' inner
+        maximization, Zhang et al. 2019) the KL divergence of the prediction
+        from the clean input's prediction (``y`` unused; the random start is
+        then TRADES' ``0.001 * N(0, 1)``).
 
     Returns
     -------
     x_adv : torch.Tensor of x's shape
     """
     check_number(steps, "steps", low=0, integer=True)
+    check_options(loss, "loss", {"ce", "kl"})
     check_options(norm, "norm", set(NORMS))
     clip = check_clip(clip)
     x = x.detach()
     eps_t = as_eps(eps, x)
     alpha_t = as_eps(alpha, x)
     delta = torch.zeros_like(x)
-    if random_init:
-        delta = random_start(x, eps_t, norm, torch_generator(random_state, x.device))
+    generator = torch_generator(random_state, x.device)
+    if random_init and loss == "kl":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        delta = project(0.001 * noise, eps_t, norm)
+    elif random_init:
+        delta = random_start(x, eps_t, norm, generator)
     x_adv = _clip(x + delta, clip)
+    if loss == "kl":
+        with torch.no_grad():
+            clean = F.softmax(model(x), dim=1)
     active = torch.arange(x.shape[0], device=x.device)
     for _ in range(steps):
         xa = x_adv[active].requires_grad_(True)
         logits = model(xa)
-        loss = F.cross_entropy(logits, y[active], reduction="sum")
-        (grad,) = torch.autograd.grad(loss, xa)
+        if loss == "kl":
+            objective = F.kl_div(F.log_softmax(logits, dim=1), clean[active], reduction="sum")
+        else:
+            objective = F.cross_entropy(logits, y[active], reduction="sum")
+        (grad,) = torch.autograd.grad(objective, xa)
         if early_stop:
             wrong = logits.detach().argmax(1) != y[active]
             keep = ~wrong

@@ -1,4 +1,5 @@
-"""Adversarial training: PGD (Madry) or fast FGSM, fixed or adaptive per-example radii."""
+"""Adversarial training: PGD (Madry) or fast FGSM, or TRADES; fixed or adaptive per-example
+radii."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import nn
 from ..attacks import fgsm, pgd
 from ..utils import Interval, Options, ParameterConstraints
 from ._adaptive import adapt_levels, choose_rows
-from ._base import RobustNetClassifier
+from ._base import RobustNetClassifier, weighted_mean
 
 
 class AdversarialClassifier(RobustNetClassifier):
@@ -37,6 +38,12 @@ class AdversarialClassifier(RobustNetClassifier):
       otherwise, clipped to ``[0, eps]``.
     * ``eps_warmup_epochs=k``: the radii are scaled by ``min(1, epoch / k)``,
       a linear ramp over the first ``k`` epochs.
+    * ``loss="trades"``: TRADES (Zhang et al. 2019). The loss is the clean
+      cross-entropy plus ``beta`` times the KL divergence of the prediction on
+      an adversarial example from the clean prediction; the adversarial
+      examples maximize that divergence (PGD from ``x + 0.001 * N(0, 1)``).
+      ``beta`` trades clean accuracy for robustness (the paper's 6 on MNIST
+      and CIFAR-10).
 
     Parameters
     ----------
@@ -61,6 +68,11 @@ class AdversarialClassifier(RobustNetClassifier):
         Change of a radius per visit in adaptive mode; None means ``eps / 10``.
     eps_warmup_epochs : int, default=0
         Length of the linear radius ramp; 0 disables it.
+    loss : {"ce", "trades"}, default="ce"
+        The training objective: the cross-entropy on adversarial examples
+        (Madry et al.), or TRADES (PGD attack only).
+    beta : float, default=6.0
+        Weight of TRADES' robustness term.
     **kwargs
         Everything :class:`~robustsk.estimators.RobustNetClassifier` takes.
 
@@ -98,6 +110,8 @@ class AdversarialClassifier(RobustNetClassifier):
        adversarial training", ICLR 2020.
     .. [3] Cheng et al. "CAT: Customized Adversarial Training for Improved
        Robustness", 2020.
+    .. [4] Zhang et al. "Theoretically Principled Trade-off between Robustness
+       and Accuracy", ICML 2019.
 
     Examples
     --------
@@ -120,6 +134,8 @@ class AdversarialClassifier(RobustNetClassifier):
         "eps_mode": [Options({"fixed", "adaptive"})],
         "eps_step": [None, Interval(0.0, closed="right")],
         "eps_warmup_epochs": [Interval(0, integer=True)],
+        "loss": [Options({"ce", "trades"})],
+        "beta": [Interval(0.0)],
     }
 
     def __init__(
@@ -135,6 +151,8 @@ class AdversarialClassifier(RobustNetClassifier):
         eps_mode: str = "fixed",
         eps_step: float | None = None,
         eps_warmup_epochs: int = 0,
+        loss: str = "ce",
+        beta: float = 6.0,
         **kwargs: Any,
     ):
         super().__init__(module, *args, **kwargs)
@@ -147,10 +165,17 @@ class AdversarialClassifier(RobustNetClassifier):
         self.eps_mode = eps_mode
         self.eps_step = eps_step
         self.eps_warmup_epochs = eps_warmup_epochs
+        self.loss = loss
+        self.beta = beta
 
     def _check_param_relations(self) -> None:
         if self.attack == "fgsm" and self.norm != "inf":
             raise ValueError(f"attack='fgsm' is an Linf attack; got norm={self.norm!r}.")
+        if self.loss == "trades" and self.attack != "pgd":
+            raise ValueError(
+                f"loss='trades' crafts its examples with PGD on the KL divergence; got "
+                f"attack={self.attack!r}, use attack='pgd'."
+            )
 
     def _check_fit_params(self, n_samples, fit_params, *, reset):
         if reset or getattr(self, "eps_", np.empty(0)).shape[0] != n_samples:
@@ -195,6 +220,7 @@ class AdversarialClassifier(RobustNetClassifier):
                 random_init=True,
                 clip=self._checked_clip,
                 random_state=self._train_generator,
+                loss="kl" if self.loss == "trades" else "ce",
             )
         finally:
             for p in frozen:
@@ -213,6 +239,8 @@ class AdversarialClassifier(RobustNetClassifier):
             x_train = x.clone()
             x_train[on] = self.craft(x[on], y[on], eps.to(x.device))
         self._set_training(True)
+        if self.loss == "trades":
+            return self._trades_step(batch, x, y, x_train, rows, ids, **fit_params)
         y_pred = self.infer(x_train, **fit_params)
         loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x_train), training=True)
         self.backward_loss(loss)
@@ -222,3 +250,29 @@ class AdversarialClassifier(RobustNetClassifier):
             step = self.eps / 10 if self.eps_step is None else self.eps_step
             adapt_levels(self.eps_, ids, robust, step, (0.0, self.eps))
         return {"loss": loss, "y_pred": y_pred}
+
+    def _trades_step(self, batch, x, y, x_adv, rows, ids, **fit_params):
+        """TRADES: clean cross-entropy + beta * KL(clean prediction || adversarial prediction)."""
+        y_pred = self.infer(x, **fit_params)
+        loss = self.get_loss(y_pred, y, X=self.batch_inputs(batch, x), training=True)
+        if rows.numel():
+            on = rows.to(x.device)
+            adv = self.infer(x_adv[on], **fit_params)
+            log_clean, log_adv = self._log_proba(y_pred[on]), self._log_proba(adv)
+            kl = (log_clean.exp() * (log_clean - log_adv)).sum(dim=1)  # per example
+            weight = self.batch_sample_weight(batch)
+            kl_mean = weighted_mean(kl, None if weight is None else weight[rows.to(weight.device)])
+            # TRADES averages the divergence over the whole batch
+            loss = loss + self.beta * kl_mean * (rows.numel() / x.shape[0])
+            if self.eps_mode == "adaptive":
+                robust = (adv.argmax(dim=1) == y[on]).cpu().numpy()
+                step = self.eps / 10 if self.eps_step is None else self.eps_step
+                adapt_levels(self.eps_, ids, robust, step, (0.0, self.eps))
+        self.backward_loss(loss)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _log_proba(self, output: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities from the module's output (probabilities under NLLLoss)."""
+        if isinstance(getattr(self, "criterion_", None), nn.NLLLoss):
+            return torch.log(output.clamp_min(1e-12))
+        return torch.log_softmax(output, dim=1)

@@ -106,6 +106,9 @@ def test_eps_warmup_schedule(digits):
         (dict(eps_mode="cat"), "eps_mode must be one of"),
         (dict(eps_step=-1.0), "eps_step must be in"),
         (dict(eps_warmup_epochs=-1), "eps_warmup_epochs must be in"),
+        (dict(loss="mart"), "loss must be one of"),
+        (dict(loss="trades", beta=-1.0), "beta must be in"),
+        (dict(loss="trades", attack="fgsm"), "loss='trades' crafts its examples with PGD"),
     ],
 )
 def test_bad_parameters_fail_before_training(params, match, digits):
@@ -114,6 +117,50 @@ def test_bad_parameters_fail_before_training(params, match, digits):
     with pytest.raises(ValueError, match=match):
         clf.fit(X_train[:50], y_train[:50])
     assert not clf.initialized_
+
+
+def test_trades_is_far_more_robust_than_standard_training(digits):
+    """Three paired seeds (same data, split and initial weights per seed), digits, eps 0.1,
+    PGD-20 evaluation. Measured: robust accuracy standard 0.35-0.42, TRADES 0.76-0.80 (gain
+    +0.35 to +0.44 per seed); clean accuracy 0.95-0.97 standard, 0.94-0.96 TRADES (-1.7 to
+    +0.9 points): TRADES' clean cost here is within a point or two."""
+    X_train, X_test, y_train, y_test = digits
+    common = dict(max_epochs=15, lr=1e-2, batch_size=64, verbose=0)
+    gains, costs = [], []
+    for seed in (0, 1, 2):
+        std = RobustNetClassifier(**common, random_state=seed).fit(X_train, y_train)
+        trades = AdversarialClassifier(
+            eps=0.1, alpha=0.025, steps=5, loss="trades", beta=6.0, **common, random_state=seed
+        ).fit(X_train, y_train)
+        robust = [
+            adversarial_accuracy(m, X_test, y_test, eps=0.1, alpha=0.01, steps=20, random_state=0)
+            for m in (std, trades)
+        ]
+        gains.append(robust[1] - robust[0])
+        costs.append(std.score(X_test, y_test) - trades.score(X_test, y_test))
+    assert min(gains) > 0.2  # measured +0.35 .. +0.44
+    assert np.mean(costs) < 0.05  # measured -0.9 .. +1.7 points
+
+
+def test_trades_attack_ascends_the_divergence_from_the_clean_prediction(models, digits):
+    import torch
+    import torch.nn.functional as F
+
+    from robustsk.attacks import pgd
+
+    _, X_test, _, y_test = digits
+    module = models[0].module_.eval()
+    x, y = torch.as_tensor(X_test[:64]), torch.as_tensor(y_test[:64])
+
+    def divergence(x_adv):
+        with torch.no_grad():
+            p = F.softmax(module(x), 1)
+            return F.kl_div(F.log_softmax(module(x_adv), 1), p, reduction="batchmean").item()
+
+    start = pgd(module, x, y, eps=0.1, alpha=0.02, steps=0, loss="kl", random_state=0)
+    adv = pgd(module, x, y, eps=0.1, alpha=0.02, steps=10, loss="kl", random_state=0)
+    assert (adv - x).abs().max() <= 0.1 + 1e-6 and (start - x).abs().max() <= 0.01
+    assert divergence(adv) > 10 * max(divergence(start), 1e-6)
 
 
 # ------------------------------------------------------------------ metrics
