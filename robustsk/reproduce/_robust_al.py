@@ -65,6 +65,11 @@ class RobustALConfig:
         PGD step size during training.
     train_steps : int, default=10
         PGD steps during training.
+    train_loss : {"ce", "trades"}, default="ce"
+        Adversarial training objective: Madry's cross-entropy on PGD examples
+        (the paper's) or TRADES (``AdversarialClassifier(loss="trades")``).
+    trades_beta : float, default=6.0
+        TRADES' weight of the robustness term.
     eval_alpha : float, default=0.01
         PGD step size for evaluation.
     eval_steps : int, default=50
@@ -109,6 +114,8 @@ class RobustALConfig:
     eps: float = 0.3
     train_alpha: float = 0.04
     train_steps: int = 10
+    train_loss: str = "ce"
+    trades_beta: float = 6.0
     eval_alpha: float = 0.01
     eval_steps: int = 50
     autoattack: bool = False
@@ -224,6 +231,8 @@ def _make_estimator(cfg: RobustALConfig, adversarial: bool, n_classes: int) -> A
             alpha=cfg.train_alpha,
             steps=cfg.train_steps,
             eps_warmup_epochs=cfg.eps_warmup_epochs,
+            loss=cfg.train_loss,
+            beta=cfg.trades_beta,
             **common,
         )
     return RobustNetClassifier(cfg.module, **common)

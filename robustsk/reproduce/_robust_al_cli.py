@@ -23,6 +23,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="number of stages after the initial one (default: 4; --large: 7; --full: 24; "
         "without --mnist: 2)",
     )
+    parser.add_argument(
+        "--train-loss",
+        choices=("ce", "trades"),
+        default="ce",
+        help="adversarial training objective: Madry's cross-entropy (the paper's) or TRADES",
+    )
 
 
 def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
@@ -30,7 +36,7 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
     from ..query import ROBUST_AL_STRATEGIES
     from ._robust_al import RobustALConfig
 
-    changes: dict[str, Any] = {"random_state": args.seed}
+    changes: dict[str, Any] = {"random_state": args.seed, "train_loss": args.train_loss}
     if args.strategies:
         names = (
             list(ROBUST_AL_STRATEGIES)
@@ -58,6 +64,7 @@ def _command(args: argparse.Namespace) -> str:
     command = "robustsk reproduce robust-al" + " --mnist PATH" * (args.mnist is not None)
     command += f" --out {args.out} --seeds {args.seeds}"
     command += " --large" * args.large + " --full" * args.full
+    command += f" --train-loss {args.train_loss}" * (args.train_loss != "ce")
     if args.strategies:
         command += f" --strategies {args.strategies}"
     if args.stages:
