@@ -67,7 +67,7 @@ REPRODUCTION = Reproduction(
     run_times=(
         ("without --mnist (embedded digits, toy size, 3 seeds)", "about a minute"),
         ("default (3 seeds)", "about 25 minutes"),
-        ("--full", "about 80 minutes a seed"),
+        ("--full", "about 47 minutes a seed"),
     ),
     toy_sizes=dict(
         n_train=300,
