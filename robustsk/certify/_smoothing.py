@@ -12,6 +12,7 @@ are drawn in batches on the net's device.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -68,14 +69,13 @@ def smoothed_counts(
     classes = np.asarray(classifier.classes_)
     k = len(classes)
     counts = np.zeros((m, k), dtype=np.int64)
-    torch_net = hasattr(classifier, "module_")
-    device = TorchClassifier(classifier, "smoothed_counts").device if torch_net else "cpu"
+    net = TorchClassifier(classifier, "smoothed_counts") if hasattr(classifier, "module_") else None
+    device = net.device if net is not None else "cpu"
     gen = torch.Generator(device=device)
     gen.manual_seed(draw_seed(random_state))
     per_example = min(int(n), int(batch_size))
     rows = max(1, int(batch_size) // per_example)  # examples per pass
-    net = TorchClassifier(classifier, "smoothed_counts") if torch_net else None
-    with torch.no_grad(), net.evaluating() if net is not None else _nothing():
+    with torch.no_grad(), net.evaluating() if net is not None else contextlib.nullcontext():
         for start in range(0, m, rows):
             stop = min(start + rows, m)
             x = torch.as_tensor(X[start:stop], device=device)
@@ -96,14 +96,6 @@ def smoothed_counts(
                     owner * k + pred, minlength=(stop - start) * k
                 ).reshape(stop - start, k)
     return counts
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def clopper_pearson_lower(successes: ArrayLike, n: int | ArrayLike, alpha: float) -> np.ndarray:

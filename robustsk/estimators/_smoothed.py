@@ -176,8 +176,9 @@ class SmoothedClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         )
 
     def _labels(self, codes: np.ndarray) -> np.ndarray:
-        out = np.empty(len(codes), dtype=object)
-        out[:] = [self.classes_[c] if c != ABSTAIN else self.abstain_label for c in codes]
+        out = np.full(len(codes), self.abstain_label, dtype=object)
+        kept = codes != ABSTAIN
+        out[kept] = self.classes_[codes[kept]]
         try:
             return out.astype(np.result_type(self.classes_, np.asarray(self.abstain_label)))
         except (TypeError, ValueError):
