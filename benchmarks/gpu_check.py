@@ -8,13 +8,18 @@ step with its exit status, wall time and output. Every step runs in its own proc
 under a time limit taken from what is left of the deadline, so a slow or failing
 step is reported and the next one still runs.
 
+The CIFAR-10 slices (robust AL with VGG16, AQPL with PreAct ResNet-18, budgets with
+CNN-7, each at full width) read ``--cifar10 PATH``, or CIFAR-10-format files of
+random images written for the run: their times hold, their accuracies mean nothing.
+
 ``--dry-run`` runs the same steps on the CPU at toy sizes (MNIST-format files
 written from the embedded digits when no ``--mnist`` is given): the test suite
 runs it, so the script that a GPU session gets is known to work.
 
 Usage::
 
-    bash benchmarks/gpu_check.sh [--dry-run] [--mnist PATH] [--out DIR] [--deadline SECONDS]
+    bash benchmarks/gpu_check.sh [--dry-run] [--mnist PATH] [--cifar10 PATH] [--out DIR]
+                                 [--deadline SECONDS]
     python benchmarks/gpu_check.py --step NAME ...   # one step (what the driver runs)
 
 Before calling a GPU machine, ``bash benchmarks/gpu_pack.sh`` puts the wheels it
@@ -55,6 +60,10 @@ BENCH_SIZES = {
         ["--pool", "200", "--seeds", "1", "--per-side", "5", "--n-train", "200", "--epochs", "1"],
     ),
     "grid_search": (["--n-train", "1797", "--epochs", "5"], ["--n-train", "200", "--epochs", "1"]),
+    "pool_scale": (
+        ["--rows", "1000000"],
+        ["--rows", "2000", "--check-rows", "500", "--n-train", "200"],
+    ),
     "adversarial": (
         ["--n-attack", "10000", "--n-train", "60000", "--repeats", "3", "--k", "10"],
         ["--n-attack", "20", "--n-train", "100", "--repeats", "1", "--k", "2"],
@@ -82,17 +91,22 @@ BENCH_SIZES = {
 }
 
 REPRODUCTIONS = ("aqpl", "robust-al", "budgets", "rpr")
+#: The reproductions also sliced on CIFAR-10 with the paper's CIFAR-10 networks.
+CIFAR_REPRODUCTIONS = ("robust-al", "aqpl", "budgets")
 
 #: step name -> the most seconds it may take at GPU size (the deadline caps it further)
 CAPS = {
     "gpu-tests": 90,
     **{f"bench-{name}": 70 for name in BENCH_SIZES},
     **{f"reproduce-{name}": 60 for name in REPRODUCTIONS},
+    **{f"reproduce-{name}-cifar10": 60 for name in CIFAR_REPRODUCTIONS},
 }
 
 
-def steps(dry_run: bool, mnist: str, out: Path) -> list[tuple[str, list[str]]]:
-    """The steps in order: ``(name, command)``."""
+def steps(
+    dry_run: bool, mnist: str, out: Path, cifar10: str | None = None
+) -> list[tuple[str, list[str]]]:
+    """The steps in order: ``(name, command)``; the CIFAR-10 slices when ``cifar10`` is given."""
     python = sys.executable
     todo: list[tuple[str, list[str]]] = [
         (
@@ -108,6 +122,10 @@ def steps(dry_run: bool, mnist: str, out: Path) -> list[tuple[str, list[str]]]:
         command = [python, str(Path(__file__).resolve()), "--step", name, "--mnist", mnist]
         command += ["--out", str(out / f"reproduce-{name}")] + (["--dry-run"] if dry_run else [])
         todo.append((f"reproduce-{name}", command))
+    for name in CIFAR_REPRODUCTIONS if cifar10 else ():
+        command = [python, str(Path(__file__).resolve()), "--step", name, "--cifar10", cifar10]
+        command += ["--out", str(out / f"reproduce-{name}-cifar10")]
+        todo.append((f"reproduce-{name}-cifar10", command + (["--dry-run"] if dry_run else [])))
     return todo
 
 
@@ -118,6 +136,57 @@ def _load(mnist: str, n_train: int, n_test: int):
     X_train, y_train = load_mnist(mnist, subset="train", n_samples=n_train, return_X_y=True)
     X_test, y_test = load_mnist(mnist, subset="test", n_samples=n_test, return_X_y=True)
     return X_train, y_train, X_test, y_test
+
+
+def cifar_slice(name: str, folder: str, out: Path, dry_run: bool) -> None:
+    """Run one reproduction on CIFAR-10 with the paper's network (its width at toy size
+    with ``dry_run``), a slice of the data and of the schedule; print its table."""
+    from robustsk import reproduce
+
+    start = time.perf_counter()
+    if name == "robust-al":
+        sizes = dict(strategies=("random", "dre"), n_stages=1, autoattack=False)
+        if dry_run:
+            cfg = reproduce.RobustALConfig.for_dataset(
+                "cifar10", toy=True, n_pool=60, n_test=20, n_initial=20, n_per_stage=20,
+                epochs_per_stage=1, train_steps=2, eval_steps=2, **sizes,
+            )  # fmt: skip
+        else:  # VGG16, PGD-40 training at 8/255; 10,000 of the pool, one stage
+            cfg = reproduce.RobustALConfig.paper(
+                dataset="cifar10", n_pool=10000, n_test=1000, epochs_per_stage=2, **sizes
+            )
+        data = reproduce.load_split("cifar10", folder, cfg.n_pool, cfg.n_test)
+        records = reproduce.run_robust_al(*data, out, cfg, verbose=0)
+    elif name == "aqpl":
+        sizes = dict(n_rounds=1, max_epochs=1, epochs_per_round=1)
+        if dry_run:
+            cfg = reproduce.AQPLConfig.for_dataset(
+                "cifar10", toy=True, n_train=60, n_reference=60, n_test=20, n_per_side=3,
+                learner_draws=3, annotator_draws=2, **sizes,
+            )  # fmt: skip
+        else:  # PreAct ResNet-18, B=100, M=50; 8,000 triplets, one round
+            cfg = reproduce.AQPLConfig.paper(
+                dataset="cifar10", n_train=8000, n_reference=2000, n_test=1000, **sizes
+            )
+        data = reproduce.load_split("cifar10", folder, cfg.n_train + cfg.n_reference, cfg.n_test)
+        records, _ = reproduce.run_aqpl(*data, out, cfg, verbose=0)
+    elif name == "budgets":
+        sizes = dict(max_epochs=2, ramp_start=0, ramp_length=1, loss_fusion=True, tables=(2,))
+        if dry_run:
+            cfg = reproduce.BudgetsConfig.for_dataset(
+                "cifar10", toy=True, n_train=32, n_test=16, bound="crown-ibp", **sizes
+            )
+        else:  # CNN-7, CROWN-IBP with loss fusion; 10,000 images, 2 of 320 epochs
+            cfg = reproduce.BudgetsConfig.paper(
+                dataset="cifar10", n_train=10000, n_test=1000, **sizes
+            )
+        data = reproduce.load_split("cifar10", folder, cfg.n_train, cfg.n_test)
+        records, _ = reproduce.run_budgets(*data, out, cfg, verbose=0)
+    else:
+        raise ValueError(f"step must be one of {CIFAR_REPRODUCTIONS}, got {name!r}.")
+    for record in records:
+        print(record)
+    print(f"{name} on CIFAR-10: {time.perf_counter() - start:.1f} s")
 
 
 def reproduce_slice(name: str, mnist: str, out: Path, dry_run: bool) -> None:
@@ -214,6 +283,27 @@ def write_toy_mnist(folder: Path) -> Path:
     return folder
 
 
+def write_random_cifar10(folder: Path, n_per_batch: int, n_test: int) -> Path:
+    """CIFAR-10's python batches of random images (timing only: nothing to learn), for a
+    machine without CIFAR-10."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for name in names:
+        n = n_test if name == "test_batch" else n_per_batch
+        batch = {
+            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        }
+        with open(folder / name, "wb") as f:
+            pickle.dump(batch, f, protocol=2)
+    return folder
+
+
 # ------------------------------------------------------------------ the driver
 def environment() -> list[str]:
     import torch
@@ -237,13 +327,15 @@ def environment() -> list[str]:
     return lines
 
 
-def run_steps(dry_run: bool, mnist: str, out: Path, deadline: float) -> int:
+def run_steps(
+    dry_run: bool, mnist: str, out: Path, deadline: float, cifar10: str | None = None
+) -> int:
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     report = ["# GPU check" + (" (dry run: CPU, toy sizes)" if dry_run else ""), ""]
     report += environment()
     failed = []
-    for name, command in steps(dry_run, mnist, out):
+    for name, command in steps(dry_run, mnist, out, cifar10):
         left = deadline - (time.monotonic() - start)
         limit = left if dry_run else min(CAPS[name], left)
         if limit < 5:
@@ -287,11 +379,20 @@ def main(argv=None) -> int:
     default_out = os.environ.get("OUT") or str(ROOT / "benchmarks" / "results" / "gpu_check")
     parser.add_argument("--out", default=default_out, help="report folder")
     parser.add_argument("--deadline", type=float, default=540.0, help="seconds for all steps")
+    parser.add_argument(
+        "--cifar10",
+        default=None,
+        help="CIFAR-10 python batches folder (default: random images in that format, which "
+        "time the CIFAR-10 slices but learn nothing)",
+    )
     parser.add_argument("--step", choices=REPRODUCTIONS, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = Path(args.out)
     if args.step is not None:
-        reproduce_slice(args.step, args.mnist, out, args.dry_run)
+        if args.cifar10 is not None:
+            cifar_slice(args.step, args.cifar10, out, args.dry_run)
+        else:
+            reproduce_slice(args.step, args.mnist, out, args.dry_run)
         return 0
     if not args.dry_run:
         import torch
@@ -303,7 +404,11 @@ def main(argv=None) -> int:
         if not args.dry_run:
             parser.error("--mnist PATH is needed (bash benchmarks/gpu_pack.sh copies MNIST)")
         mnist = str(write_toy_mnist(out / "toy-mnist"))
-    return run_steps(args.dry_run, mnist, out, args.deadline)
+    cifar10 = args.cifar10
+    if cifar10 is None:
+        sizes = (40, 20) if args.dry_run else (2000, 1000)  # 10,000 training images at GPU size
+        cifar10 = str(write_random_cifar10(out / "random-cifar10", *sizes))
+    return run_steps(args.dry_run, mnist, out, args.deadline, cifar10)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ BENCHMARKS = {
         [],
         ["--n-train", "128", "--repeats", "1", "--no-compile"],
     ),
+    "pool_scale": (
+        "bench_pool_scale.py",
+        [],
+        ["--rows", "20000", "--check-rows", "2000", "--n-train", "1000"],
+    ),
     "rpr": (
         "bench_rpr.py",
         ["--seq-n", "50"],

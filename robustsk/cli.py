@@ -21,7 +21,6 @@ from .reproduce import (
     DIGITS_N_TEST,
     DIGITS_N_TRAIN,
     Reproduction,
-    mnist_problem,
     nonnegative_int,
     port,
     positive_int,
@@ -179,22 +178,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check_data(args: argparse.Namespace, reproduction: Reproduction) -> None:
     """The checks that need no import: the folder, the size flags, sizes the data allows."""
-    if args.mnist is not None:
-        problem = mnist_problem(args.mnist)
-        if problem:
-            args.error(f"argument --mnist: {problem}")
+    problem = reproduction.data_problem(args)
+    if problem:
+        args.error(problem)
+    if reproduction.data_folder(args) is not None:
         return
     for flag, _ in reproduction.presets:
         if getattr(args, flag[2:].replace("-", "_")):
-            args.error(
-                f"{flag} needs --mnist PATH (without it the embedded digits run at toy size)"
-            )
+            args.error(f"{flag} needs --data PATH (without it the embedded digits run at toy size)")
     for flag, available in (("n_train", DIGITS_N_TRAIN), ("n_test", DIGITS_N_TEST)):
         asked = getattr(args, flag, None)
         if asked is not None and asked > available:
             args.error(
                 f"argument --{flag.replace('_', '-')}: the embedded digits have {available:,} "
-                f"such images, got {asked:,}; pass --mnist PATH for more"
+                f"such images, got {asked:,}; pass --data PATH for more"
             )
 
 
@@ -205,22 +202,25 @@ def _reproduce(args: argparse.Namespace) -> None:
         cfg = reproduction.config(args)  # imports the reproduction; refuses a bad setting
     except ValueError as exc:
         args.error(str(exc))
-    reproduction.run(_load(args, *reproduction.data_sizes(cfg)), cfg, args)
+    reproduction.run(_load(args, reproduction, *reproduction.data_sizes(cfg)), cfg, args)
 
 
-def _load(args: argparse.Namespace, n_train: int, n_test: int) -> tuple[Any, Any, Any, Any]:
-    """The data of a reproduction: MNIST from ``--mnist``, else the embedded digits."""
-    from .reproduce import digits_as_mnist, load_mnist_split
+def _load(
+    args: argparse.Namespace, reproduction: Reproduction, n_train: int, n_test: int
+) -> tuple[Any, Any, Any, Any]:
+    """The data of a reproduction: the data set in ``--data``, else the embedded digits."""
+    from .reproduce import digits_as_mnist, load_split
 
-    if args.mnist is not None:
-        return load_mnist_split(args.mnist, n_train, n_test)
+    folder = reproduction.data_folder(args)
+    if folder is not None:
+        return load_split(args.dataset, folder, n_train, n_test, random_state=args.seed)
     if n_train > DIGITS_N_TRAIN or n_test > DIGITS_N_TEST:
         args.error(
             f"the embedded digits have {DIGITS_N_TRAIN:,} training and {DIGITS_N_TEST} test "
-            f"images, this run needs {n_train:,} and {n_test:,}; pass --mnist PATH"
+            f"images, this run needs {n_train:,} and {n_test:,}; pass --data PATH"
         )
     print(
-        f"robustsk reproduce {args.name}: no --mnist PATH given, so a toy run on the embedded "
+        f"robustsk reproduce {args.name}: no --data PATH given, so a toy run on the embedded "
         f"scikit-learn digits (8x8 upsampled to 28x28, {n_train:,} training / {n_test} test "
         "images); its numbers are not the paper's.",
         file=sys.stderr,

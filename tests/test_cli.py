@@ -81,7 +81,7 @@ def test_help_gives_the_run_time_of_each_size(name):
     assert "Run time on a 2-core CPU:" in text
     run_times = cli.REPRODUCTIONS[name].run_times
     sizes = [size for size, _ in run_times]
-    assert sizes[0].startswith("without --mnist") and sizes[1].startswith("default")
+    assert sizes[0].startswith("without --data") and sizes[1].startswith("default")
     assert sizes[-1].startswith("--full")
     for size, estimate in run_times:
         assert f"{size}: {estimate}" in text
@@ -131,10 +131,10 @@ def test_help_numbers_are_the_configurations(name, option):
     action = next(
         a for a in _all_parsers()[f"reproduce {name}"]._actions if option in a.option_strings
     )
-    stated = dict(re.findall(r"(default|--large|--full|without --mnist): ([\d,]+)", action.help))
+    stated = dict(re.findall(r"(default|--large|--full|without --data): ([\d,]+)", action.help))
     expected = {
         "default": getattr(cls(), field),
-        "without --mnist": cli.REPRODUCTIONS[name].toy_sizes[field],
+        "without --data": cli.REPRODUCTIONS[name].toy_sizes[field],
     }
     if "--full" in stated:
         expected["--full"] = getattr(cls.paper(), field)
@@ -188,7 +188,15 @@ def test_every_reproduction_has_the_shared_options(name):
         for a in _all_parsers()[f"reproduce {name}"]._actions
         if a.option_strings
     }
-    defaults = {"--mnist": None, "--out": f"robustsk-{name}", "--seed": 0, "--quiet": False}
+    defaults = {
+        "--mnist": None,
+        "--data": None,
+        "--dataset": reproduction.datasets[0],
+        "--toy": False,
+        "--out": f"robustsk-{name}",
+        "--seed": 0,
+        "--quiet": False,
+    }
     if reproduction.seeds:
         defaults["--seeds"] = 3
     defaults.update({flag: False for flag, _ in reproduction.presets})
@@ -237,8 +245,8 @@ USER_ERRORS = {
     "severity": (["demo", "--severity", "9"], "invalid choice"),
     "too many distinct pixels": (["reproduce", "rpr", "--k", "900", "--distinct"], "784"),
     "more images than digits": (["reproduce", "rpr", "--n-train", "5000"], "1,497"),
-    "--full without --mnist": (["reproduce", "budgets", "--full"], "--full needs --mnist"),
-    "--large without --mnist": (["reproduce", "robust-al", "--large"], "--large needs --mnist"),
+    "--full without --data": (["reproduce", "budgets", "--full"], "--full needs --data"),
+    "--large without --data": (["reproduce", "robust-al", "--large"], "--large needs --data"),
     "--loss-fusion without --full": (["reproduce", "budgets", "--loss-fusion"], "needs --full"),
     "unknown reproduction": (["reproduce", "cifar"], "invalid choice"),
     "unknown command": (["nonsense"], "invalid choice"),
@@ -371,6 +379,6 @@ def test_reproduction_runs_on_the_embedded_digits(name, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["reproduce", name, "--out", str(out), "--quiet", *options]) == 0
     err = capsys.readouterr().err
-    notice = [line for line in err.splitlines() if "no --mnist" in line]
+    notice = [line for line in err.splitlines() if "no --data" in line]
     assert len(notice) == 1 and "embedded scikit-learn digits" in notice[0]
     assert (out / written).stat().st_size > 0

@@ -27,12 +27,18 @@ def test_gpu_check_dry_run_writes_a_report_with_every_step(tmp_path):
     benches = sorted(p.stem[len("bench_") :] for p in (ROOT / "benchmarks").glob("bench_*.py"))
     steps = ["gpu-tests"] + [f"bench-{name}" for name in benches]
     steps += [f"reproduce-{name}" for name in ("aqpl", "robust-al", "budgets", "rpr")]
+    steps += [f"reproduce-{name}-cifar10" for name in ("robust-al", "aqpl", "budgets")]
     for step in steps:
         assert f"## {step}\n" in report
     assert report.count(": exit 0, ") == len(steps)
     assert "failed or stopped: none" in report
     # the reproduction slices wrote their tables and figures
     assert any((tmp_path / "reproduce-budgets").iterdir())
+    assert (tmp_path / "reproduce-budgets-cifar10" / "table2.csv").is_file()
+    assert (
+        "VGG16 (width_factor=0.0625)"
+        in (tmp_path / "reproduce-robust-al-cifar10" / "summary.md").read_text()
+    )
 
 
 def test_gpu_check_refuses_to_run_without_a_gpu_unless_dry_run(tmp_path):

@@ -210,6 +210,14 @@ class TestNoiseUncertainty(StrategyTemplate):
     kwargs = {"sample_sigma": 0.3, "n_draws": 10}
 
 
+class TestSubsampledMaxEntropy(StrategyTemplate):
+    strategy = Q.subsample(Q.max_entropy, 60)
+
+
+class TestSubsampledDre(StrategyTemplate):
+    strategy = Q.subsample(Q.dre, 0.5)
+
+
 def test_every_exported_strategy_is_covered():
     covered = {cls.strategy.__name__ for cls in StrategyTemplate.__subclasses__()}
     named = {f.__name__ for f in {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES}.values()}

@@ -61,6 +61,12 @@ class ActiveLearner:
         learner is open).
     random_state : None, int or numpy Generator, default=None
         Seeds the strategies (each query draws a fresh seed from it).
+    stopping : StoppingCriterion, sequence of them, or None, default=None
+        When :meth:`should_stop` says the loop is done: any criterion of
+        :mod:`robustsk.active` (:class:`LabelBudget`, :class:`LowUncertainty`,
+        :class:`ValidationPlateau`) or a callable ``criterion(learner, X_pool)
+        -> (reason or None, measurements)``; the loop stops when one of them
+        gives a reason.
     **fit_kwargs
         Passed to every ``fit`` / ``partial_fit`` call.
 
@@ -72,6 +78,22 @@ class ActiveLearner:
         Pool positions returned by the last query.
     last_query_scores_ : ndarray
         Their scores.
+    history_ : list of dict
+        One record per event, in order: ``{"event": "query", "n_labeled",
+        "n_instances", "mean_score"}``, ``{"event": "teach", "n_labeled",
+        "n_new"}`` and ``{"event": "check", "n_labeled", <each criterion's
+        measurements>, "stop": reason or None}`` (from :meth:`should_stop`).
+    stop_reason_ : str or None
+        Why the last :meth:`should_stop` said stop (None if it did not).
+
+    Examples
+    --------
+    >>> from robustsk.active import ActiveLearner, LabelBudget, ValidationPlateau
+    >>> learner = ActiveLearner(net, query_strategy=dre, stopping=[
+    ...     LabelBudget(2000), ValidationPlateau(X_val, y_val, patience=3)])  # doctest: +SKIP
+    >>> while not learner.should_stop(X_pool):  # doctest: +SKIP
+    ...     idx, _ = learner.query(X_pool, 100)
+    ...     learner.teach(X_pool[idx], ask_oracle(idx))
     """
 
     #: What each parameter accepts, checked when the learner is created (before any
@@ -95,6 +117,7 @@ class ActiveLearner:
         warm_start: bool = False,
         journal: str | os.PathLike | None = None,
         random_state: int | np.random.Generator | None = None,
+        stopping: Any = None,
         **fit_kwargs: Any,
     ):
         self.estimator = estimator
@@ -102,8 +125,12 @@ class ActiveLearner:
         self.warm_start = warm_start
         self.journal = journal
         self.random_state = random_state
+        self.stopping = stopping
         self.fit_kwargs = fit_kwargs
         validate_params(self)
+        self._criteria = _criteria(stopping)
+        self.history_: list[dict[str, Any]] = []
+        self.stop_reason_: str | None = None
         if (X_training is None) != (y_training is None):
             raise ValueError("X_training and y_training must be given together.")
         self._rng = numpy_generator(random_state)
@@ -184,7 +211,44 @@ class ActiveLearner:
         if candidates is not None:
             idx = candidates[idx]
         self.last_query_idx_, self.last_query_scores_ = idx, scores
+        numeric = scores.size and np.issubdtype(scores.dtype, np.number)
+        self.history_.append(
+            {
+                "event": "query",
+                "n_labeled": self._n_labeled(),
+                "n_instances": int(len(idx)),
+                "mean_score": float(np.mean(scores)) if numeric else float("nan"),
+            }
+        )
         return idx, X_pool[idx]
+
+    # ------------------------------------------------------------------ stopping
+    def should_stop(self, X_pool: ArrayLike | None = None) -> bool:
+        """Whether a stopping criterion says the loop is done; recorded in ``history_``.
+
+        Parameters
+        ----------
+        X_pool : array-like or None, default=None
+            The unlabelled pool, for criteria that look at it
+            (:class:`LowUncertainty`).
+
+        Returns
+        -------
+        bool
+            True when at least one criterion gives a reason to stop (all are
+            evaluated and recorded; ``stop_reason_`` joins their reasons).
+        """
+        record: dict[str, Any] = {"event": "check", "n_labeled": self._n_labeled()}
+        reasons = []
+        for criterion in self._criteria:
+            reason, measurements = criterion(self, X_pool)
+            record.update(measurements)
+            if reason:
+                reasons.append(str(reason))
+        self.stop_reason_ = "; ".join(reasons) or None
+        record["stop"] = self.stop_reason_
+        self.history_.append(record)
+        return self.stop_reason_ is not None
 
     # ------------------------------------------------------------------ teach
     def teach(
@@ -231,6 +295,7 @@ class ActiveLearner:
             self._journal.append(X, y, indices, keys=keys)  # durable before anything can fail
             self._answered.update(keys.tolist())
         self._add_training(X, y)
+        self.history_.append({"event": "teach", "n_labeled": self._n_labeled(), "n_new": len(X)})
         if only_new and self.warm_start:
             self._fit(X, y, first=False, **fit_kwargs)
         else:
@@ -251,6 +316,9 @@ class ActiveLearner:
         return self.estimator.score(X, y)
 
     # ---------------------------------------------------------------- helpers
+    def _n_labeled(self) -> int:
+        return 0 if self.y_training is None else len(self.y_training)
+
     def _row_shape(self, X_j):
         if self.X_training is not None:
             return tuple(self.X_training.shape[1:])
@@ -269,6 +337,21 @@ class ActiveLearner:
             self.estimator.partial_fit(X, y, **kwargs)
         else:
             self.estimator.fit(X, y, **kwargs)
+
+
+def _criteria(stopping: Any) -> list[Callable[..., Any]]:
+    """``stopping`` as a list of criteria; anything not callable is refused by name."""
+    if stopping is None:
+        return []
+    items = list(stopping) if isinstance(stopping, (list, tuple)) else [stopping]
+    for item in items:
+        if not callable(item):
+            raise TypeError(
+                "stopping must be a StoppingCriterion (LabelBudget, LowUncertainty, "
+                "ValidationPlateau), a callable criterion(learner, X_pool), a list of them or "
+                f"None, got {item!r}."
+            )
+    return items
 
 
 def _accepts(func: Callable[..., Any], name: str, *, var_keyword: bool = True) -> bool:

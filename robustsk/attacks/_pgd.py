@@ -94,6 +94,18 @@ def pgd(
     if loss == "kl":
         with torch.no_grad():
             clean = F.softmax(model(x), dim=1)
+    if not early_stop:  # every example every step: no gathers, no scatters
+        for _ in range(steps):
+            xa = x_adv.requires_grad_(True)
+            logits = model(xa)
+            if loss == "kl":
+                objective = F.kl_div(F.log_softmax(logits, dim=1), clean, reduction="sum")
+            else:
+                objective = F.cross_entropy(logits, y, reduction="sum")
+            (grad,) = torch.autograd.grad(objective, xa)
+            step = alpha_t * steepest_step(grad, norm)
+            x_adv = _clip(x + project(xa.detach() + step - x, eps_t, norm), clip)
+        return x_adv.detach()
     active = torch.arange(x.shape[0], device=x.device)
     for _ in range(steps):
         xa = x_adv[active].requires_grad_(True)
@@ -103,12 +115,11 @@ def pgd(
         else:
             objective = F.cross_entropy(logits, y[active], reduction="sum")
         (grad,) = torch.autograd.grad(objective, xa)
-        if early_stop:
-            wrong = logits.detach().argmax(1) != y[active]
-            keep = ~wrong
-            active, grad, xa = active[keep], grad[keep], xa[keep]
-            if active.numel() == 0:
-                break
+        wrong = logits.detach().argmax(1) != y[active]
+        keep = ~wrong
+        active, grad, xa = active[keep], grad[keep], xa[keep]
+        if active.numel() == 0:
+            break
         step = alpha_t[active] * steepest_step(grad, norm)
         new = x[active] + project(xa.detach() + step - x[active], eps_t[active], norm)
         x_adv[active] = _clip(new, clip)

@@ -6,11 +6,11 @@ eps, sigma and budget in pixel units."""
 from ._cnn7 import CNN7
 from ._lenet import LeNet5
 from ._mlp import MLP
-from ._normalize import CIFAR10_MEAN, CIFAR10_STD, Normalize
+from ._normalize import CIFAR10_MEAN, CIFAR10_STD, SVHN_MEAN, SVHN_STD, Normalize
 from ._residual import Residual, ResNet
 from ._resnet import PreActBlock, PreActResNet18
 from ._small_cnn import SmallCNN
-from ._vgg import VGG16
+from ._vgg import VGG8, VGG16
 
 __all__ = [
     "CIFAR10_MEAN",
@@ -23,6 +23,9 @@ __all__ = [
     "PreActResNet18",
     "ResNet",
     "Residual",
+    "SVHN_MEAN",
+    "SVHN_STD",
     "SmallCNN",
+    "VGG8",
     "VGG16",
 ]

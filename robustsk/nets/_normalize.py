@@ -11,6 +11,9 @@ from torch import nn
 #: Per-channel mean and standard deviation of the CIFAR-10 training images (in [0, 1]).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2471, 0.2435, 0.2616)
+#: Per-channel mean and standard deviation of the SVHN training images (in [0, 1]).
+SVHN_MEAN = (0.4377, 0.4438, 0.4728)
+SVHN_STD = (0.1980, 0.2010, 0.1970)
 
 
 class Normalize(nn.Module):

@@ -14,6 +14,16 @@ too (``entropy_scores`` ...).
 
 from ..utils import map_pool
 from ._bias import CHARACTERISTICS, jensen_shannon, selection_bias
+from ._committee import (
+    CommitteeClassifier,
+    committee_proba,
+    ensemble_bald,
+    ensemble_bald_scores,
+    max_disagreement,
+    max_disagreement_scores,
+    vote_entropy,
+    vote_entropy_scores,
+)
 from ._coreset import coreset, greedy_k_center
 from ._dfal import dfal
 from ._dre import dre, dre_select
@@ -30,6 +40,7 @@ from ._scores import (
     least_confidence_scores,
     margin_scores,
 )
+from ._subsample import SubsampledStrategy, subsample
 from ._uncertainty import (
     clean_uncertainty,
     deepgini,
@@ -69,10 +80,13 @@ AQPL_STRATEGIES = {
 __all__ = [
     "AQPL_STRATEGIES",
     "CHARACTERISTICS",
+    "CommitteeClassifier",
     "ROBUST_AL_STRATEGIES",
+    "SubsampledStrategy",
     "bald",
     "bald_scores",
     "clean_uncertainty",
+    "committee_proba",
     "coreset",
     "deepgini",
     "dfal",
@@ -81,6 +95,8 @@ __all__ = [
     "dropout_entropy",
     "egl",
     "egl_scores",
+    "ensemble_bald",
+    "ensemble_bald_scores",
     "entropy_scores",
     "gini_scores",
     "greedy_k_center",
@@ -88,10 +104,12 @@ __all__ = [
     "label_entropy_scores",
     "least_confidence",
     "least_confidence_scores",
+    "map_pool",
     "margin",
     "margin_scores",
+    "max_disagreement",
+    "max_disagreement_scores",
     "max_entropy",
-    "map_pool",
     "mcp",
     "noise_entropy",
     "noise_uncertainty",
@@ -100,5 +118,8 @@ __all__ = [
     "random",
     "random_sampling",
     "selection_bias",
+    "subsample",
+    "vote_entropy",
+    "vote_entropy_scores",
     "with_mc_dropout",
 ]

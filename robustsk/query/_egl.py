@@ -79,6 +79,30 @@ def _layer_sq_norms(layer, a, delta):
     return sq
 
 
+def _class_gradients(log_p, outs):
+    """The gradient of each class's ``log p_c`` with respect to each of ``outs``, as
+    ``(batch, C, ...)`` tensors: the C backward passes batched into one (``vmap`` over the
+    backward, ``is_grads_batched``), or one pass per class where an operation of the
+    network has no batching rule."""
+    n_classes = log_p.shape[1]
+    eye = torch.eye(n_classes, device=log_p.device, dtype=log_p.dtype)
+    try:
+        grads = torch.autograd.grad(
+            log_p,
+            outs,
+            grad_outputs=eye.unsqueeze(1).expand(n_classes, *log_p.shape),
+            retain_graph=True,
+            is_grads_batched=True,
+        )
+        return [g.transpose(0, 1) for g in grads]
+    except RuntimeError:
+        per_class = [
+            torch.autograd.grad(log_p[:, c].sum(), outs, retain_graph=c < n_classes - 1)
+            for c in range(n_classes)
+        ]
+        return [torch.stack([d[i] for d in per_class], dim=1) for i in range(len(outs))]
+
+
 def _grad_sq_norms_hooks(net, x):
     """(batch, C) squared gradient norms of log p_c, via layer inputs and output gradients."""
     layers = [m for m in net.module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
@@ -93,14 +117,9 @@ def _grad_sq_norms_hooks(net, x):
         with torch.enable_grad():
             log_p = net.log_proba(net.module(x))  # (batch, C)
             outs = [outputs[m] for m in layers]
-            n_classes = log_p.shape[1]
-            per_class = [
-                torch.autograd.grad(log_p[:, c].sum(), outs, retain_graph=c < n_classes - 1)
-                for c in range(n_classes)
-            ]  # C backward passes to the layer outputs
-            sq = torch.zeros(x.shape[0], n_classes, device=x.device)
-            for i, layer in enumerate(layers):
-                delta = torch.stack([d[i] for d in per_class], dim=1)  # (batch, C, ...)
+            deltas = _class_gradients(log_p, outs)
+            sq = torch.zeros(x.shape[0], log_p.shape[1], device=x.device)
+            for layer, delta in zip(layers, deltas):
                 sq += _layer_sq_norms(layer, inputs[layer], delta)
     finally:
         for h in handles:
@@ -129,8 +148,9 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
 
     The cross-entropy gradient for label ``c`` is minus the gradient of
     ``log p_c``. For networks whose parameters all sit in ``Linear`` and
-    ``Conv2d`` layers, each label costs one batched backward pass to the layer
-    outputs, and the per-example parameter-gradient norms follow from each
+    ``Conv2d`` layers, the labels' backward passes to the layer outputs run as
+    one batched pass (``vmap`` over the backward), and the per-example
+    parameter-gradient norms follow from each
     layer's input and output gradient (an outer product for a linear layer, an
     unfolded product for a convolution) without materializing per-example
     gradients. Other architectures use a per-example Jacobian

@@ -18,10 +18,14 @@ from ._argtypes import (
     positive_int as positive_int,
 )
 from ._data import (
+    DATASETS as DATASETS,
     DIGITS_N_TEST as DIGITS_N_TEST,
     DIGITS_N_TRAIN as DIGITS_N_TRAIN,
+    data_problem as data_problem,
+    dataset_title as dataset_title,
     digits_as_mnist as digits_as_mnist,
     load_mnist_split as load_mnist_split,
+    load_split as load_split,
     mnist_problem as mnist_problem,
 )
 from ._plots import subplots as subplots

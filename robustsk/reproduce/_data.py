@@ -1,7 +1,8 @@
-"""The images a reproduction runs on: MNIST from a folder, else the embedded digits.
+"""The images a reproduction runs on: a data set from a folder, else the embedded digits.
 
 Importing it imports nothing heavy; the command line checks a folder with
-:func:`mnist_problem` before any data is read.
+:func:`data_problem` (file names only) before any data is read, and reads it with
+:func:`load_split`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,79 @@ def mnist_problem(folder: str) -> str | None:
     if missing:
         return f"{folder!r} lacks {', '.join(missing)} (MNIST's idx files)"
     return None
+
+
+#: Each data set a reproduction can take (``--dataset NAME``): its title, the files
+#: ``--data`` must hold (each with the spellings accepted) and the subfolder the
+#: archive unpacks to, which ``--data`` may also point above.
+DATASETS: dict[str, dict] = {
+    "mnist": {"title": "MNIST", "files": MNIST_FILES, "folder": None},
+    "fashion-mnist": {"title": "Fashion-MNIST", "files": MNIST_FILES, "folder": None},
+    "svhn": {"title": "SVHN", "files": ("train_32x32.mat", "test_32x32.mat"), "folder": None},
+    "cifar10": {
+        "title": "CIFAR-10",
+        "files": tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",),
+        "folder": "cifar-10-batches-py",
+    },
+    # Built from CIFAR-10's files (robustsk.datasets.make_doubled).
+    "doubled-cifar": {
+        "title": "Doubled CIFAR-10",
+        "files": tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",),
+        "folder": "cifar-10-batches-py",
+    },
+}
+
+
+def dataset_title(name: str) -> str:
+    """The printed name of a data set of :data:`DATASETS` (``"cifar10"`` -> ``"CIFAR-10"``)."""
+    return DATASETS[name]["title"]
+
+
+def data_problem(dataset: str, folder: str) -> str | None:
+    """Why ``folder`` cannot hold ``dataset``'s files, or None. Looks at file names only."""
+    if dataset not in DATASETS:
+        return f"unknown data set {dataset!r}; choose from {', '.join(DATASETS)}"
+    spec = DATASETS[dataset]
+    if spec["files"] is MNIST_FILES:
+        problem = mnist_problem(folder)
+        return problem and problem.replace("(MNIST's idx files)", f"({spec['title']}'s idx files)")
+    path = Path(folder)
+    if not path.is_dir():
+        return f"{folder!r} is not a folder; it should hold {spec['title']}'s files"
+    if spec["folder"] and (path / spec["folder"]).is_dir():
+        path = path / spec["folder"]
+    missing = [name for name in spec["files"] if not (path / name).is_file()]
+    if missing:
+        return f"{str(path)!r} lacks {', '.join(missing)} ({spec['title']}'s files)"
+    return None
+
+
+def load_split(
+    dataset: str, folder: str, n_train: int, n_test: int, *, random_state: int = 0
+) -> tuple[Any, Any, Any, Any]:
+    """The first ``n_train`` training and ``n_test`` test images of ``dataset`` in ``folder``:
+    ``(X_train, y_train, X_test, y_test)``, float32 ``(n, c, h, w)`` in [0, 1].
+
+    ``"doubled-cifar"`` reads CIFAR-10 and builds Doubled CIFAR-10 from it
+    (:func:`robustsk.datasets.make_doubled`, seeded by ``random_state`` and
+    ``random_state + 1`` for the two splits), so one example per CIFAR-10 image.
+    """
+    from .. import datasets
+
+    if dataset in ("mnist", "fashion-mnist"):
+        load = datasets.load_mnist if dataset == "mnist" else datasets.load_fashion_mnist
+    elif dataset == "svhn":
+        load = datasets.load_svhn
+    elif dataset in ("cifar10", "doubled-cifar"):
+        load = datasets.load_cifar10
+    else:
+        raise ValueError(f"dataset={dataset!r}: choose from {', '.join(DATASETS)}")
+    X, y = load(folder, subset="train", n_samples=n_train, return_X_y=True)
+    X_test, y_test = load(folder, subset="test", n_samples=n_test, return_X_y=True)
+    if dataset == "doubled-cifar":
+        X, y = datasets.make_doubled(X, y, random_state=random_state)
+        X_test, y_test = datasets.make_doubled(X_test, y_test, random_state=random_state + 1)
+    return X, y, X_test, y_test
 
 
 def load_mnist_split(folder: str, n_train: int, n_test: int) -> tuple[Any, Any, Any, Any]:

@@ -21,7 +21,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="number of stages after the initial one (default: 4; --large: 7; --full: 24; "
-        "without --mnist: 2)",
+        "without --data: 2)",
     )
     parser.add_argument(
         "--train-loss",
@@ -37,6 +37,7 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
     from ._robust_al import RobustALConfig
 
     changes: dict[str, Any] = {"random_state": args.seed, "train_loss": args.train_loss}
+    toy = bool(base)
     if args.strategies:
         names = (
             list(ROBUST_AL_STRATEGIES)
@@ -53,15 +54,20 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
     if args.stages:
         changes["n_stages"] = args.stages
     if args.full:
-        return RobustALConfig.paper(**changes)
+        return RobustALConfig.paper(dataset=args.dataset, **changes)
     if args.large:
-        return RobustALConfig.cpu_large(**changes)
-    return RobustALConfig(**{**base, **changes})
+        return RobustALConfig.cpu_large(dataset=args.dataset, **changes)
+    return RobustALConfig.for_dataset(args.dataset, toy=toy, **{**base, **changes})
 
 
 def _command(args: argparse.Namespace) -> str:
     """The command line of the run, as its summary states it."""
-    command = "robustsk reproduce robust-al" + " --mnist PATH" * (args.mnist is not None)
+    command = "robustsk reproduce robust-al"
+    if args.dataset != "mnist":
+        command += f" --dataset {args.dataset}"
+    if args.data is not None or args.mnist is not None:
+        command += " --data PATH"
+    command += " --toy" * bool(getattr(args, "toy", False))
     command += f" --out {args.out} --seeds {args.seeds}"
     command += " --large" * args.large + " --full" * args.full
     command += f" --train-loss {args.train_loss}" * (args.train_loss != "ce")
@@ -87,7 +93,8 @@ def _run(data: Data, cfg: Any, args: argparse.Namespace) -> None:
 
 REPRODUCTION = Reproduction(
     name="robust-al",
-    help="Robust active learning on MNIST (robust-AL paper, Tables 3-5, Figure 2).",
+    help="Robust active learning on MNIST, Fashion-MNIST, SVHN or CIFAR-10 (robust-AL paper, "
+    "Tables 3-5, Figure 2).",
     description="Stage loop of robust active learning: initial labelled set, +n per "
     "stage, adversarial training at each stage; accuracy and PGD robustness "
     "per stage to CSV, curves PNG and a Table 5-like summary, for --seeds seeds "
@@ -97,7 +104,7 @@ REPRODUCTION = Reproduction(
     "MaxEntropy, core-set, BALD and the full-data ceiling, 3,000 labels, PGD-50 and "
     "AutoAttack); --full runs the paper's protocol (for a GPU).",
     run_times=(
-        ("without --mnist (embedded digits, toy size, 3 seeds)", "about 40 seconds"),
+        ("without --data (embedded digits, toy size, 3 seeds)", "about 40 seconds"),
         ("default (3 seeds)", "about 12 minutes (4 a seed)"),
         ("--large (3 seeds)", "about 56 minutes (18-19 a seed)"),
         ("--full", "not measured on a CPU: the paper's protocol is for a GPU"),
@@ -123,4 +130,5 @@ REPRODUCTION = Reproduction(
     make_config=_make_config,
     data_sizes=lambda cfg: (cfg.n_pool, cfg.n_test),
     run=_run,
+    datasets=("mnist", "fashion-mnist", "svhn", "cifar10"),
 )

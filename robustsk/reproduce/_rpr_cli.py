@@ -22,13 +22,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
             *(["--epochs"] if flag == "--max-epochs" else []),
             type=positive_int,
             default=None,
-            help=f"{what} (default: {default}; --full: {full}; without --mnist: {toy})",
+            help=f"{what} (default: {default}; --full: {full}; without --data: {toy})",
         )
     parser.add_argument(
         "--max-steps",
         type=positive_int,
         default=None,
-        help="MAX_STEPS (default: 250; without --mnist: 50)",
+        help="MAX_STEPS (default: 250; without --data: 50)",
     )
     parser.add_argument(
         "--k",
@@ -94,7 +94,7 @@ REPRODUCTION = Reproduction(
     "claim checked). Default: a CPU run (5,000 training and 1,000 test images, 125 per "
     "class); --full runs the paper's protocol (60,000 / 10,000, 1,500 per class).",
     run_times=(
-        ("without --mnist (embedded digits, toy size, 3 seeds)", "about 30 seconds"),
+        ("without --data (embedded digits, toy size, 3 seeds)", "about 30 seconds"),
         ("default (3 seeds)", "about 3 minutes (56 s a seed)"),
         ("--full (3 seeds)", "about 33 minutes (11 a seed)"),
     ),

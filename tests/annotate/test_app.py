@@ -85,6 +85,20 @@ def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def _width_becomes(locator, width, timeout=5.0):
+    """Whether the element's drawn width reaches ``width`` pixels within ``timeout`` seconds
+    (polled from here: the page's CSP forbids the evaluated scripts a wait_for_function needs)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        box = locator.bounding_box()
+        if box is not None and abs(box["width"] - width) < 0.5:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 @pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium (installed by .ci/run)")
 def test_end_to_end_in_headless_chromium(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -113,6 +127,19 @@ def test_end_to_end_in_headless_chromium(tmp_path):
             page.goto(oracle.server_.url)
             page.wait_for_selector(".rung >> nth=90")
             assert "Query 1 of 2" in page.text_content("#status")
+            # 8x8 images drawn at the zoom (3 at first; + and - change it), the focused
+            # level once more at 320 / 8 = 40 times, beside the strip.
+            first = page.locator(".rung img >> nth=0")
+            assert _width_becomes(first, 24)
+            page.keyboard.press("+")
+            assert _width_becomes(first, 32)
+            page.keyboard.press("-")
+            page.keyboard.press("-")
+            assert _width_becomes(first, 16) and page.input_value("#zoom") == "2"
+            assert _width_becomes(page.locator("#preview"), 320)
+            assert page.text_content("#preview-caption") == "sigma 0.30"  # the current level
+            page.hover(".rung[data-sigma='0.25']")
+            page.wait_for_selector("#preview-caption:has-text('sigma 0.25')")
             page.click(".rung[data-sigma='0.25']")  # a click on the threshold image
             page.wait_for_selector("#status:has-text('Query 2 of 2')")  # no eval: CSP forbids
             page.wait_for_selector(".rung >> nth=90")

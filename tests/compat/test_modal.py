@@ -177,3 +177,49 @@ def test_modal_committee_query_by_committee(digits, patched, strategy):
     assert all(m.X_training.shape[0] == 70 for m in members)
     np.testing.assert_array_equal(committee.classes_, np.arange(10))
     assert committee.predict_proba(X_train[:3]).shape == (3, 10)
+
+
+def test_committee_strategies_match_modal_on_its_committee(digits, patched):
+    """On modAL's own Committee, robustsk's vote entropy and max disagreement give modAL's
+    scores (``vote_entropy``, ``KL_max_disagreement``) row for row; the selections agree
+    up to ties, and they run as the committee's query strategy."""
+    from modAL.disagreement import KL_max_disagreement, vote_entropy
+
+    from robustsk.query import (
+        committee_proba,
+        ensemble_bald,
+        max_disagreement,
+        max_disagreement_scores,
+        vote_entropy as rs_vote_entropy,
+        vote_entropy_scores,
+    )
+
+    X_train, X_test, y_train, _ = digits
+    X, pool = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    members = [
+        modal_models.ActiveLearner(model, X_training=X[s], y_training=y_train[s])
+        for model, s in [
+            (LogisticRegression(max_iter=300), slice(0, 120)),
+            (DecisionTreeClassifier(max_depth=5, random_state=0), slice(100, 220)),
+            (DecisionTreeClassifier(max_depth=3, random_state=1), slice(200, 320)),
+        ]
+    ]
+    committee = modal_models.Committee(learner_list=members, query_strategy=rs_vote_entropy)
+    probs = committee_proba(committee, pool)
+    np.testing.assert_allclose(
+        vote_entropy_scores(probs), vote_entropy(committee, pool), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        max_disagreement_scores(probs), KL_max_disagreement(committee, pool), rtol=1e-5, atol=1e-6
+    )  # scipy's entropy renormalises each row; the members' rows sum to 1 within 1e-7
+    ours, scores = rs_vote_entropy(committee, pool, 20, random_state=0)
+    theirs, _ = vote_entropy_sampling(committee, pool, n_instances=20)
+    modal_scores = np.sort(vote_entropy(committee, pool)[theirs])
+    np.testing.assert_allclose(np.sort(scores), modal_scores)  # the same scores picked
+    for strategy in (rs_vote_entropy, max_disagreement, ensemble_bald):
+        committee.query_strategy = strategy
+        idx, inst = committee.query(pool, n_instances=4)
+        assert len(np.unique(idx)) == 4 and np.array_equal(inst, pool[idx])

@@ -1,49 +1,12 @@
 """CIFAR-10 and CIFAR-100 loaders, on small files written byte for byte as distributed."""
 
 import pickle
-import struct
 
 import numpy as np
 import pytest
 
 from robustsk.datasets import load_cifar10, load_cifar100, make_doubled, read_cifar_batch
-
-
-class _Python2Pickler(pickle._Pickler):
-    """Writes what Python 2's cPickle wrote for the CIFAR batches: protocol 2, byte strings
-    as (SHORT_)BINSTRING, numpy under its Python 2 module name ``numpy.core``."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def save_bytes(self, obj):
-        n = len(obj)
-        if n < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([n]) + obj)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", n) + obj)
-        self.memoize(obj)
-
-    dispatch[bytes] = save_bytes
-
-    def save_str(self, obj):  # Python 2's str was a byte string
-        self.save_bytes(obj.encode("latin1"))
-
-    dispatch[str] = save_str
-
-    def save_global(self, obj, name=None):
-        name = name or obj.__qualname__
-        module = obj.__module__.replace("numpy._core", "numpy.core")
-        self.write(pickle.GLOBAL + module.encode() + b"\n" + name.encode() + b"\n")
-        self.memoize(obj)
-
-
-def _dump_py2(obj, path):
-    with open(path, "wb") as f:
-        _Python2Pickler(f, protocol=2).dump(obj)
-
-
-def _rows(rng, n):
-    return rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+from tests._files import cifar_rows as _rows, dump_py2 as _dump_py2
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from robustsk.certify import check_module
-from robustsk.nets import CIFAR10_MEAN, CIFAR10_STD, CNN7, VGG16, PreActResNet18
+from robustsk.nets import CIFAR10_MEAN, CIFAR10_STD, CNN7, VGG8, VGG16, PreActResNet18
 
 
 @pytest.mark.parametrize(
@@ -13,9 +13,10 @@ from robustsk.nets import CIFAR10_MEAN, CIFAR10_STD, CNN7, VGG16, PreActResNet18
     [
         lambda: CNN7(width=8, hidden_units=32),
         lambda: VGG16(width_factor=0.125),
+        lambda: VGG8(width_factor=0.125),
         lambda: PreActResNet18(width=8),
     ],
-    ids=["CNN7", "VGG16", "PreActResNet18"],
+    ids=["CNN7", "VGG16", "VGG8", "PreActResNet18"],
 )
 def test_cifar_networks_take_3x32x32_and_output_logits(net):
     torch.manual_seed(0)
@@ -29,7 +30,7 @@ def test_cifar_networks_take_3x32x32_and_output_logits(net):
 def _small(model):
     if isinstance(model, CNN7):
         return dict(width=8, hidden_units=32)
-    if isinstance(model, VGG16):
+    if isinstance(model, (VGG16, VGG8)):
         return dict(width_factor=0.125)
     return dict(width=8)
 
@@ -37,6 +38,9 @@ def _small(model):
 def test_the_paper_sizes():
     assert sum(p.numel() for p in PreActResNet18().parameters()) == pytest.approx(11.17e6, 0.01)
     assert sum(p.numel() for p in VGG16().parameters()) == pytest.approx(14.73e6, 0.01)
+    vgg8 = VGG8()  # six convolutions and two linear layers: eight with weights
+    assert sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in vgg8.modules()) == 8
+    assert sum(p.numel() for p in vgg8.parameters()) == pytest.approx(2.20e6, 0.01)
     convs = [m for m in CNN7().modules() if isinstance(m, nn.Conv2d)]
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 128]
 

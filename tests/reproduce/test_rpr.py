@@ -322,6 +322,6 @@ def test_cli_reproduce_rpr_on_a_tiny_fake_mnist(tmp_path, capsys):
         assert [r["model"] for r in csv.DictReader(f)] == ["M", "M_R", "M_R - M"]
     summary = (out / "summary.md").read_text()
     assert "over 2 seeds" in summary and "--value invert --distinct" in summary
-    with pytest.raises(SystemExit):  # without --mnist: only what the embedded digits hold
+    with pytest.raises(SystemExit):  # without --data: only what the embedded digits hold
         main(["reproduce", "rpr", "--n-train", "60000"])
-    assert "--mnist" in capsys.readouterr().err
+    assert "--data PATH" in capsys.readouterr().err
