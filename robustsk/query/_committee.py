@@ -151,6 +151,17 @@ def committee_proba(committee: Any, X: ArrayLike) -> np.ndarray:
     Takes a fitted :class:`CommitteeClassifier`, modAL's ``Committee`` (its
     ``vote_proba``), a list or tuple of fitted classifiers (aligned on the union
     of their classes) or an active learner wrapping one of these.
+
+    Parameters
+    ----------
+    committee : committee
+        One of the above.
+    X : array-like of shape (n, ...)
+        Rows to score.
+
+    Returns
+    -------
+    member_proba : ndarray of shape (n_members, n, n_classes)
     """
     committee = unwrap_classifier(committee)
     if isinstance(committee, CommitteeClassifier):
@@ -172,7 +183,17 @@ def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def vote_entropy_scores(member_proba: np.ndarray) -> np.ndarray:
-    """Entropy (nats) of the members' hard votes per row, from ``(members, rows, classes)``."""
+    """Entropy (nats) of the members' hard votes per row, from ``(members, rows, classes)``.
+
+    Parameters
+    ----------
+    member_proba : ndarray of shape (n_members, n, n_classes)
+        Every member's probabilities (:func:`committee_proba`).
+
+    Returns
+    -------
+    scores : ndarray of shape (n,)
+    """
     n_members, n_rows, n_classes = member_proba.shape
     votes = member_proba.argmax(axis=2)  # (members, rows)
     counts = np.zeros((n_rows, n_classes))
@@ -181,7 +202,17 @@ def vote_entropy_scores(member_proba: np.ndarray) -> np.ndarray:
 
 
 def max_disagreement_scores(member_proba: np.ndarray) -> np.ndarray:
-    """The largest KL divergence (nats) of a member from the consensus, per row."""
+    """The largest KL divergence (nats) of a member from the consensus, per row.
+
+    Parameters
+    ----------
+    member_proba : ndarray of shape (n_members, n, n_classes)
+        Every member's probabilities (:func:`committee_proba`).
+
+    Returns
+    -------
+    scores : ndarray of shape (n,)
+    """
     consensus = member_proba.mean(axis=0, keepdims=True)
     p = member_proba
     ratio = np.log(np.clip(p, 1e-300, None)) - np.log(np.clip(consensus, 1e-300, None))
@@ -190,7 +221,17 @@ def max_disagreement_scores(member_proba: np.ndarray) -> np.ndarray:
 
 
 def ensemble_bald_scores(member_proba: np.ndarray) -> np.ndarray:
-    """Mutual information of the ensemble: consensus entropy minus mean member entropy."""
+    """Mutual information of the ensemble: consensus entropy minus mean member entropy.
+
+    Parameters
+    ----------
+    member_proba : ndarray of shape (n_members, n, n_classes)
+        Every member's probabilities (:func:`committee_proba`).
+
+    Returns
+    -------
+    scores : ndarray of shape (n,)
+    """
     return np.clip(
         _entropy(member_proba.mean(axis=0)) - _entropy(member_proba).mean(axis=0), 0.0, None
     )
