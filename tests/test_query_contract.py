@@ -210,6 +210,49 @@ class TestNoiseUncertainty(StrategyTemplate):
     kwargs = {"sample_sigma": 0.3, "n_draws": 10}
 
 
+class TestBadge(StrategyTemplate):
+    strategy = Q.badge
+    needs_torch = True
+    seeded = True  # k-means++ draws its centres
+
+
+class TestBatchBald(StrategyTemplate):
+    strategy = Q.batchbald
+    needs_torch = True
+    kwargs = {"n_draws": 8, "max_configs": 256}
+    test_parallel_pool_scoring = None  # one pass over the pool, then the greedy joint
+
+
+class TestTypiclust(StrategyTemplate):
+    strategy = Q.typiclust
+    seeded = True  # k-means
+
+    def test_parallel_pool_scoring(self, setting):
+        """Embeddings from worker processes differ from this process's in the last float32
+        bits (other thread counts), which can move a point across a k-means boundary: the
+        selections agree on all but at most one pick (measured: 8 of 9)."""
+        kw = dict(random_state=4, block_size=50)
+        two = self.call(setting["net"], setting["pool"], 9, n_jobs=2, **kw)
+        one = self.call(setting["net"], setting["pool"], 9, n_jobs=1, **kw)
+        assert len(np.intersect1d(two[0], one[0])) >= 8
+
+
+class TestProbcover(StrategyTemplate):
+    strategy = Q.probcover
+    seeded = True  # k-means of the purity rule, random ties
+
+
+class TestPowerBald(StrategyTemplate):
+    strategy = Q.power_bald
+    needs_torch = True
+    seeded = True
+
+
+class TestPowerEntropy(StrategyTemplate):
+    strategy = Q.power_entropy
+    seeded = True  # the batch is sampled
+
+
 class TestSubsampledMaxEntropy(StrategyTemplate):
     strategy = Q.subsample(Q.max_entropy, 60)
 
@@ -220,5 +263,8 @@ class TestSubsampledDre(StrategyTemplate):
 
 def test_every_exported_strategy_is_covered():
     covered = {cls.strategy.__name__ for cls in StrategyTemplate.__subclasses__()}
-    named = {f.__name__ for f in {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES}.values()}
+    named = {
+        f.__name__
+        for f in {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES, **Q.BATCH_STRATEGIES}.values()
+    }
     assert named <= covered and len(Q.ROBUST_AL_STRATEGIES) == 12

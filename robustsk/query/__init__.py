@@ -13,6 +13,8 @@ too (``entropy_scores`` ...).
 """
 
 from ..utils import map_pool
+from ._badge import badge, kmeans_pp_factored
+from ._batchbald import batchbald, batchbald_select
 from ._bias import CHARACTERISTICS, jensen_shannon, selection_bias
 from ._committee import (
     CommitteeClassifier,
@@ -29,9 +31,11 @@ from ._dfal import dfal
 from ._dre import dre, dre_select
 from ._egl import egl, egl_scores
 from ._embeddings import penultimate_embeddings
-from ._mc_dropout import bald, dropout_entropy, with_mc_dropout
+from ._mc_dropout import bald, dropout_entropy, mc_dropout_probs, with_mc_dropout
 from ._mcp import mcp
 from ._noise import noise_entropy, noise_uncertainty, noisy_predictions
+from ._power import power_bald, power_entropy, power_select
+from ._probcover import probcover, purity_delta
 from ._scores import (
     bald_scores,
     entropy_scores,
@@ -41,6 +45,7 @@ from ._scores import (
     margin_scores,
 )
 from ._subsample import SubsampledStrategy, subsample
+from ._typiclust import typicality, typiclust
 from ._uncertainty import (
     clean_uncertainty,
     deepgini,
@@ -69,6 +74,16 @@ ROBUST_AL_STRATEGIES = {
     "dre": dre,
 }
 
+#: Batch-diverse and low-budget strategies beyond the papers, by name.
+BATCH_STRATEGIES = {
+    "badge": badge,
+    "batchbald": batchbald,
+    "typiclust": typiclust,
+    "probcover": probcover,
+    "power_bald": power_bald,
+    "power_entropy": power_entropy,
+}
+
 #: AQPL's selection strategies, by name.
 AQPL_STRATEGIES = {
     "random": random_sampling,
@@ -79,12 +94,16 @@ AQPL_STRATEGIES = {
 
 __all__ = [
     "AQPL_STRATEGIES",
+    "BATCH_STRATEGIES",
     "CHARACTERISTICS",
     "CommitteeClassifier",
     "ROBUST_AL_STRATEGIES",
     "SubsampledStrategy",
+    "badge",
     "bald",
     "bald_scores",
+    "batchbald",
+    "batchbald_select",
     "clean_uncertainty",
     "committee_proba",
     "coreset",
@@ -101,6 +120,7 @@ __all__ = [
     "gini_scores",
     "greedy_k_center",
     "jensen_shannon",
+    "kmeans_pp_factored",
     "label_entropy_scores",
     "least_confidence",
     "least_confidence_scores",
@@ -110,15 +130,23 @@ __all__ = [
     "max_disagreement",
     "max_disagreement_scores",
     "max_entropy",
+    "mc_dropout_probs",
     "mcp",
     "noise_entropy",
     "noise_uncertainty",
     "noisy_predictions",
     "penultimate_embeddings",
+    "power_bald",
+    "power_entropy",
+    "power_select",
+    "probcover",
+    "purity_delta",
     "random",
     "random_sampling",
     "selection_bias",
     "subsample",
+    "typicality",
+    "typiclust",
     "vote_entropy",
     "vote_entropy_scores",
     "with_mc_dropout",

@@ -65,6 +65,21 @@ def _insert_dropout(module: nn.Module, p: float):
             _insert_dropout(child, p)
 
 
+def _mc_draws(net, X_pool, n_draws, p, random_state, batch_size):
+    """``(slice, draws)`` per batch: the batch's ``(T, b, C)`` float64 MC-dropout probabilities."""
+    mc_module = with_mc_dropout(net.module, p)
+    devices = [net.device.index or 0] if net.device.type == "cuda" else []
+    # Dropout draws from torch's global generator: blocks scored by threads of one process
+    # (a thread-based joblib or Dask backend) take turns, so each block's draws come from
+    # its own seed alone, as in separate processes.
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(draw_seed(random_state))
+        for s in batches(X_pool.shape[0], batch_size):
+            x = net.tensor(X_pool[s])
+            draws = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_draws)])
+            yield s, draws.double().cpu().numpy()
+
+
 def mc_dropout_scores(
     classifier: Any,
     X_pool: np.ndarray,
@@ -77,20 +92,52 @@ def mc_dropout_scores(
 ) -> np.ndarray:
     """Per-example BALD or DropOut-Entropy scores, streamed in batches."""
     net = TorchClassifier(classifier, strategy)
-    mc_module = with_mc_dropout(net.module, p)
     scores = np.empty(X_pool.shape[0])
-    devices = [net.device.index or 0] if net.device.type == "cuda" else []
-    # Dropout draws from torch's global generator: blocks scored by threads of one process
-    # (a thread-based joblib or Dask backend) take turns, so each block's draws come from
-    # its own seed alone, as in separate processes.
-    with _GLOBAL_RNG, torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(draw_seed(random_state))
-        for s in batches(X_pool.shape[0], batch_size):
-            x = net.tensor(X_pool[s])
-            draws = torch.stack([net.log_proba(mc_module(x)).exp() for _ in range(n_draws)])
-            mc = draws.double().cpu().numpy()  # (T, b, C)
-            scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
+    for s, mc in _mc_draws(net, X_pool, n_draws, p, random_state, batch_size):
+        scores[s] = bald_scores(mc) if strategy == "bald" else entropy_scores(mc.mean(0))
     return scores
+
+
+def mc_dropout_probs(
+    classifier: Any,
+    X_pool: np.ndarray,
+    *,
+    n_draws: int = 10,
+    p: float = 0.1,
+    random_state: RandomStateLike = None,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Every MC-dropout draw's probabilities (BatchBALD's input).
+
+    The same draws as BALD's scores with the same ``random_state``.
+
+    Parameters
+    ----------
+    classifier : fitted robustsk estimator or skorch net
+        The network; dropout runs on a copy of its module.
+    X_pool : ndarray of shape (n, ...)
+        Rows to score.
+    n_draws : int, default=10
+        Monte Carlo passes.
+    p : float, default=0.1
+        Dropout probability of inserted layers.
+    random_state : None, int or numpy Generator, default=None
+        Seeds the masks.
+    batch_size : int, default=1024
+        Rows per forward pass.
+
+    Returns
+    -------
+    probs : ndarray of shape (n, n_draws, C), float32
+    """
+    net = TorchClassifier(classifier, "mc_dropout_probs")
+    out: np.ndarray | None = None
+    for s, mc in _mc_draws(net, X_pool, n_draws, p, random_state, batch_size):
+        if out is None:
+            out = np.empty((X_pool.shape[0], n_draws, mc.shape[2]), dtype=np.float32)
+        out[s] = np.transpose(mc, (1, 0, 2))
+    assert out is not None
+    return out
 
 
 def _mc_block(X, *, estimator, **kwargs):
