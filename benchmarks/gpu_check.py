@@ -60,6 +60,10 @@ BENCH_SIZES = {
         ["--pool", "200", "--seeds", "1", "--per-side", "5", "--n-train", "200", "--epochs", "1"],
     ),
     "grid_search": (["--n-train", "1797", "--epochs", "5"], ["--n-train", "200", "--epochs", "1"]),
+    "batch": (
+        ["--pool", "20000", "--batch", "100", "--bb-batch", "20"],
+        ["--pool", "200", "--batch", "5", "--bb-batch", "3", "--n-train", "200", "--draws", "4"],
+    ),
     "pool_scale": (
         ["--rows", "1000000"],
         ["--rows", "2000", "--check-rows", "500", "--n-train", "200"],

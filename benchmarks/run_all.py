@@ -46,6 +46,7 @@ BENCHMARKS = {
         [],
         ["--n-train", "128", "--repeats", "1", "--no-compile"],
     ),
+    "batch": ("bench_batch.py", [], ["--pool", "1000", "--batch", "20", "--bb-batch", "5"]),
     "pool_scale": (
         "bench_pool_scale.py",
         [],
