@@ -64,6 +64,10 @@ BENCH_SIZES = {
         ["--pool", "20000", "--batch", "100", "--bb-batch", "20"],
         ["--pool", "200", "--batch", "5", "--bb-batch", "3", "--n-train", "200", "--draws", "4"],
     ),
+    "inference": (
+        ["--n", "65536", "--batch", "4096"],
+        ["--n", "64", "--batch", "32", "--repeats", "1", "--no-compile", "--width", "8"],
+    ),
     "pool_scale": (
         ["--rows", "1000000"],
         ["--rows", "2000", "--check-rows", "500", "--n-train", "200"],

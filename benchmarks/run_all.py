@@ -47,6 +47,7 @@ BENCHMARKS = {
         ["--n-train", "128", "--repeats", "1", "--no-compile"],
     ),
     "batch": ("bench_batch.py", [], ["--pool", "1000", "--batch", "20", "--bb-batch", "5"]),
+    "inference": ("bench_inference.py", [], ["--n", "512", "--repeats", "1", "--no-compile"]),
     "pool_scale": (
         "bench_pool_scale.py",
         [],
