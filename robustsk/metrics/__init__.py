@@ -1,6 +1,11 @@
 """Robustness metrics and scikit-learn scorers."""
 
-from ._adversarial import AdversarialScorer, adversarial_accuracy, adversarial_examples
+from ._adversarial import (
+    AdversarialScorer,
+    adversarial_accuracy,
+    adversarial_examples,
+    adversarial_report,
+)
 from ._corruption import CorruptionScorer, corruption_accuracy
 from ._rpr import RPRScorer, rpr_score, rpr_steps
 from ._rpr_curve import plot_rpr_curve, rpr_curve
@@ -23,6 +28,7 @@ __all__ = [
     "RPRScorer",
     "adversarial_accuracy",
     "adversarial_examples",
+    "adversarial_report",
     "certified_accuracy",
     "certified_accuracy_curve",
     "corruption_accuracy",

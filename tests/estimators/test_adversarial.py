@@ -183,7 +183,7 @@ def test_adversarial_accuracy_errors(models, digits, monkeypatch):
     _, X_test, _, y_test = digits
     standard, _ = models
     with pytest.raises(ValueError, match="attack must be one of"):
-        adversarial_accuracy(standard, X_test, y_test, attack="cw")
+        adversarial_accuracy(standard, X_test, y_test, attack="carlini")
     with pytest.raises(ValueError, match="labels the estimator does not know"):
         adversarial_accuracy(standard, X_test, y_test + 10)
     from sklearn.linear_model import LogisticRegression
