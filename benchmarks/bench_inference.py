@@ -14,7 +14,7 @@ float32, contiguous), with the agreement of its argmax with the baseline's:
 Target (issue "faster than the raw passes", point 4): keep an option only where it
 gives >= 1.3x at the same predictions (identical argmax, or a stated tolerance).
 
-Run: ``python benchmarks/bench_inference.py [--n 4096] [--batch 512] [--no-compile]``
+Run: ``python benchmarks/bench_inference.py [--n 1024] [--batch 512] [--width 32] [--no-compile]``
 (random inputs in [0, 1]: the timing and the argmax agreement need no data set).
 """
 
@@ -59,10 +59,10 @@ def timed(f, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=4096)
+    parser.add_argument("--n", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--width", type=int, default=64, help="CNN-7 / ResNet-18 width")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--width", type=int, default=32, help="CNN-7 / ResNet-18 width")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--mnist", default=None, help="unused: the inputs are random")
