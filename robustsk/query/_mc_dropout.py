@@ -140,6 +140,25 @@ def mc_dropout_probs(
     return out
 
 
+def mc_pool_scores(estimator, X_pool, rng, name, n_draws, p, batch_size, n_jobs, block_size):
+    """BALD (``name`` "bald" or "power_bald") or DropOut-Entropy scores of the whole pool, in
+    seeded joblib blocks; a ``TypeError`` before any work when there is no torch network."""
+    TorchClassifier(estimator, name)
+    return map_pool(
+        _mc_block,
+        X_pool,
+        n_jobs=n_jobs,
+        block_size=block_size,
+        random_state=rng,
+        seeded=True,
+        estimator=estimator,
+        n_draws=n_draws,
+        p=p,
+        batch_size=batch_size,
+        strategy="dropout_entropy" if name == "dropout_entropy" else "bald",
+    )
+
+
 def _mc_block(X, *, estimator, **kwargs):
     return mc_dropout_scores(estimator, X, **kwargs)
 
@@ -188,19 +207,8 @@ def _mc_strategy(name, doc):
         )
         check_number(n_draws, "n_draws", low=1, integer=True)
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
-        TorchClassifier(estimator, name)  # a torch network, or a TypeError before any work
-        scores = map_pool(
-            _mc_block,
-            X_pool,
-            n_jobs=n_jobs,
-            block_size=block_size,
-            random_state=rng,
-            seeded=True,
-            estimator=estimator,
-            n_draws=n_draws,
-            p=p,
-            batch_size=batch_size,
-            strategy=name,
+        scores = mc_pool_scores(
+            estimator, X_pool, rng, name, n_draws, p, batch_size, n_jobs, block_size
         )
         return select_top(scores, n_instances, rng)
 

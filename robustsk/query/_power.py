@@ -18,15 +18,13 @@ from numpy.typing import ArrayLike
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
     RandomStateLike,
-    TorchClassifier,
     check_number,
     check_parallel,
     fill_doc,
-    map_pool,
 )
 from ._base import check_query, predict_proba_batched
 from ._docstrings import PARTS
-from ._mc_dropout import _mc_block
+from ._mc_dropout import mc_pool_scores
 from ._scores import entropy_scores
 
 
@@ -54,12 +52,10 @@ def power_select(
         Their scores.
     """
     scores = np.asarray(scores, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        keys = beta * np.log(np.clip(scores, 0.0, None))
-    keys = keys + rng.gumbel(size=scores.shape[0])
-    keys[np.isneginf(keys) | np.isnan(keys)] = -np.inf
-    # a zero score sorts last; among zeros the noise alone decides
-    zero = np.isneginf(keys)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keys = beta * np.log(np.clip(scores, 0.0, None)) + rng.gumbel(size=scores.shape[0])
+    # a zero (or NaN) score sorts last; among those the noise alone decides
+    zero = np.isneginf(keys) | np.isnan(keys)
     if zero.any():
         keys[zero] = -1e300 + rng.random(int(zero.sum()))
     part = (
@@ -124,19 +120,8 @@ def power_bald(
     check_number(n_draws, "n_draws", low=1, integer=True)
     check_number(p, "p", low=0.0, high=1.0, include_high=False)
     check_parallel(n_jobs, block_size)
-    TorchClassifier(estimator, "power_bald")
-    scores = map_pool(
-        _mc_block,
-        X_pool,
-        n_jobs=n_jobs,
-        block_size=block_size,
-        random_state=rng,
-        seeded=True,
-        estimator=estimator,
-        n_draws=n_draws,
-        p=p,
-        batch_size=batch_size,
-        strategy="bald",
+    scores = mc_pool_scores(
+        estimator, X_pool, rng, "power_bald", n_draws, p, batch_size, n_jobs, block_size
     )
     return power_select(scores, n_instances, rng, beta=beta)
 
