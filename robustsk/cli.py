@@ -145,6 +145,19 @@ def _add_annotate(sub: Any) -> None:
         help="access token: 1-256 characters from A-Z a-z 0-9 . _ ~ - (required off loopback; "
         "default: generated)",
     )
+    annotate.add_argument(
+        "--answers-per-query",
+        type=positive_int,
+        default=1,
+        help="annotators whose answers settle a query (a team; default: 1)",
+    )
+    annotate.add_argument(
+        "--aggregate",
+        choices=("median", "min"),
+        default="median",
+        help="how a settled query's answers become its level: the lower median or the "
+        "lowest (default: median)",
+    )
 
 
 # ------------------------------------------------------------------ running
@@ -168,7 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .annotate import AnnotationServer
 
         try:
-            server = AnnotationServer(args.db, host=args.host, port=args.port, token=args.token)
+            server = AnnotationServer(
+                args.db,
+                host=args.host,
+                port=args.port,
+                token=args.token,
+                answers_per_query=args.answers_per_query,
+                aggregate=args.aggregate,
+            )
         except ValueError as exc:  # a bad --token: refused before anything is served
             args.error(str(exc))
         print(f"robustsk annotate: open {server.url}")

@@ -82,7 +82,13 @@ def aqpl(url, journal, done, seed, budget):
     perm = np.random.default_rng(seed).permutation(len(X))  # every life sees another order
     X, y = X[perm], y[perm]
     oracle = HumanOracle(
-        url, poll_interval=0.01, retries=10, backoff=0.02, request_timeout=5, verbose=0
+        url,
+        poll_interval=0.01,
+        retries=10,
+        backoff=0.02,
+        request_timeout=5,
+        verbose=0,
+        settle_time=0.0,
     )
     learner = aqpl_learner(oracle, journal, seed, budget).fit(X, y).run()
     keys = row_keys(X)
@@ -266,13 +272,18 @@ class Person(threading.Thread):
 
 
 def _server_queries(db):
-    """``[(query id, content key, level or None)]`` of every query in the server's store."""
+    """``[(query id, content key, level or None)]`` of every query in the server's store: the
+    level the learner took (collected), which must be the person's one live answer."""
     con = sqlite3.connect(db)
     rows = con.execute(
-        "SELECT q.id, q.x, a.sigma FROM queries q LEFT JOIN answers a ON a.query = q.id"
+        "SELECT q.id, q.x, c.sigma, r.sigma FROM queries q"
+        " LEFT JOIN collected c ON c.query = q.id"
+        " LEFT JOIN responses r ON r.query = q.id AND r.withdrawn IS NULL"
     ).fetchall()
     con.close()
-    return [(qid, row_keys(np.frombuffer(x, np.float32)[None])[0], s) for qid, x, s in rows]
+    assert len({r[0] for r in rows}) == len(rows)  # one live answer per query at most
+    assert all(taken is None or taken == given for _, _, taken, given in rows)
+    return [(qid, row_keys(np.frombuffer(x, np.float32)[None])[0], s) for qid, x, s, _ in rows]
 
 
 def _tear(path, rng, cut_answers):

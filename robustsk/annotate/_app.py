@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import logging
 import sqlite3
+import time
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Path, Request, Response
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from ..perturb import (
     Bounds,
@@ -34,12 +35,15 @@ from ._guards import (
 from ._page import PAGE, PAGE_CSP
 from ._store import QueryStore
 from ._validation import (
+    DEFAULT_ANNOTATOR,
     INT64_MAX,
     INT64_MIN,
+    MAX_ANNOTATOR_CHARS,
     MAX_DIMS,
     MAX_LEVELS,
     MAX_VALUES,
     QueryFieldError,
+    check_annotator,
     check_shape,
 )
 
@@ -63,12 +67,38 @@ class NewQuery(BaseModel):
     seed: StrictInt = 0
 
 
+#: Most query ids one ``POST /api/collect`` may name.
+MAX_COLLECT = 10000
+
+Annotator = Annotated[StrictStr, Field(max_length=MAX_ANNOTATOR_CHARS)]
+
+
 class Answer(BaseModel):
-    """Body of ``POST /api/queries/{id}/answer``."""
+    """Body of ``POST /api/queries/{id}/answer``: a level, or another choice, by an annotator."""
 
     model_config = _STRICT
 
-    sigma: float
+    sigma: float | None = None
+    choice: Annotated[StrictStr, Field(max_length=32)] = "level"
+    annotator: Annotator = DEFAULT_ANNOTATOR
+
+
+class Undo(BaseModel):
+    """Body of ``POST /api/undo``."""
+
+    model_config = _STRICT
+
+    annotator: Annotator = DEFAULT_ANNOTATOR
+
+
+class Collect(BaseModel):
+    """Body of ``POST /api/collect``: the queries whose settled answers the learner takes."""
+
+    model_config = _STRICT
+
+    ids: list[Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]] = Field(
+        min_length=1, max_length=MAX_COLLECT
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -145,15 +175,21 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI application serving ``store``.
 
-    Routes: ``GET /`` (the page), ``GET /api/next``, ``GET /api/progress``,
-    ``POST /api/queries``, ``GET /api/queries/{id}``,
-    ``GET /api/queries/{id}/image/{k}.png`` and ``POST /api/queries/{id}/answer``.
+    Routes: ``GET /`` (the page), ``GET /api/next?annotator=NAME``,
+    ``GET /api/progress``, ``GET /api/agreement``, ``POST /api/queries``,
+    ``GET /api/queries/{id}``, ``GET /api/queries/{id}/image/{k}.png``,
+    ``POST /api/queries/{id}/answer`` (``{"sigma": level}``, or ``{"choice":
+    "unrecognisable"}`` or ``{"choice": "skip"}``, each with an optional
+    ``"annotator"``), ``POST /api/undo`` (``{"annotator": NAME}``) and
+    ``POST /api/collect`` (``{"ids": [...]}``, the learner taking settled
+    answers; see :class:`QueryStore` for the team rules).
     Bad requests get a 4xx whose ``detail`` names the field: 400 for a bad
     ``Host`` or ``Content-Length``, 401 for a missing token, 403 for a
-    cross-origin POST, 404 for an unknown query or level, 409 for an answered
-    query, 413 for a body over ``max_body_bytes``, 415 for a POST that is not JSON,
-    422 for a malformed body, a bad id or a value out of bounds (see
-    :func:`check_query`).
+    cross-origin POST, 404 for an unknown query or level or nothing to undo,
+    409 for an answered query or an undo of an answer the learner has taken,
+    413 for a body over ``max_body_bytes``, 415 for a POST that is not JSON,
+    422 for a malformed body, a bad id, annotator or choice, or a value out of
+    bounds (see :func:`check_query`).
 
     Parameters
     ----------
@@ -203,12 +239,8 @@ def create_app(
     def progress() -> dict[str, int]:
         return store.progress()
 
-    @app.get("/api/next", response_model=None)
-    def next_query() -> dict[str, Any] | Response:
-        qid = store.next_open()
-        q = None if qid is None else store.get(qid)
-        if q is None:
-            return Response(status_code=204)
+    def shown(q: dict[str, Any], annotator: str) -> dict[str, Any]:
+        """A query as the page shows it to ``annotator``."""
         sig = np.asarray(q["sigmas"])
         return {
             "id": q["id"],
@@ -216,7 +248,23 @@ def create_app(
             "sigmas": q["sigmas"],
             "current_index": int(np.argmin(np.abs(sig - q["current_sigma"]))),
             "progress": store.progress(),
+            "mine": store.answered_by(annotator),
         }
+
+    @app.get("/api/next", response_model=None)
+    def next_query(
+        annotator: Annotated[str, Query(max_length=MAX_ANNOTATOR_CHARS)] = DEFAULT_ANNOTATOR,
+    ) -> dict[str, Any] | Response:
+        annotator = check_annotator(annotator)
+        qid = store.next_open(annotator)
+        q = None if qid is None else store.get(qid)
+        if q is None:
+            return Response(status_code=204)
+        return shown(q, annotator)
+
+    @app.get("/api/agreement")
+    def agreement() -> dict[str, Any]:
+        return store.agreement()
 
     @app.post("/api/queries")
     def add_query(body: NewQuery) -> dict[str, int]:
@@ -245,7 +293,18 @@ def create_app(
         q = store.get(qid)
         if q is None:
             raise HTTPException(404, f"unknown query {qid}")
-        return {"id": q["id"], "example": q["example"], "answer": q["answer"]}
+        settled = q["settled_at"]
+        return {
+            "id": q["id"],
+            "example": q["example"],
+            "answer": q["answer"],
+            "responses": q["responses"],
+            "unrecognisable": q["unrecognisable"],
+            "collected": q["collected"],
+            # seconds since it was settled, by the server's clock (the learner waits a
+            # moment before taking an answer, so that a misclick can still be undone)
+            "age": None if settled is None else max(0.0, time.time() - settled),
+        }
 
     @app.get("/api/queries/{qid}/image/{k}.png")
     def image(qid: QueryId, k: Annotated[int, Path(ge=0, le=MAX_LEVELS - 1)]) -> Response:
@@ -264,13 +323,40 @@ def create_app(
 
     @app.post("/api/queries/{qid}/answer")
     def answer(qid: QueryId, body: Answer) -> dict[str, Any]:
-        try:
-            stored = store.answer(qid, body.sigma)  # committed (synchronous=FULL) before we reply
+        try:  # committed (synchronous=FULL) before we reply
+            stored = store.answer(qid, body.sigma, annotator=body.annotator, choice=body.choice)
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         except RuntimeError as exc:
             raise HTTPException(409, str(exc)) from None
-        return {"id": qid, "sigma": stored, "progress": store.progress()}
+        return {"id": qid, "sigma": stored, "choice": body.choice, "progress": store.progress()}
+
+    @app.post("/api/undo")
+    def undo(body: Undo) -> dict[str, Any]:
+        try:
+            qid = store.undo(body.annotator)
+        except RuntimeError as exc:
+            raise HTTPException(409, str(exc)) from None
+        except LookupError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        q = store.get(qid)
+        return {"id": qid, "query": None if q is None else shown(q, body.annotator)}
+
+    @app.post("/api/collect")
+    def collect(body: Collect) -> dict[str, Any]:
+        levels = store.collect(body.ids)
+        out = []
+        for qid in body.ids:
+            q = store.get(qid) if levels.get(qid) is not None else None  # frozen once taken
+            out.append(
+                {
+                    "id": qid,
+                    "sigma": levels.get(qid),
+                    "responses": None if q is None else q["responses"],
+                    "unrecognisable": None if q is None else q["unrecognisable"],
+                }
+            )
+        return {"answers": out}
 
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueryFieldError, _bad_field)

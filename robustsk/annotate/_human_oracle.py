@@ -17,6 +17,8 @@ from ..utils import check_number
 from ._server import AnnotationServer
 
 _MAX_BACKOFF = 30.0
+#: Query ids per ``POST /api/collect`` (the server takes at most 10,000).
+_COLLECT_CHUNK = 1000
 
 if TYPE_CHECKING:
     from ..active import LevelQuery
@@ -26,7 +28,11 @@ class HumanOracle:
     """An oracle that shows level queries to a person in the annotation app.
 
     ``answer(queries)`` posts each query to the server, then waits until the
-    person has answered all of them, and returns the chosen levels. Answers are
+    person (or the team: see the server's ``answers_per_query``) has answered
+    all of them, and returns the chosen levels. It takes them (``POST
+    /api/collect``) once every query is settled and the last answer has stood
+    for ``settle_time`` seconds, so that until then a person can undo an answer
+    in the page; once taken, an answer can no longer be undone. Answers are
     in the server's SQLite file before they are acknowledged, so nothing is
     lost if the learner or the server stops. A query is identified on the
     server by its example's content (its content-derived number, seed and
@@ -66,6 +72,17 @@ class HumanOracle:
         Print where to annotate.
     clip : tuple (low, high), default=(0.0, 1.0)
         Value range of the examples, for the local server's images.
+    settle_time : float, default=3.0
+        Seconds the last answer of a batch must stand (not undone) before the
+        answers are taken.
+
+    Attributes
+    ----------
+    unrecognisable_ : list
+        Keys (or query ids, for queries without a key) of the queries that most
+        of their annotators found not recognisable at any level, over every
+        call; their level is the ladder's lowest. Worth a look: such an
+        example may be mislabelled or unreadable.
     """
 
     def __init__(
@@ -81,6 +98,7 @@ class HumanOracle:
         request_timeout: float = 30.0,
         verbose: int = 1,
         clip: Any = (0.0, 1.0),
+        settle_time: float = 3.0,
     ):
         self.url = url
         self.token = token
@@ -92,7 +110,9 @@ class HumanOracle:
         self.request_timeout = request_timeout
         self.verbose = verbose
         self.clip = clip
+        self.settle_time = settle_time
         self.server_: AnnotationServer | None = None
+        self.unrecognisable_: list[Any] = []
 
     def _base(self) -> str:
         if self.url is not None:
@@ -151,7 +171,8 @@ class HumanOracle:
         check_number(self.retries, "retries", low=0, integer=True)
         check_number(self.backoff, "backoff", low=0.0)
         check_number(self.request_timeout, "request_timeout", low=0.0, include_low=False)
-        ids = []
+        check_number(self.settle_time, "settle_time", low=0.0)
+        ids, keys = [], []
         for q in queries:
             x = np.asarray(q.x, dtype=np.float32)
             label = q.y.item() if isinstance(q.y, np.generic) else q.y
@@ -170,20 +191,38 @@ class HumanOracle:
                     },
                 )["id"]
             )
+            keys.append(q.key or q.query_id)
         answers: dict[int, float] = {}
+        flagged: set[int] = set()
         start = time.monotonic()
         while len(answers) < len(ids):
-            for qid in ids:
-                if qid not in answers:
-                    got = self._request("GET", f"/api/queries/{qid}")["answer"]
-                    if got is not None:
-                        answers[qid] = got
-            if len(answers) < len(ids):
-                if self.timeout is not None and time.monotonic() - start > self.timeout:
-                    raise TimeoutError(
-                        f"{len(ids) - len(answers)} queries still open after {self.timeout} s"
+            waiting = [qid for qid in dict.fromkeys(ids) if qid not in answers]
+            states = [self._request("GET", f"/api/queries/{qid}") for qid in waiting]
+            if all("age" not in st and st["answer"] is not None for st in states):
+                # a server of an earlier version: one final answer per query, nothing to collect
+                answers.update((qid, float(st["answer"])) for qid, st in zip(waiting, states))
+                continue
+            if all(
+                st["answer"] is not None
+                and (st.get("collected") or (st.get("age") or 0.0) >= self.settle_time)
+                for st in states
+            ):
+                for chunk in range(0, len(waiting), _COLLECT_CHUNK):
+                    taken = self._request(
+                        "POST", "/api/collect", {"ids": waiting[chunk : chunk + _COLLECT_CHUNK]}
                     )
-                time.sleep(self.poll_interval)
+                    for item in taken["answers"]:
+                        if item["sigma"] is not None:
+                            answers[item["id"]] = float(item["sigma"])
+                            if 2 * (item["unrecognisable"] or 0) > (item["responses"] or 0):
+                                flagged.add(item["id"])
+                continue  # all taken, or one was undone meanwhile: look again
+            if self.timeout is not None and time.monotonic() - start > self.timeout:
+                raise TimeoutError(
+                    f"{len(ids) - len(answers)} queries still open after {self.timeout} s"
+                )
+            time.sleep(self.poll_interval)
+        self.unrecognisable_.extend(k for k, qid in zip(keys, ids) if qid in flagged)
         return np.array([answers[qid] for qid in ids], dtype=np.float64)
 
     def close(self) -> None:

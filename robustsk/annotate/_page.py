@@ -31,6 +31,10 @@ body { font-family: sans-serif; margin: 1.5em; background: #fafafa; }
 #preview-box { text-align: center; font-size: 12px; flex: none; position: sticky; top: 1em; }
 #preview { image-rendering: pixelated; display: block; outline: 1px solid #ccc; }
 #controls { margin: 0.5em 0; font-size: 13px; }
+#who-box, #team { margin: 0.5em 0; font-size: 13px; }
+#choices { margin: 0.5em 0; }
+#choices button { margin-right: 0.5em; }
+.hidden { display: none; }
 """
 
 SCRIPT = """
@@ -46,11 +50,19 @@ SCRIPT = """
   const zoomInput = document.getElementById("zoom");
   const preview = document.getElementById("preview");
   const previewCaption = document.getElementById("preview-caption");
+  const whoBox = document.getElementById("who-box");
+  const whoInput = document.getElementById("who");
+  const whoName = document.getElementById("who-name");
+  const team = document.getElementById("team");
   const jsonHeaders = {"Content-Type": "application/json"};
   const PREVIEW_SIDE = 320;
+  const NAME_KEY = "robustsk-annotator";
+  const NAME_RULE = /^[\\p{L}\\p{N}](?:[\\p{L}\\p{N}_ .@-]{0,62}[\\p{L}\\p{N}_.@-])?$/u;
   let query = null;
   let focus = 0;
   let zoom = Number(zoomInput.value);
+  let annotator = null;
+  let waiting = null;
   function say(text) { status.textContent = String(text); }
   function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
   async function problem(r) {
@@ -60,6 +72,34 @@ SCRIPT = """
       if (body && typeof body.detail === "string") { detail = body.detail; }
     } catch (e) { /* not JSON: keep the status line */ }
     return "error: " + detail;
+  }
+  function post(path, body) {
+    return fetch(path, {method: "POST", headers: jsonHeaders, credentials: "same-origin",
+      body: JSON.stringify(body)});
+  }
+  function storedName() {
+    try { return window.localStorage.getItem(NAME_KEY); } catch (e) { return null; }
+  }
+  function askName() {
+    annotator = null;
+    query = null;
+    clear(strip);
+    whoBox.classList.remove("hidden");
+    whoInput.value = storedName() || "";
+    whoInput.focus();
+    say("Type your name to start: your answers are kept under it.");
+  }
+  function setName() {
+    const name = whoInput.value.trim();
+    if (!NAME_RULE.test(name)) {
+      say("A name is 1 to 64 letters, digits, spaces or . _ @ -, starting with a letter or digit.");
+      return;
+    }
+    annotator = name;
+    try { window.localStorage.setItem(NAME_KEY, name); } catch (e) { /* private mode */ }
+    whoName.textContent = name;
+    whoBox.classList.add("hidden");
+    load();
   }
   function enlarge(img, factor) {  // CSSOM only: no style attribute, nothing parsed
     if (!img.naturalWidth) { return; }
@@ -103,21 +143,56 @@ SCRIPT = """
     caption.textContent = Number(sigma).toFixed(2);
     box.appendChild(img);
     box.appendChild(caption);
-    box.addEventListener("click", function () { answer(k); });
+    box.addEventListener("click", function () { answer({sigma: query.sigmas[k]}); });
     box.addEventListener("mouseenter", function () { show(k); });
     box.addEventListener("mouseleave", function () { show(focus); });
     return box;
   }
-  async function answer(k) {
-    if (!query) { return; }
-    const r = await fetch("/api/queries/" + encodeURIComponent(String(query.id)) + "/answer",
-      {method: "POST", headers: jsonHeaders, credentials: "same-origin",
-       body: JSON.stringify({sigma: query.sigmas[k]})});
+  async function answer(choice) {  // {sigma: level} or {choice: "unrecognisable" | "skip"}
+    if (!query || !annotator) { return; }
+    const body = Object.assign({annotator: annotator}, choice);
+    const r = await post("/api/queries/" + encodeURIComponent(String(query.id)) + "/answer",
+      body);
     if (!r.ok) { say(await problem(r)); return; }
     load();
   }
+  async function undo() {
+    if (!annotator) { return; }
+    const r = await post("/api/undo", {annotator: annotator});
+    if (!r.ok) { say(await problem(r)); return; }
+    const body = await r.json();
+    if (body.query) { display(body.query, "Undone: answer query " + String(body.id) + " again"); }
+    else { load(); }
+  }
+  function display(next, line) {
+    if (waiting !== null) { window.clearTimeout(waiting); waiting = null; }
+    clear(strip);
+    query = next;
+    say(line);
+    focus = query.current_index;
+    query.sigmas.forEach(function (s, k) { strip.appendChild(rung(k, s)); });
+    render();
+    showTeam();
+  }
+  async function showTeam() {
+    const r = await fetch("/api/agreement", {credentials: "same-origin"});
+    if (!r.ok) { return; }
+    const a = await r.json();
+    const names = Object.keys(a.annotators || {}).length;
+    let line = names + (names === 1 ? " annotator" : " annotators");
+    if (Number(a.queries) > 0) {
+      line += "; answers within one level of each other on " +
+        Math.round(100 * Number(a.within_one)) + "% of the " + Number(a.queries) +
+        " queries answered by two or more (mean gap " + Number(a.mean_gap).toFixed(2) +
+        " levels)";
+    }
+    team.textContent = "Team: " + line + ".";
+  }
   async function load() {
-    const r = await fetch("/api/next", {credentials: "same-origin"});
+    if (waiting !== null) { window.clearTimeout(waiting); waiting = null; }
+    if (!annotator) { return; }
+    const r = await fetch("/api/next?annotator=" + encodeURIComponent(annotator),
+      {credentials: "same-origin"});
     clear(strip);
     query = null;
     preview.removeAttribute("src");
@@ -128,30 +203,44 @@ SCRIPT = """
       const done = await p.json();
       say("No open queries (" + Number(done.answered) + " of " + Number(done.total) +
         " answered). Waiting for new ones...");
-      window.setTimeout(load, 1000);
+      showTeam();
+      waiting = window.setTimeout(load, 1000);
       return;
     }
-    if (!r.ok) { say(await problem(r)); window.setTimeout(load, 3000); return; }
-    query = await r.json();
-    say("Query " + (Number(query.progress.answered) + 1) + " of " +
-      Number(query.progress.total) + " (example " + String(query.example) + ")");
-    focus = query.current_index;
-    query.sigmas.forEach(function (s, k) { strip.appendChild(rung(k, s)); });
-    render();
+    if (!r.ok) { say(await problem(r)); waiting = window.setTimeout(load, 3000); return; }
+    const next = await r.json();
+    display(next, "Query " + (Number(next.progress.answered) + 1) + " of " +
+      Number(next.progress.total) + " (example " + String(next.example) + "; you have " +
+      "answered " + Number(next.mine) + ")");
   }
   document.addEventListener("keydown", function (e) {
+    if (e.target === whoInput) { if (e.key === "Enter") { setName(); } return; }
+    if (!annotator) { return; }
+    if (e.key === "u" || e.key === "U") { undo(); return; }
     if (!query) { return; }
     if (e.key === "+" || e.key === "=") { setZoom(zoom + 1); return; }
     if (e.key === "-") { setZoom(zoom - 1); return; }
+    if (e.key === "n" || e.key === "N") { answer({choice: "unrecognisable"}); return; }
+    if (e.key === "s" || e.key === "S") { answer({choice: "skip"}); return; }
     if (e.key === "ArrowRight") { focus = Math.min(focus + 1, query.sigmas.length - 1); }
     else if (e.key === "ArrowLeft") { focus = Math.max(focus - 1, 0); }
-    else if (e.key === "Enter") { answer(focus); return; }
+    else if (e.key === "Enter") { answer({sigma: query.sigmas[focus]}); return; }
     else { return; }
     render();
   });
   preview.addEventListener("load", function () { enlarge(preview, previewFactor(preview)); });
   zoomInput.addEventListener("input", function () { setZoom(Number(zoomInput.value)); });
-  load();
+  document.getElementById("who-go").addEventListener("click", setName);
+  document.getElementById("who-change").addEventListener("click", askName);
+  document.getElementById("unrecognisable").addEventListener("click", function () {
+    answer({choice: "unrecognisable"});
+  });
+  document.getElementById("skip").addEventListener("click", function () {
+    answer({choice: "skip"});
+  });
+  document.getElementById("undo").addEventListener("click", undo);
+  const known = storedName();
+  if (known && NAME_RULE.test(known)) { whoInput.value = known; setName(); } else { askName(); }
 })();
 """
 
@@ -164,15 +253,26 @@ PAGE = (
     '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
     "<title>robustsk annotate</title>\n<style>" + STYLE + "</style></head>\n<body>\n"
     "<h2>Pick the last image whose content you can still recognise</h2>\n"
+    '<div id="who-box" class="hidden"><label for="who">Your name</label> '
+    '<input id="who" maxlength="64" autocomplete="name"> '
+    '<button id="who-go" type="button">Start</button></div>\n'
     '<div id="status">loading...</div>\n'
     '<div id="controls"><label for="zoom">zoom</label> '
     '<input type="range" id="zoom" min="1" max="8" step="1" value="3"> '
-    "(or the + and - keys)</div>\n"
+    '(or the + and - keys) &middot; annotating as <b id="who-name"></b> '
+    '<button id="who-change" type="button">change</button></div>\n'
+    '<div id="choices">'
+    '<button id="unrecognisable" type="button">Not recognisable at any level (N)</button>'
+    '<button id="skip" type="button">Skip (S)</button>'
+    '<button id="undo" type="button">Undo my last answer (U)</button></div>\n'
+    '<div id="team"></div>\n'
     '<div id="work"><div id="strip"></div>\n'
     '<div id="preview-box"><img id="preview" alt="the focused level, enlarged">'
     '<span id="preview-caption"></span></div></div>\n'
     "<p>Click an image, or move with the arrow keys and press Enter. The black frame marks the\n"
-    "current level; the red frame your choice, shown enlarged on the right.</p>\n"
+    "current level; the red frame your choice, shown enlarged on the right. If the content\n"
+    "cannot be recognised even in the first image, say so (N); to leave a query to the\n"
+    "others, skip it (S); a wrong answer can be undone (U) until the learner takes it.</p>\n"
     "<script>" + SCRIPT + "</script></body></html>\n"
 )
 

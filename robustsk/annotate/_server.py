@@ -41,6 +41,10 @@ class AnnotationServer:
     clip : tuple (low, high), default=(0.0, 1.0)
         Value range of the examples (``(0, 255)`` for bytes; per-pixel arrays
         allowed): the page maps it onto the image's gray levels.
+    answers_per_query : int, default=1
+        Annotators whose answers settle a query (see :class:`QueryStore`).
+    aggregate : {"median", "min"}, default="median"
+        How a settled query's answers become its level.
     """
 
     def __init__(
@@ -51,6 +55,8 @@ class AnnotationServer:
         port: int = 8765,
         token: str | None = None,
         clip: Any = (0.0, 1.0),
+        answers_per_query: int = 1,
+        aggregate: str = "median",
     ):
         token = check_token(token)
         if check_range(clip, "clip") is None:
@@ -59,8 +65,10 @@ class AnnotationServer:
         self.host = host
         self.port = port
         self.clip = clip
+        self.answers_per_query = answers_per_query
+        self.aggregate = aggregate
         self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(24)
-        self.store = QueryStore(db)
+        self.store = QueryStore(db, answers_per_query=answers_per_query, aggregate=aggregate)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

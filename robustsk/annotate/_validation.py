@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,6 +31,18 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: Levels are compared after rounding to this many decimals.
 SIGMA_DECIMALS = 10
+#: Longest annotator name.
+MAX_ANNOTATOR_CHARS = 64
+#: The annotator of a request that names none (and of answers stored before annotators).
+DEFAULT_ANNOTATOR = "default"
+#: Most responses (answers, skips and undone ones alike) kept for one query: a bound on
+#: what a client can make the store hold, far above any team's needs.
+MAX_RESPONSES_PER_QUERY = 200
+#: What a person can say of a query: a level on its ladder, that the content is not
+#: recognisable at any level, or that they pass it on (skip).
+CHOICES = ("level", "unrecognisable", "skip")
+
+_ANNOTATOR = re.compile(r"[^\W_](?:[\w .@-]*[\w.@-])?")
 
 
 class QueryFieldError(ValueError):
@@ -208,3 +221,28 @@ def check_query(
         check_current_sigma(current_sigma),
         check_seed(seed),
     )
+
+
+def check_annotator(name: Any) -> str:
+    """Return an annotator's name: 1 to :data:`MAX_ANNOTATOR_CHARS` letters, digits,
+    spaces and ``. _ @ -``, starting with a letter or digit and not ending in a space.
+
+    A name labels answers; it is not a credential (the token guards the app).
+    """
+    if not isinstance(name, str):
+        raise QueryFieldError("annotator", f"must be a string, got {type(name).__name__}")
+    if not 1 <= len(name) <= MAX_ANNOTATOR_CHARS or not _ANNOTATOR.fullmatch(name):
+        raise QueryFieldError(
+            "annotator",
+            f"must be 1 to {MAX_ANNOTATOR_CHARS} letters, digits, spaces or . _ @ -, starting "
+            "with a letter or digit and not ending in a space",
+        )
+    return name
+
+
+def check_choice(choice: Any) -> str:
+    """Return ``choice``, one of :data:`CHOICES`."""
+    if not isinstance(choice, str) or choice not in CHOICES:
+        shown = choice if isinstance(choice, str) else type(choice).__name__
+        raise QueryFieldError("choice", f"must be one of {', '.join(CHOICES)}; got {shown!r:.40}")
+    return choice

@@ -125,7 +125,12 @@ def test_end_to_end_in_headless_chromium(tmp_path):
             )
             page = browser.new_page()
             page.goto(oracle.server_.url)
+            page.wait_for_selector("#who")  # a first visit: the page asks for a name
+            assert "Type your name" in page.text_content("#status")
+            page.fill("#who", "Ada L.")
+            page.keyboard.press("Enter")
             page.wait_for_selector(".rung >> nth=90")
+            assert page.text_content("#who-name") == "Ada L."
             assert "Query 1 of 2" in page.text_content("#status")
             # 8x8 images drawn at the zoom (3 at first; + and - change it), the focused
             # level once more at 320 / 8 = 40 times, beside the strip.

@@ -601,6 +601,8 @@ def test_a_crafted_link_runs_no_script_in_chromium(tmp_path, case, bypass_csp):
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(f"{base}?token={payload}&x={payload}#{payload}")
+            page.fill("#who", "tester")
+            page.keyboard.press("Enter")
             page.wait_for_selector(".rung >> nth=2")
             page.wait_for_selector("#status:has-text('Query 1 of 1')")
             time.sleep(0.3)
@@ -630,13 +632,16 @@ def test_the_token_link_works_through_the_cookie_in_chromium(tmp_path):
                 lambda r: images.append((r.url, r.status)) if "/image/" in r.url else None,
             )
             page.goto(server.url)
+            page.fill("#who", "tester")
+            page.click("#who-go")
             page.wait_for_selector(".rung >> nth=2")
             assert TOKEN not in page.url
             page.click(".rung[data-sigma='0.2']")
             page.wait_for_selector("#status:has-text('No open queries')")
             assert images and all(s == 200 and TOKEN not in u for u, s in images)
             page.reload()  # the cookie, not the URL, carries the session now
-            page.wait_for_selector("#status:has-text('No open queries')")
+            page.wait_for_selector("#status:has-text('No open queries')")  # name remembered
+            assert page.text_content("#who-name") == "tester"
             browser.close()
         assert server.store.get(qid)["answer"] == 0.2
     finally:
