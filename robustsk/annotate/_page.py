@@ -99,6 +99,7 @@ SCRIPT = """
     try { window.localStorage.setItem(NAME_KEY, name); } catch (e) { /* private mode */ }
     whoName.textContent = name;
     whoBox.classList.add("hidden");
+    whoInput.blur();
     load();
   }
   function enlarge(img, factor) {  // CSSOM only: no style attribute, nothing parsed
@@ -215,6 +216,9 @@ SCRIPT = """
   }
   document.addEventListener("keydown", function (e) {
     if (e.target === whoInput) { if (e.key === "Enter") { setName(); } return; }
+    if (e.target instanceof HTMLButtonElement && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();  // Enter answers at the focus; it does not press the last button
+    }
     if (!annotator) { return; }
     if (e.key === "u" || e.key === "U") { undo(); return; }
     if (!query) { return; }
