@@ -68,6 +68,17 @@ class AQPLConfig:
         Level of Table 1's Gaussian column: ``"auto"`` takes the sweep level
         where Standard's accuracy is closest to the paper's (16.06%), i.e. the
         paper's regime, where a standard model has collapsed.
+    certify : bool, default=False
+        Also certify GNT, AQPL-GNT and AQPL-CAT by randomized smoothing
+        (:class:`~robustsk.estimators.SmoothedClassifier`) on ``n_certify`` test
+        images: at GNT's single level ``sigma_init``, and at per-example levels,
+        each test image's own level as the simulated annotator answers it
+        (``certified.csv``, ``certified.png``).
+    n_certify : int, default=500
+        Test images certified.
+    certify_draws : int, default=1000
+        Noisy copies per image that bound the top class (CERTIFY's ``n``; 100
+        more select it), at ``alpha=0.001``.
     module : torch.nn.Module class, default=LeNet5
         The network.
     module_kwargs : dict, default={}
@@ -95,6 +106,9 @@ class AQPLConfig:
     annotator_epochs: int | None = None
     eval_sigmas: tuple = tuple(round(0.1 * k, 1) for k in range(1, 13))
     table_sigma: float | str = "auto"
+    certify: bool = False
+    n_certify: int = 500
+    certify_draws: int = 1000
     module: type = LeNet5
     module_kwargs: dict = field(default_factory=dict)
     random_state: int = 0
@@ -241,8 +255,9 @@ def _annotator_answers(oracle, X, y, cfg, n=200):
     ]
 
 
-def _baselines_table(X, y, evaluate, cfg, progress) -> list[dict[str, Any]]:
-    """Table 1's rows of the models trained without queries: Standard, GNT and CAT-style.
+def _baselines_table(X, y, evaluate, cfg, progress) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Table 1's rows of the models trained without queries: Standard, GNT and CAT-style
+    (and the fitted models, by name).
 
     They train as many epochs as the learners do in total, so that a difference comes
     from the corrected levels, not from longer training."""
@@ -259,7 +274,7 @@ def _baselines_table(X, y, evaluate, cfg, progress) -> list[dict[str, Any]]:
     for method, model in baselines.items():
         table.append({"method": method, **evaluate(model.fit(X, y))})
         progress.update()
-    return table
+    return table, baselines
 
 
 def _learner(oracle, strategy, sigma_mode, cfg) -> PerturbationLevelLearner:
@@ -306,9 +321,11 @@ def _query_curves(X, y, oracle, evaluate, level, cfg, progress):
     return curves, last
 
 
-def _aqpl_rows(X, y, oracle, evaluate, gnt_model, cfg, progress) -> list[dict[str, Any]]:
+def _aqpl_rows(
+    X, y, oracle, evaluate, gnt_model, cfg, progress
+) -> tuple[list[dict[str, Any]], Any]:
     """Table 1's AQPL rows: AQPL-GNT, the noise-entropy curve's last model, and AQPL-CAT, the
-    same queries with adaptive levels."""
+    same queries with adaptive levels (and AQPL-CAT's model)."""
     learner = _learner(oracle, AQPL_STRATEGIES["noise_entropy"], "adaptive", cfg)
     for _ in _query_rounds(learner, X, y, cfg.n_rounds):
         pass
@@ -316,7 +333,78 @@ def _aqpl_rows(X, y, oracle, evaluate, gnt_model, cfg, progress) -> list[dict[st
     return [
         {"method": "AQPL-GNT", **evaluate(gnt_model)},
         {"method": "AQPL-CAT", **evaluate(learner.estimator_)},
-    ]
+    ], learner.estimator_
+
+
+#: Radii at which the certification table reports certified accuracy (L2, pixels in [0, 1]).
+CERTIFY_RADII = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
+
+
+def _certified_rows(models, X_test, y_test, oracle, cfg, verbose):
+    """Randomized-smoothing certificates of ``models`` on the first ``n_certify`` test images:
+    at the single level ``sigma_init`` and at each image's own level as the annotator
+    answers it. Returns the rows and the per-example radii (for the figure)."""
+    from sklearn.frozen import FrozenEstimator
+
+    from ..estimators import SmoothedClassifier
+    from ..metrics import certified_accuracy_curve
+
+    X, y = X_test[: cfg.n_certify], y_test[: cfg.n_certify]
+    start = np.full(len(X), cfg.sigma_init, dtype=np.float32)
+    queries = make_queries(X, y, start, np.arange(len(X)), seed=cfg.random_state + 1)
+    own = np.asarray(oracle.answer(queries), dtype=np.float64)
+    rows, radii = [], {}
+    for method, model in models.items():
+        for levels, sigma in (("single", cfg.sigma_init), ("per-example", own)):
+            smoothed = SmoothedClassifier(
+                FrozenEstimator(model),
+                sigma=sigma,
+                n_select_draws=100,
+                n_draws=cfg.certify_draws,
+                alpha=0.001,
+                random_state=cfg.random_state,
+            ).fit(X, y)
+            curve = certified_accuracy_curve(smoothed, X, y, radii=CERTIFY_RADII)
+            per = curve["radii_per_example"]
+            radii[(method, levels)] = per
+            rows.append(
+                {
+                    "method": method,
+                    "levels": levels,
+                    "mean_level": float(np.mean(sigma)),
+                    "mean_radius": float(np.nanmean(np.nan_to_num(per, nan=0.0))),
+                    **{f"radius_{r:g}": float(a) for r, a in zip(CERTIFY_RADII, curve["accuracy"])},
+                }
+            )
+            if verbose:
+                print(
+                    f"certified {method} ({levels} levels): "
+                    + ", ".join(
+                        f"r={r:g} {100 * rows[-1][f'radius_{r:g}']:.1f}%" for r in CERTIFY_RADII
+                    )
+                )
+    return rows, radii, own
+
+
+def _plot_certified(radii, path, cfg):
+    top = max(float(np.nanmax(r)) if np.isfinite(r).any() else 0.0 for r in radii.values())
+    grid = np.linspace(0.0, max(top, 1e-6), 100)
+    fig, ax = subplots(figsize=(7, 4))
+    for (method, levels), per in radii.items():
+        filled = np.nan_to_num(per, nan=-1.0)
+        ax.plot(
+            grid,
+            [100 * np.mean(filled >= r) for r in grid],
+            linestyle="-" if levels == "single" else "--",
+            label=f"{method}, "
+            + (f"sigma {cfg.sigma_init:g}" if levels == "single" else "own levels"),
+        )
+    ax.set_xlabel("L2 radius")
+    ax.set_ylabel("certified accuracy (%)")
+    ax.set_title("Randomized smoothing of the AQPL models")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def run_aqpl(
@@ -367,10 +455,16 @@ def run_aqpl(
     annotator = _annotator_answers(oracle, X, y, cfg)
     n_models = 3 + len(AQPL_STRATEGIES) + 1  # baselines, curves, AQPL-CAT
     with progress_bar(total=n_models, desc="aqpl", verbose=verbose) as progress:
-        table = _baselines_table(X, y, evaluate, cfg, progress)
+        table, baselines = _baselines_table(X, y, evaluate, cfg, progress)
         level = _table_sigma(cfg, table[0])
         curves, last = _query_curves(X, y, oracle, evaluate, level, cfg, progress)
-        table += _aqpl_rows(X, y, oracle, evaluate, last["noise_entropy"], cfg, progress)
+        rows, aqpl_cat = _aqpl_rows(X, y, oracle, evaluate, last["noise_entropy"], cfg, progress)
+        table += rows
+    if cfg.certify:
+        models = {"GNT": baselines["GNT"], "AQPL-GNT": last["noise_entropy"], "AQPL-CAT": aqpl_cat}
+        certified, radii, own = _certified_rows(models, X_test, y_test, oracle, cfg, verbose)
+        write_csv(certified, out / "certified.csv")
+        _plot_certified(radii, out / "certified.png", cfg)
     for row in table + curves:
         row["gaussian_sigma"] = level
         row["gaussian"] = row[f"sigma_{level:g}"]
@@ -555,10 +649,60 @@ def run_aqpl_seeds(
     write_csv(summary, out / "table1_seeds.csv")
     plot_noise_sweep(tables, out / "sweep.png", cfg.eval_sigmas)
     text = format_summary(summary)
+    if cfg.certify:
+        certified = _certified_summary([out / f"seed-{k}" / "certified.csv" for k in range(seeds)])
+        write_csv(certified, out / "certified_seeds.csv")
+        text += "\n\n" + format_certified(certified)
     (out / "summary.md").write_text(text + "\n", encoding="utf-8")
     if verbose:
         print(text)
     return summary
+
+
+def _certified_summary(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Mean and sd over seeds of each seed's ``certified.csv`` (rows in the same order)."""
+    import csv
+
+    runs = []
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as f:
+            runs.append(list(csv.DictReader(f)))
+    summary = []
+    for i, row in enumerate(runs[0]):
+        numbers = [c for c in row if c not in ("method", "levels")]
+        values = {c: np.array([float(r[i][c]) for r in runs]) for c in numbers}
+        summary.append(
+            {
+                "method": row["method"],
+                "levels": row["levels"],
+                "n_seeds": len(runs),
+                **{f"{c}_mean": float(v.mean()) for c, v in values.items()},
+                **{f"{c}_sd": sample_sd(v) for c, v in values.items()},
+            }
+        )
+    return summary
+
+
+def format_certified(summary: list[dict[str, Any]]) -> str:
+    """The certification summary as a Markdown table (certified accuracy in %, mean +- sd)."""
+    radii = [
+        c[len("radius_") : -len("_mean")]
+        for c in summary[0]
+        if c.startswith("radius_") and c.endswith("_mean")
+    ]
+    head = "| model | levels | mean level | mean radius | " + " | ".join(f"r = {r}" for r in radii)
+    lines = [head + " |", "|" + "---|" * (4 + len(radii))]
+    for r in summary:
+        cells = [
+            f"{100 * r[f'radius_{x}_mean']:.1f} +- {100 * r[f'radius_{x}_sd']:.1f}" for x in radii
+        ]
+        lines.append(
+            f"| {r['method']} | {r['levels']} | {r['mean_level_mean']:.3f} | "
+            f"{r['mean_radius_mean']:.3f} +- {r['mean_radius_sd']:.3f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
 
 
 def format_summary(summary: list[dict[str, Any]]) -> str:
