@@ -66,7 +66,21 @@ BENCH_SIZES = {
     ),
     "inference": (
         ["--n", "65536", "--batch", "4096"],
-        ["--n", "64", "--batch", "32", "--repeats", "1", "--no-compile", "--width", "8"],
+        [
+            "--n",
+            "64",
+            "--batch",
+            "32",
+            "--repeats",
+            "1",
+            "--no-compile",
+            "--width",
+            "8",
+            "--engine-n",
+            "32",
+            "--engine-train",
+            "100",
+        ],
     ),
     "pool_scale": (
         ["--rows", "1000000"],

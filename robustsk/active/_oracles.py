@@ -211,7 +211,7 @@ class SimulatedOracle:
             wanted = target[rows].repeat_interleave(n_k * self.n_draws)
             correct = torch.empty(len(copies), dtype=torch.bool, device=net.device)
             for s in batches(len(copies), self.batch_size):
-                correct[s] = net.module(net.tensor(copies[s])).argmax(1) == wanted[s]
+                correct[s] = net.output(copies[s]).argmax(1) == wanted[s]
             rate = correct.reshape(len(active), n_k, self.n_draws).float().mean(2)
             fails = (rate < self.tau).cpu().numpy()  # (A, K)
             hit = fails.any(1)

@@ -118,7 +118,7 @@ def noisy_predictions(
             )
             if torch_net is not None:
                 with torch.no_grad():
-                    out = torch_net.log_proba(torch_net.module(torch_net.tensor(noisy))).exp()
+                    out = torch_net.log_proba(torch_net.output(noisy)).exp()
                 proba = out.double().cpu().numpy()
             else:
                 proba = np.asarray(estimator.predict_proba(noisy.numpy()), dtype=np.float64)

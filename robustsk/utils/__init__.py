@@ -10,6 +10,7 @@ aliases of the public signatures.
 """
 
 # Shared with the other subpackages, not public API (hence not in __all__).
+from ._config import config_context, get_config, set_config, with_config as with_config
 from ._constraints import (
     Boolean as Boolean,
     Constraint as Constraint,
@@ -76,10 +77,13 @@ __all__ = [
     "check_options",
     "check_per_sample",
     "check_random_state_param",
+    "config_context",
     "draw_seed",
     "eval_mode",
+    "get_config",
     "numpy_generator",
     "resolve_device",
+    "set_config",
     "torch_generator",
     "torch_threads",
     "worker_threads",

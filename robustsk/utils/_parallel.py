@@ -134,6 +134,7 @@ def map_pool(
     """
     from joblib import Parallel, delayed, effective_n_jobs
 
+    from ._config import with_config
     from ._progress import progress_bar
 
     check_parallel(n_jobs, block_size)
@@ -158,8 +159,9 @@ def map_pool(
                     bar.update(b.stop - b.start)
         else:
             extra = {"progress": None} if pass_progress else {}
+            task = with_config(fn)  # the caller's inference options, in every worker
             results = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(fn)(X_pool[b], **args(b, seed), **extra) for b, seed in zip(blocks, seeds)
+                delayed(task)(X_pool[b], **args(b, seed), **extra) for b, seed in zip(blocks, seeds)
             )
             parts = []
             for b, part in zip(blocks, results):

@@ -14,12 +14,16 @@ caller's own advice.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from ._config import get_config
 from ._modes import eval_mode
 from ._torch_pipeline import is_pipeline, pipeline_module
 
@@ -70,6 +74,20 @@ def _described(estimator, module) -> str:
             )
         return f"a Pipeline whose last step is a {type(last).__name__}"
     return f"a {name}"
+
+
+#: Network -> its ``torch.compile`` form, kept while the network lives.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_COMPILE_LOCK = threading.Lock()
+
+
+def compiled(module: nn.Module) -> Callable[..., Any]:
+    """``torch.compile(module)``, compiled once per module (the same parameters and mode)."""
+    with _COMPILE_LOCK:
+        fn = _COMPILED.get(module)
+        if fn is None:
+            fn = _COMPILED[module] = torch.compile(module, dynamic=True)
+        return fn
 
 
 class TorchClassifier:
@@ -152,9 +170,24 @@ class TorchClassifier:
 
     def output(self, X) -> torch.Tensor:
         """The module's output for rows ``X`` (logits, or probabilities for a module trained
-        with NLLLoss); its first element where the module returns a tuple."""
-        out = self.module(self.tensor(X))
-        return out[0] if isinstance(out, (tuple, list)) else out
+        with NLLLoss); its first element where the module returns a tuple.
+
+        Runs under the inference options of :func:`~robustsk.set_config` (precision,
+        memory layout, compilation); the output is float32 whatever the precision. For
+        inference only: engines that need gradients call ``module`` directly."""
+        config = get_config()
+        x = self.tensor(X)
+        if config["inference_channels_last"] and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        forward = compiled(self.module) if config["inference_compile"] else self.module
+        precision = config["inference_precision"]
+        if precision == "float32":
+            out = forward(x)
+        else:
+            with torch.autocast(self.device.type, dtype=getattr(torch, precision)):
+                out = forward(x)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        return out if precision == "float32" else out.float()
 
     def log_proba(self, output: torch.Tensor) -> torch.Tensor:
         """Log-probabilities from the module's output (logits or probabilities)."""
