@@ -29,7 +29,7 @@ from ..utils import (
     validate_params,
 )
 from ._journal import AnswerJournal, match_rows, row_keys
-from ._learner import _accepts
+from ._learner import _accepts, _criteria
 from ._oracles import make_queries
 
 
@@ -70,6 +70,14 @@ class PerturbationLevelLearner:
     tol : float or None, default=None
         Stop when a round's mean ``|sigma* - sigma|`` falls below it (the
         levels already conform).
+    stopping : StoppingCriterion, sequence of them, or None, default=None
+        Checked by :meth:`run` after every round, on the training examples:
+        :class:`LabelBudget` counts the answered levels, :class:`LowUncertainty`
+        looks at the model's predictions on the training examples,
+        :class:`ValidationPlateau` scores the model on its held-out set (or any
+        callable ``criterion(learner, X_pool) -> (reason or None, measurements)``).
+        Their measurements go into the round's ``history_`` record, with
+        ``"stop"``: the reason, or None.
     epochs_per_round : int or None, default=None
         Training epochs after each round; None keeps the estimator's ``max_epochs``.
     ladder : tuple (sigma_min, sigma_max, step), default=(0.0, 0.9, 0.01)
@@ -103,8 +111,12 @@ class PerturbationLevelLearner:
         ``{example index: sigma*}``, every answer received.
     history_ : list of dict
         Per round: round, queries, total queries, mean change of level, mean level,
-        and evaluation accuracies when ``eval_set`` is given to :meth:`run`. Rounds
+        evaluation accuracies when ``eval_set`` is given to :meth:`run`, and the
+        stopping criteria's measurements and verdict (``"stop"``). Rounds
         restored from the journal carry the first four.
+    stop_reason_ : str or None
+        Why :meth:`run` stopped before ``max_rounds``: a stopping criterion's
+        reason, ``tol``, or nothing left to ask (None when it ran every round).
     """
 
     #: What each parameter accepts, checked by :meth:`fit` before any work.
@@ -124,6 +136,7 @@ class PerturbationLevelLearner:
         "budget": [Options({DEPRECATED}), None, Interval(1, integer=True)],
         "max_rounds": [Interval(0, integer=True)],
         "tol": [None, Interval(0.0)],
+        "stopping": [None, IsCallable(), InstanceOf(list, tuple, description="a list of criteria")],
         "epochs_per_round": [None, Interval(1, integer=True)],
         "ladder": [Sized(3, "(sigma_min, sigma_max, step)")],
         "journal": [
@@ -146,6 +159,7 @@ class PerturbationLevelLearner:
         max_queries: int | None = None,
         max_rounds: int = 10,
         tol: float | None = None,
+        stopping: Any = None,
         epochs_per_round: int | None = None,
         ladder: tuple[float, float, float] = (0.0, 0.9, 0.01),
         journal: str | os.PathLike | None = None,
@@ -164,6 +178,7 @@ class PerturbationLevelLearner:
         self.max_queries = max_queries
         self.max_rounds = max_rounds
         self.tol = tol
+        self.stopping = stopping
         self.epochs_per_round = epochs_per_round
         self.ladder = ladder
         self.journal = journal
@@ -209,7 +224,7 @@ class PerturbationLevelLearner:
             ).copy()
         self.answered_ = np.zeros(n, dtype=bool)
         self.answers_: dict[int, float] = {}
-        self.history_: list[dict[str, int | float]] = []
+        self.history_: list[dict[str, Any]] = []
         self._rng = numpy_generator(self.random_state)
         self._keys = row_keys(self.X_)
         self._pending: list[dict[str, Any]] = []  # asked, not yet answered (a crash)
@@ -259,12 +274,17 @@ class PerturbationLevelLearner:
         """
         if not hasattr(self, "sigma_"):
             raise RuntimeError("call fit(X, y) before run().")
+        criteria = _criteria(self.stopping)
         todo = self.max_rounds - len(self.history_)
         if n_rounds is not None:
             todo = min(todo, n_rounds)
+        self.stop_reason_ = None
         for _ in range(max(0, todo)):
             record = self.step()
             if record is None:
+                self.stop_reason_ = (
+                    "nothing left to ask: every example answered or max_queries spent"
+                )
                 break
             if eval_set is not None:
                 Xe, ye = eval_set
@@ -276,6 +296,17 @@ class PerturbationLevelLearner:
                 )
                 noisy = noise(np.asarray(Xe, np.float32))
                 record["noise_accuracy"] = self.estimator_.score(noisy, ye)
+            reasons = []
+            if self.tol is not None and record["mean_abs_change"] < self.tol:
+                change = record["mean_abs_change"]
+                reasons.append(f"levels conform: mean change {change:.4g} < tol {self.tol:g}")
+            for criterion in criteria:
+                reason, measurements = criterion(self, self.X_)
+                record.update(measurements)
+                if reason:
+                    reasons.append(str(reason))
+            if criteria or self.tol is not None:
+                record["stop"] = "; ".join(reasons) or None
             if self.verbose:
                 print(
                     ", ".join(
@@ -283,11 +314,20 @@ class PerturbationLevelLearner:
                         for k, v in record.items()
                     )
                 )
-            if self.tol is not None and record["mean_abs_change"] < self.tol:
+            if reasons:
+                self.stop_reason_ = "; ".join(reasons)
                 break
         return self
 
-    def step(self) -> dict[str, int | float] | None:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """The current model's class probabilities (for stopping criteria and callers)."""
+        return self.estimator_.predict_proba(X)
+
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
+        """The current model's accuracy on ``(X, y)``."""
+        return float(self.estimator_.score(X, y))
+
+    def step(self) -> dict[str, Any] | None:
         """One round of Algorithm 1; returns its history record, or None when nothing is left."""
         if self._pending:  # a round cut short by a crash: the same queries again
             round_no = min(int(r["round"]) for r in self._pending)

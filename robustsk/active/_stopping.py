@@ -39,12 +39,18 @@ class StoppingCriterion:
 
 
 def _n_labeled(learner: Any) -> int:
+    """Labels bought so far: labelled rows (ActiveLearner) or answered levels (AQPL)."""
+    answered = getattr(learner, "answered_", None)
+    if answered is not None:
+        return int(np.count_nonzero(answered))
     y = getattr(learner, "y_training", None)
     return 0 if y is None else len(y)
 
 
 class LabelBudget(StoppingCriterion):
-    """Stop once ``max_labels`` examples are labelled (the label budget is spent).
+    """Stop once ``max_labels`` examples are labelled (the label budget is spent): rows
+    labelled by an :class:`ActiveLearner`, levels answered for a
+    :class:`PerturbationLevelLearner`.
 
     Parameters
     ----------
@@ -185,10 +191,10 @@ class ValidationPlateau(StoppingCriterion):
             score = float(learner.score(self.X_val, self.y_val))
         else:
             score = float(self.scoring(learner, self.X_val, self.y_val))
-        past = [
+        past = [  # ActiveLearner's checks, or the level learner's rounds
             r[self.key]
             for r in getattr(learner, "history_", [])
-            if r.get("event") == "check" and isinstance(r.get(self.key), numbers.Real)
+            if isinstance(r.get(self.key), numbers.Real)
         ]
         scores = past + [score]
         reason = None

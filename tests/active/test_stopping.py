@@ -162,3 +162,50 @@ def test_criteria_read_well():
     assert repr(LabelBudget(50)) == "LabelBudget(max_labels=50)"
     assert repr(LowUncertainty(0.1)) == "LowUncertainty(threshold=0.1, n_samples=10000)"
     assert isinstance(ValidationPlateau([[0]], [0]), StoppingCriterion)
+
+
+def test_the_level_learner_stops_by_criteria_recorded_in_its_rounds(digits):
+    """AQPL's learner takes the same criteria: LabelBudget counts answered levels, a
+    validation plateau and low uncertainty read the model; each round records them."""
+    from robustsk.active import CallableOracle, PerturbationLevelLearner
+    from robustsk.estimators import NoiseTrainedClassifier
+
+    X_train, X_test, y_train, y_test = digits
+    X, y = X_train[:200], y_train[:200]
+
+    def learner(**kw):
+        return PerturbationLevelLearner(
+            CallableOracle(lambda q: 0.5),
+            NoiseTrainedClassifier(max_epochs=1, lr=1e-2, batch_size=32, verbose=0, random_state=0),
+            n_per_side=5,
+            n_draws=4,
+            sigma_init=0.3,
+            max_rounds=8,
+            random_state=0,
+            **kw,
+        ).fit(X, y)
+
+    budget = learner(stopping=LabelBudget(25)).run()
+    # rounds of 10 answers: the check after round 3 sees 30 >= 25
+    assert [r["n_labeled"] for r in budget.history_] == [10, 20, 30]
+    assert [r["stop"] is None for r in budget.history_] == [True, True, False]
+    assert budget.stop_reason_.startswith("label budget spent: 30 labelled")
+    plateau = learner(
+        stopping=[
+            ValidationPlateau(X_test, y_test, patience=1, min_delta=1.0),
+            LowUncertainty(0.01),
+        ]
+    ).run()
+    rounds = plateau.history_
+    assert len(rounds) == 2 and "validation plateau" in plateau.stop_reason_
+    assert all(
+        0.0 <= r["validation_score"] <= 1.0 and 0.0 < r["mean_uncertainty"] < 1.0 for r in rounds
+    )
+    # the score of the model each round ended with: the last one is the model now
+    assert rounds[-1]["validation_score"] == pytest.approx(plateau.score(X_test, y_test))
+    tol = learner(tol=0.5).run()  # every answer moves 0.2 < tol: levels conform at once
+    assert len(tol.history_) == 1 and tol.stop_reason_.startswith("levels conform")
+    full = learner().run(n_rounds=2)
+    assert full.stop_reason_ is None and "stop" not in full.history_[-1]
+    with pytest.raises(TypeError, match="stopping"):
+        learner(stopping="budget")
