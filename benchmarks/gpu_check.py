@@ -82,6 +82,10 @@ BENCH_SIZES = {
             "100",
         ],
     ),
+    "smoothing": (
+        ["--n-train", "20000", "--n-certify", "200", "--draws", "100000", "--batch", "10000"],
+        ["--n-train", "100", "--n-certify", "3", "--draws", "200", "--steps", "1"],
+    ),
     "pool_scale": (
         ["--rows", "1000000"],
         ["--rows", "2000", "--check-rows", "500", "--n-train", "200"],

@@ -48,6 +48,11 @@ BENCHMARKS = {
     ),
     "batch": ("bench_batch.py", [], ["--pool", "1000", "--batch", "20", "--bb-batch", "5"]),
     "inference": ("bench_inference.py", [], ["--n", "512", "--repeats", "1", "--no-compile"]),
+    "smoothing": (
+        "bench_smoothing.py",
+        [],
+        ["--n-train", "1000", "--n-certify", "20", "--draws", "2000", "--steps", "3"],
+    ),
     "pool_scale": (
         "bench_pool_scale.py",
         [],
