@@ -89,6 +89,7 @@ def test_channels_last_and_bfloat16_in_the_network_pass(lenet):
     assert (bf16.argmax(1) == base.argmax(1)).float().mean() >= 0.98
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 def test_compile_gives_the_same_outputs(lenet):
     model, X = lenet
     net = TorchClassifier(model, "test")
