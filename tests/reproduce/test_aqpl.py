@@ -112,3 +112,30 @@ def test_seeds_give_mean_and_sd(digits, tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "Gaussian (sigma 0.6)" in text and "+-" in text
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_certify_writes_smoothing_certificates_over_seeds(digits, tmp_path):
+    """--certify: GNT, AQPL-GNT and AQPL-CAT smoothed at GNT's level and at each test image's
+    own level; certified accuracy falls with the radius; the seeds' table has mean and sd."""
+    X_train, X_test, y_train, y_test = digits
+    cfg = AQPLConfig(
+        **{**TINY, "n_rounds": 1, "certify": True, "n_certify": 30, "certify_draws": 200}
+    )
+    run_aqpl_seeds(X_train, y_train, X_test, y_test, tmp_path, cfg, seeds=2, verbose=0)
+    with open(tmp_path / "seed-0" / "certified.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["method"], r["levels"]) for r in rows] == [
+        (m, levels) for m in ("GNT", "AQPL-GNT", "AQPL-CAT") for levels in ("single", "per-example")
+    ]
+    for r in rows:
+        curve = [float(r[f"radius_{x:g}"]) for x in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5)]
+        assert all(0 <= a <= 1 for a in curve) and curve == sorted(curve, reverse=True)
+        # with 200 draws at alpha 0.001 no radius passes sigma * Phi^-1(0.001 ** (1 / 200))
+        assert float(r["mean_radius"]) <= 2.5 * float(r["mean_level"]) + 1e-9
+    single = [r for r in rows if r["levels"] == "single"]
+    assert all(float(r["mean_level"]) == pytest.approx(cfg.sigma_init) for r in single)
+    assert (tmp_path / "seed-0" / "certified.png").is_file()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| AQPL-GNT | per-example |" in summary and "r = 0.5" in summary
+    with open(tmp_path / "certified_seeds.csv") as f:
+        assert {r["n_seeds"] for r in csv.DictReader(f)} == {"2"}
