@@ -440,3 +440,43 @@ def test_a_team_annotates_in_headless_chromium(tmp_path):
         assert {r["annotator"] for r in store.responses(q1)} == {"Ann", "Bob"}
     finally:
         server.stop()
+
+
+def test_undo_and_collect_racing_from_two_stores_never_both_win(tmp_path):
+    """Two servers on one file: one undoes an answer while the other's learner takes it.
+    Either the undo wins (the learner gets nothing yet) or the collection does (the undo is
+    refused); never an undone answer in the learner's hands. 40 races."""
+    path = tmp_path / "race.sqlite"
+    person, learner = QueryStore(path), QueryStore(path)
+    for k in range(40):
+        q = _add(person, k)
+        person.answer(q, 0.3, annotator="ann")
+        result = {}
+        start = threading.Barrier(2)
+
+        def undo():
+            start.wait()
+            try:
+                result["undone"] = person.undo("ann") == q
+            except RuntimeError:
+                result["undone"] = False
+
+        def collect():
+            start.wait()
+            result["taken"] = learner.collect([q])[q]
+
+        threads = [threading.Thread(target=undo), threading.Thread(target=collect)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert result["undone"] != (result["taken"] is not None), result
+        if result["undone"]:  # the answer is back in the queue, the undone one kept
+            assert learner.get(q)["answer"] is None and learner.next_open("ann") == q
+            assert [r["why"] for r in learner.responses(q, withdrawn=True)] == ["undone"]
+            person.answer(q, 0.1, annotator="ann")
+            assert learner.collect([q]) == {q: 0.1}
+        else:
+            assert learner.get(q)["collected"] and learner.get(q)["answer"] == 0.3
+    person.close()
+    learner.close()
