@@ -442,6 +442,30 @@ def test_a_team_annotates_in_headless_chromium(tmp_path):
         server.stop()
 
 
+def _race(person, learner, q):
+    """An undo (``person``'s store) and a collection (``learner``'s) released at once."""
+    result = {}
+    start = threading.Barrier(2)
+
+    def undo():
+        start.wait()
+        try:
+            result["undone"] = person.undo("ann") == q
+        except RuntimeError:
+            result["undone"] = False
+
+    def collect():
+        start.wait()
+        result["taken"] = learner.collect([q])[q]
+
+    threads = [threading.Thread(target=undo), threading.Thread(target=collect)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return result
+
+
 def test_undo_and_collect_racing_from_two_stores_never_both_win(tmp_path):
     """Two servers on one file: one undoes an answer while the other's learner takes it.
     Either the undo wins (the learner gets nothing yet) or the collection does (the undo is
@@ -451,25 +475,7 @@ def test_undo_and_collect_racing_from_two_stores_never_both_win(tmp_path):
     for k in range(40):
         q = _add(person, k)
         person.answer(q, 0.3, annotator="ann")
-        result = {}
-        start = threading.Barrier(2)
-
-        def undo():
-            start.wait()
-            try:
-                result["undone"] = person.undo("ann") == q
-            except RuntimeError:
-                result["undone"] = False
-
-        def collect():
-            start.wait()
-            result["taken"] = learner.collect([q])[q]
-
-        threads = [threading.Thread(target=undo), threading.Thread(target=collect)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
+        result = _race(person, learner, q)
         assert result["undone"] != (result["taken"] is not None), result
         if result["undone"]:  # the answer is back in the queue, the undone one kept
             assert learner.get(q)["answer"] is None and learner.next_open("ann") == q
