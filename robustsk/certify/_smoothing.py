@@ -32,7 +32,7 @@ def smoothed_counts(
     sigma: float | ArrayLike,
     n_draws: int,
     *,
-    batch_size: int = 10000,
+    batch_size: int | None = None,
     random_state: RandomStateLike = None,
 ) -> np.ndarray:
     """How often the base classifier predicts each class on ``n_draws`` noisy copies of each
@@ -50,8 +50,9 @@ def smoothed_counts(
         Noise level (standard deviation), one for all or one per example.
     n_draws : int
         Noisy copies per example.
-    batch_size : int, default=10000
-        Copies per forward pass.
+    batch_size : int or None, default=None
+        Copies per forward pass; None takes 1,000 on a CPU (cache-sized: faster
+        there) and 10,000 on a GPU.
     random_state : None, int, numpy or torch Generator, default=None
         Seeds the noise.
 
@@ -63,7 +64,8 @@ def smoothed_counts(
     X = np.asarray(X, dtype=np.float32)
     check_number(n_draws, "n_draws", low=1, integer=True)
     n = int(n_draws)
-    check_number(batch_size, "batch_size", low=1, integer=True)
+    if batch_size is not None:
+        check_number(batch_size, "batch_size", low=1, integer=True)
     m = X.shape[0]
     sig = np.array(np.broadcast_to(np.asarray(sigma, dtype=np.float32), (m,)))
     classes = np.asarray(classifier.classes_)
@@ -71,6 +73,8 @@ def smoothed_counts(
     counts = np.zeros((m, k), dtype=np.int64)
     net = TorchClassifier(classifier, "smoothed_counts") if hasattr(classifier, "module_") else None
     device = net.device if net is not None else "cpu"
+    if batch_size is None:
+        batch_size = 10000 if torch.device(device).type == "cuda" else 1000
     gen = torch.Generator(device=device)
     gen.manual_seed(draw_seed(random_state))
     per_example = min(int(n), int(batch_size))
