@@ -20,6 +20,13 @@ The races of :func:`~robustsk.query.noise_entropy`:
 
 :func:`~robustsk.query.noise_uncertainty` has one race, the high side of the mean softmax
 entropy.
+
+:func:`~robustsk.query.bald` and :func:`~robustsk.query.dropout_entropy` race on the high
+side too, with :func:`adaptive_mc`: their scores (the entropy of the mean MC-dropout
+prediction, minus the mean entropy of the passes for BALD) are smooth functions of the mean
+of the per-pass vectors ``v_t = (p_t, H(p_t))``, so their standard error comes from the
+delta method, ``sqrt(w' Cov(v) w / m)`` with ``w = (log p_bar, 1)`` (BALD) or
+``(log p_bar, 0)`` (DropOut-Entropy), on running first and second moments of ``v_t``.
 """
 
 from __future__ import annotations
@@ -29,12 +36,26 @@ from typing import Any
 
 import numpy as np
 
+from ..utils import check_number
+
 #: Copies every example gets in the first round, and per later round.
 FIRST_COPIES = 5
 #: Pseudo-counts (in all, spread over the classes) of the label-entropy standard error.
 SMOOTHING = 0.25
 #: Width of the confidence intervals, in standard errors.
 DEFAULT_Z = 2.0
+#: Largest table of second moments (bytes) the MC-dropout races hold; with more classes
+#: every example gets all its passes (no race; the selection is the full draw's).
+MAX_MOMENT_BYTES = 512 * 2**20
+
+
+def use_adaptive(adaptive, z, n_pool, n_instances, n_draws):
+    """Whether to draw adaptively: asked for, and worth it (a pool much larger than the
+    selection, more copies than one round). Validates ``adaptive`` and ``adaptive_z``."""
+    if not isinstance(adaptive, (bool, np.bool_)):
+        raise TypeError(f"adaptive must be True or False, got {adaptive!r}.")
+    check_number(z, "adaptive_z", low=0.0)
+    return bool(adaptive) and n_pool >= 4 * n_instances and n_draws > FIRST_COPIES
 
 
 @dataclass
@@ -198,3 +219,107 @@ def rank_high_low(
     rest = order[~np.isin(order, high)]
     idx = np.concatenate([high, rest[:n_low]])
     return idx, h[idx]
+
+
+@dataclass
+class DrawStats:
+    """Running moments of the MC-dropout passes ``v_t = (p_t, H(p_t))`` of each example."""
+
+    s1: np.ndarray  # (n, C + 1) sums of v_t
+    s2: np.ndarray | None  # (n, C + 1, C + 1) sums of v_t v_t' (None: too large, no race)
+    m: np.ndarray  # (n,) passes drawn
+    n_copies: int = 0  # passes drawn in all
+
+    @classmethod
+    def empty(cls, n: int, n_classes: int) -> DrawStats:
+        d = n_classes + 1
+        racing = n * d * d * 8 <= MAX_MOMENT_BYTES
+        return cls(
+            np.zeros((n, d)),
+            np.zeros((n, d, d)) if racing else None,
+            np.zeros(n, dtype=np.int64),
+        )
+
+    def add(self, ids: np.ndarray, probs: np.ndarray) -> None:
+        """Add the passes ``probs`` of shape ``(len(ids), k, C)`` of the examples ``ids``."""
+        probs = np.asarray(probs, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logp = np.where(probs > 0, np.log(probs), 0.0)
+        v = np.concatenate([probs, -(probs * logp).sum(axis=2, keepdims=True)], axis=2)
+        self.s1[ids] += v.sum(axis=1)
+        if self.s2 is not None:
+            self.s2[ids] += np.einsum("bki,bkj->bij", v, v)
+        self.m[ids] += probs.shape[1]
+        self.n_copies += probs.shape[0] * probs.shape[1]
+
+    def estimate(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each example's score (``kind`` "bald" or "dropout_entropy") and its standard
+        error; the score is exactly the full draw's on the same passes."""
+        m = np.maximum(self.m, 1).astype(np.float64)
+        mean = self.s1 / m[:, None]
+        p_bar, h_bar = mean[:, :-1], mean[:, -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_bar = np.where(p_bar > 0, np.log(p_bar), 0.0)
+        score = -(p_bar * log_bar).sum(axis=1)
+        if kind == "bald":
+            score = score - h_bar
+        if self.s2 is None:
+            return score, np.full_like(score, np.nan)
+        w = np.concatenate([log_bar, np.full((len(m), 1), 1.0 if kind == "bald" else 0.0)], 1)
+        cov = self.s2 / m[:, None, None] - mean[:, :, None] * mean[:, None, :]
+        var = np.einsum("ni,nij,nj->n", w, cov, w) * m / np.maximum(m - 1, 1)
+        return score, np.sqrt(np.maximum(var, 0.0) / m)
+
+
+def adaptive_mc(
+    draw: Any,
+    n_pool: int,
+    n_draws: int,
+    *,
+    kind: str,
+    n_high: int,
+    z: float = DEFAULT_Z,
+    first: int = FIRST_COPIES,
+) -> DrawStats:
+    """MC-dropout passes in rounds until the high-side race is settled or has ``n_draws``.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(ids, k) -> probs`` of shape ``(len(ids), k, C)``: ``k`` fresh MC-dropout
+        passes of the examples ``ids``.
+    n_pool : int
+        Pool size.
+    n_draws : int
+        Passes of an example that stays in the race to the end (T).
+    kind : {"bald", "dropout_entropy"}
+        The score that races.
+    n_high : int
+        Examples selected (the highest scores).
+    z : float, default=2.0
+        Confidence-interval width in standard errors.
+    first : int, default=5
+        Passes per example in the first round and per later round.
+
+    Returns
+    -------
+    stats : DrawStats
+        Moments of the passes; examples that stayed in the race have ``n_draws`` passes.
+    """
+    ids = np.arange(n_pool)
+    stats: DrawStats | None = None
+    active = np.ones(n_pool, dtype=bool)
+    while True:
+        done = 0 if stats is None else int(stats.m[ids].max(initial=0))
+        k = min(first, n_draws - done)
+        if k <= 0 or ids.shape[0] == 0:
+            assert stats is not None
+            return stats
+        probs = draw(ids, k)
+        if stats is None:
+            stats = DrawStats.empty(n_pool, probs.shape[2])
+        stats.add(ids, probs)
+        if stats.s2 is not None:  # else too many classes to race: every example gets all
+            score, se = stats.estimate(kind)
+            active = _race_high(score, se, z, n_high, active)
+            ids = np.flatnonzero(active)

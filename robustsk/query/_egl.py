@@ -52,59 +52,39 @@ def _layer_input(layer, a):
 
 
 def _layer_sq_norms(layer, a, delta):
-    """Per-example, per-class squared norm of one layer's parameter gradient.
+    """Per-example squared norm of one layer's parameter gradient, for one class.
 
-    ``a`` is the layer's (unfolded) input and ``delta`` the gradients of its
-    output for every class, shape (batch, C, ...). Returns (batch, C).
+    ``a`` is the layer's (unfolded) input and ``delta`` the gradient of the
+    class's ``log p_c`` with respect to the layer's output, shape (batch, ...).
+    Returns (batch,).
     """
-    b, n_classes = delta.shape[:2]
+    b = delta.shape[0]
     if isinstance(layer, nn.Linear):
         a2 = a.reshape(b, -1, a.shape[-1])  # (batch, T, in)
-        d2 = delta.reshape(b, n_classes, -1, delta.shape[-1])  # (batch, C, T, out)
+        d2 = delta.reshape(b, -1, delta.shape[-1])  # (batch, T, out)
         if a2.shape[1] == 1:  # the gradient is the outer product delta a^T
-            sq = d2[:, :, 0].pow(2).sum(2) * a2[:, 0].pow(2).sum(1, keepdim=True)
+            sq = d2[:, 0].pow(2).sum(1) * a2[:, 0].pow(2).sum(1)
         else:
-            g = torch.matmul(d2.transpose(2, 3), a2.unsqueeze(1))  # (batch, C, out, in)
-            sq = g.pow(2).flatten(2).sum(2)
+            sq = torch.bmm(d2.transpose(1, 2), a2).flatten(1).pow(2).sum(1)  # (batch,)
         if layer.bias is not None:
-            sq = sq + d2.sum(2).pow(2).sum(2)
+            sq = sq + d2.sum(1).pow(2).sum(1)
         return sq
-    # Conv2d: the gradient is delta (O x L) times the unfolded input (L x K),
-    # for all classes in one batched product.
-    d = delta.flatten(3)  # (batch, C, O, L)
-    g = torch.bmm(d.flatten(1, 2), a)  # (batch, C*O, K)
-    sq = g.reshape(b, n_classes, -1).pow(2).sum(2)
+    # Conv2d: the gradient is delta (O x L) times the unfolded input (L x K).
+    d = delta.flatten(2)  # (batch, O, L)
+    sq = torch.bmm(d, a).flatten(1).pow(2).sum(1)
     if layer.bias is not None:
-        sq = sq + d.sum(3).pow(2).sum(2)
+        sq = sq + d.sum(2).pow(2).sum(1)
     return sq
 
 
-def _class_gradients(log_p, outs):
-    """The gradient of each class's ``log p_c`` with respect to each of ``outs``, as
-    ``(batch, C, ...)`` tensors: the C backward passes batched into one (``vmap`` over the
-    backward, ``is_grads_batched``), or one pass per class where an operation of the
-    network has no batching rule."""
-    n_classes = log_p.shape[1]
-    eye = torch.eye(n_classes, device=log_p.device, dtype=log_p.dtype)
-    try:
-        grads = torch.autograd.grad(
-            log_p,
-            outs,
-            grad_outputs=eye.unsqueeze(1).expand(n_classes, *log_p.shape),
-            retain_graph=True,
-            is_grads_batched=True,
-        )
-        return [g.transpose(0, 1) for g in grads]
-    except RuntimeError:
-        per_class = [
-            torch.autograd.grad(log_p[:, c].sum(), outs, retain_graph=c < n_classes - 1)
-            for c in range(n_classes)
-        ]
-        return [torch.stack([d[i] for d in per_class], dim=1) for i in range(len(outs))]
-
-
 def _grad_sq_norms_hooks(net, x):
-    """(batch, C) squared gradient norms of log p_c, via layer inputs and output gradients."""
+    """(batch, C) squared gradient norms of log p_c, via layer inputs and output gradients.
+
+    One backward pass per class to the layers' outputs (not to the weights), each
+    followed at once by the per-example norms of that class's weight gradients, so no
+    ``(C, batch, ...)`` gradient tensor is ever stacked or copied (measured: batching the C
+    passes with ``is_grads_batched`` costs more here, in the copies that max-pooling's
+    backward needs without a batching rule)."""
     layers = [m for m in net.module.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
     inputs, outputs = {}, {}
 
@@ -117,10 +97,14 @@ def _grad_sq_norms_hooks(net, x):
         with torch.enable_grad():
             log_p = net.log_proba(net.module(x))  # (batch, C)
             outs = [outputs[m] for m in layers]
-            deltas = _class_gradients(log_p, outs)
-            sq = torch.zeros(x.shape[0], log_p.shape[1], device=x.device)
-            for layer, delta in zip(layers, deltas):
-                sq += _layer_sq_norms(layer, inputs[layer], delta)
+            n_classes = log_p.shape[1]
+            sq = torch.zeros(x.shape[0], n_classes, device=x.device)
+            for c in range(n_classes):
+                deltas = torch.autograd.grad(
+                    log_p[:, c].sum(), outs, retain_graph=c < n_classes - 1
+                )
+                for layer, delta in zip(layers, deltas):
+                    sq[:, c] += _layer_sq_norms(layer, inputs[layer], delta)
     finally:
         for h in handles:
             h.remove()
@@ -148,8 +132,8 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
 
     The cross-entropy gradient for label ``c`` is minus the gradient of
     ``log p_c``. For networks whose parameters all sit in ``Linear`` and
-    ``Conv2d`` layers, the labels' backward passes to the layer outputs run as
-    one batched pass (``vmap`` over the backward), and the per-example
+    ``Conv2d`` layers, one backward pass per label runs to the layer outputs
+    (not the weights), and the per-example
     parameter-gradient norms follow from each
     layer's input and output gradient (an outer product for a linear layer, an
     unfolded product for a convolution) without materializing per-example

@@ -22,6 +22,7 @@ from ..utils import (
     map_pool,
     renamed_kwargs,
 )
+from ._adaptive import DEFAULT_Z, adaptive_mc, use_adaptive
 from ._base import check_query, select_top
 from ._docstrings import PARTS
 from ._scores import bald_scores, entropy_scores
@@ -163,6 +164,42 @@ def _mc_block(X, *, estimator, **kwargs):
     return mc_dropout_scores(estimator, X, **kwargs)
 
 
+def _mc_passes_block(X, *, estimator, n_draws, p, random_state, batch_size):
+    """The block's ``(n, n_draws, C)`` float64 MC-dropout probabilities."""
+    net = TorchClassifier(estimator, "mc_dropout")
+    out = None
+    for s, mc in _mc_draws(net, X, n_draws, p, random_state, batch_size):
+        if out is None:
+            out = np.empty((X.shape[0], n_draws, mc.shape[2]))
+        out[s] = np.transpose(mc, (1, 0, 2))
+    return out
+
+
+def adaptive_mc_scores(
+    estimator, X_pool, n_instances, rng, name, n_draws, p, z, batch_size, n_jobs, block_size
+):
+    """BALD or DropOut-Entropy with adaptive passes: ``(scores, passes)``; examples that left
+    the race score ``-inf`` (see :mod:`robustsk.query._adaptive`)."""
+
+    def draw(ids, k):
+        return map_pool(
+            _mc_passes_block,
+            X_pool[ids],
+            n_jobs=n_jobs,
+            block_size=block_size,
+            random_state=rng,
+            seeded=True,
+            estimator=estimator,
+            n_draws=k,
+            p=p,
+            batch_size=batch_size,
+        )
+
+    stats = adaptive_mc(draw, X_pool.shape[0], n_draws, kind=name, n_high=n_instances, z=z)
+    score, _ = stats.estimate(name)
+    return np.where(stats.m >= n_draws, score, -np.inf), stats.n_copies
+
+
 _DOC = """{summary}
     Needs a torch network (robustsk estimator or skorch net): dropout is run at
     prediction time on a copy of its module, ``n_draws`` passes per batch.
@@ -180,6 +217,14 @@ _DOC = """{summary}
         Dropout probability of inserted layers.
     batch_size : int, default=1024
         Rows per forward pass.
+    adaptive : bool, default=False
+        Draw the passes in rounds of 5 and stop for an example once it is
+        settled below the selection cut-off at ``adaptive_z`` standard errors
+        (delta-method intervals; see :ref:`adaptive-copies`); examples that
+        stay in the race get all ``n_draws`` passes and are ranked on them.
+        With the default ``n_draws=10`` it saves at most half the passes.
+    adaptive_z : float, default=2.0
+        Width of the adaptive confidence intervals, in standard errors.
     {parallel}
 
     Returns
@@ -199,6 +244,8 @@ def _mc_strategy(name, doc):
         n_draws: int = 10,
         p: float = 0.1,
         batch_size: int = 1024,
+        adaptive: bool = False,
+        adaptive_z: float = DEFAULT_Z,
         n_jobs: int | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +254,22 @@ def _mc_strategy(name, doc):
         )
         check_number(n_draws, "n_draws", low=1, integer=True)
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
+        if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
+            TorchClassifier(estimator, name)
+            scores, _ = adaptive_mc_scores(
+                estimator,
+                X_pool,
+                n_instances,
+                rng,
+                name,
+                n_draws,
+                p,
+                adaptive_z,
+                batch_size,
+                n_jobs,
+                block_size,
+            )
+            return select_top(scores, n_instances, rng)
         scores = mc_pool_scores(
             estimator, X_pool, rng, name, n_draws, p, batch_size, n_jobs, block_size
         )

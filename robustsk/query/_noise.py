@@ -27,7 +27,7 @@ from ..utils import (
     renamed_kwargs,
     torch_generator,
 )
-from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low
+from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low, use_adaptive
 from ._base import check_predict_proba, check_query, select_top
 from ._docstrings import PARTS
 from ._scores import entropy_scores, label_entropy_scores
@@ -157,15 +157,6 @@ def _pool_noisy_predictions(
     )
 
 
-def _use_adaptive(adaptive, z, n_pool, n_instances, n_draws):
-    """Whether to draw adaptively: asked for, and worth it (a pool much larger than the
-    selection, more copies than one round)."""
-    if not isinstance(adaptive, (bool, np.bool_)):
-        raise TypeError(f"adaptive must be True or False, got {adaptive!r}.")
-    check_number(z, "adaptive_z", low=0.0)
-    return bool(adaptive) and n_pool >= 4 * n_instances and n_draws > 5
-
-
 def _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size):
     """``draw(ids, k)``: k fresh noisy copies of the pool rows ``ids`` (labels, entropies)."""
 
@@ -266,7 +257,7 @@ def noise_entropy(
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
     check_parallel(n_jobs, block_size)
     n_high = (n_instances + 1) // 2
-    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
+    if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
         stats = adaptive_copies(
             draw,
@@ -317,7 +308,7 @@ def noise_uncertainty(
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
     check_parallel(n_jobs, block_size)
-    if _use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
+    if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
         stats = adaptive_copies(
             draw, X_pool.shape[0], n_draws, kind="uncertainty", n_high=n_instances, z=adaptive_z

@@ -23,9 +23,22 @@ def test_egl_matches_a_per_sample_autograd_reference(trained):
     np.testing.assert_allclose(scores, ref, rtol=1e-4)
 
 
+class _PerToken(torch.nn.Module):
+    """A linear layer applied to each of 8 rows (a 3-d input), then a dense head."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = torch.nn.Linear(8, 5)
+        self.head = torch.nn.Linear(40, 4)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.rows(x.reshape(x.shape[0], 8, 8))).flatten(1))
+
+
 @pytest.mark.parametrize(
     "module",
     [
+        _PerToken(),
         torch.nn.Sequential(
             torch.nn.Conv2d(1, 3, 3, padding=1, stride=2),
             torch.nn.ReLU(),
@@ -40,7 +53,11 @@ def test_egl_matches_a_per_sample_autograd_reference(trained):
             torch.nn.Linear(8, 4),
         ),
     ],
-    ids=["conv-linear (layer factorization)", "batchnorm (jacobian path)"],
+    ids=[
+        "per-row linear (layer factorization)",
+        "conv-linear (layer factorization)",
+        "batchnorm (jacobian path)",
+    ],
 )
 def test_egl_both_computation_paths_agree_with_autograd(module):
     from robustsk.query._egl import _factorizable, _grad_sq_norms_hooks, _grad_sq_norms_jacobian
