@@ -48,15 +48,24 @@ def setting(digits):
     return net.fit(X_train[:300], y_train[:300]), X_test[:90]
 
 
-@pytest.mark.parametrize("name", PARALLEL_STRATEGIES)
-def test_strategy_gives_the_same_selection_for_none_one_and_two_jobs(setting, name):
+#: The MC-dropout strategies' adaptive passes too (noise_entropy and noise_uncertainty draw
+#: adaptively by default): each round seeds its blocks afresh from the same generator.
+ADAPTIVE = [(name, {"n_draws": 12, "adaptive": True}) for name in ("bald", "dropout_entropy")]
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [(name, EXTRA.get(name, {})) for name in PARALLEL_STRATEGIES] + ADAPTIVE,
+    ids=PARALLEL_STRATEGIES + [f"{name}-adaptive" for name, _ in ADAPTIVE],
+)
+def test_strategy_gives_the_same_selection_for_none_one_and_two_jobs(setting, name, extra):
     net, pool = setting
     strategy = {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES}[name]
 
     def call(n_jobs):
         # three blocks of 32 rows: the seeded strategies draw one seed per block
         rng = np.random.default_rng(5)  # a Generator: its later draws (ties) must line up too
-        kw = dict(random_state=rng, n_jobs=n_jobs, block_size=32, **EXTRA.get(name, {}))
+        kw = dict(random_state=rng, n_jobs=n_jobs, block_size=32, **extra)
         return strategy(net, pool, 10, **kw)
 
     none, one, two = call(None), call(1), call(2)
