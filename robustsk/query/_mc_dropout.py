@@ -132,10 +132,15 @@ def mc_dropout_probs(
     probs : ndarray of shape (n, n_draws, C), float32
     """
     net = TorchClassifier(classifier, "mc_dropout_probs")
+    return _stacked_draws(net, X_pool, n_draws, p, random_state, batch_size, np.float32)
+
+
+def _stacked_draws(net, X, n_draws, p, random_state, batch_size, dtype):
+    """Every pass's probabilities, example-major: ``(n, n_draws, C)`` of ``dtype``."""
     out: np.ndarray | None = None
-    for s, mc in _mc_draws(net, X_pool, n_draws, p, random_state, batch_size):
+    for s, mc in _mc_draws(net, X, n_draws, p, random_state, batch_size):
         if out is None:
-            out = np.empty((X_pool.shape[0], n_draws, mc.shape[2]), dtype=np.float32)
+            out = np.empty((X.shape[0], n_draws, mc.shape[2]), dtype=dtype)
         out[s] = np.transpose(mc, (1, 0, 2))
     assert out is not None
     return out
@@ -167,19 +172,14 @@ def _mc_block(X, *, estimator, **kwargs):
 def _mc_passes_block(X, *, estimator, n_draws, p, random_state, batch_size):
     """The block's ``(n, n_draws, C)`` float64 MC-dropout probabilities."""
     net = TorchClassifier(estimator, "mc_dropout")
-    out = None
-    for s, mc in _mc_draws(net, X, n_draws, p, random_state, batch_size):
-        if out is None:
-            out = np.empty((X.shape[0], n_draws, mc.shape[2]))
-        out[s] = np.transpose(mc, (1, 0, 2))
-    return out
+    return _stacked_draws(net, X, n_draws, p, random_state, batch_size, np.float64)
 
 
 def adaptive_mc_scores(
     estimator, X_pool, n_instances, rng, name, n_draws, p, z, batch_size, n_jobs, block_size
 ):
-    """BALD or DropOut-Entropy with adaptive passes: ``(scores, passes)``; examples that left
-    the race score ``-inf`` (see :mod:`robustsk.query._adaptive`)."""
+    """BALD or DropOut-Entropy scores with adaptive passes; examples that left the race
+    score ``-inf`` (see :mod:`robustsk.query._adaptive`)."""
 
     def draw(ids, k):
         return map_pool(
@@ -197,7 +197,7 @@ def adaptive_mc_scores(
 
     stats = adaptive_mc(draw, X_pool.shape[0], n_draws, kind=name, n_high=n_instances, z=z)
     score, _ = stats.estimate(name)
-    return np.where(stats.m >= n_draws, score, -np.inf), stats.n_copies
+    return np.where(stats.m >= n_draws, score, -np.inf)
 
 
 _DOC = """{summary}
@@ -256,7 +256,7 @@ def _mc_strategy(name, doc):
         check_number(p, "p", low=0.0, high=1.0, include_high=False)
         if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
             TorchClassifier(estimator, name)
-            scores, _ = adaptive_mc_scores(
+            scores = adaptive_mc_scores(
                 estimator,
                 X_pool,
                 n_instances,
