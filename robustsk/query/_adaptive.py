@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..utils import check_number
+from ._scores import entropy_scores
 
 #: Copies every example gets in the first round, and per later round.
 FIRST_COPIES = 5
@@ -243,9 +244,7 @@ class DrawStats:
     def add(self, ids: np.ndarray, probs: np.ndarray) -> None:
         """Add the passes ``probs`` of shape ``(len(ids), k, C)`` of the examples ``ids``."""
         probs = np.asarray(probs, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logp = np.where(probs > 0, np.log(probs), 0.0)
-        v = np.concatenate([probs, -(probs * logp).sum(axis=2, keepdims=True)], axis=2)
+        v = np.concatenate([probs, entropy_scores(probs)[:, :, None]], axis=2)
         self.s1[ids] += v.sum(axis=1)
         if self.s2 is not None:
             self.s2[ids] += np.einsum("bki,bkj->bij", v, v)
