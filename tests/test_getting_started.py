@@ -38,12 +38,15 @@ def test_both_scales_give_comparable_models(namespace):
 
     names = ["gaussian_noise", "contrast"]
     X_test, y_test = ns["X_test"].astype(np.float32), ns["y_test"]
-    unit = corruption_accuracy(ns["clf"], X_test / 255.0, y_test, corruptions=names)
-    byte = corruption_accuracy(ns["on_bytes"], X_test, y_test, corruptions=names, clip=(0, 255))
+    # one seed for both scales: the same noise draws, scaled to each range (unseeded, the
+    # two scores differed by more than 0.01 once, from the draws alone)
+    kw = dict(corruptions=names, random_state=0)
+    unit = corruption_accuracy(ns["clf"], X_test / 255.0, y_test, **kw)
+    byte = corruption_accuracy(ns["on_bytes"], X_test, y_test, clip=(0, 255), **kw)
     assert unit > 0.5
     assert byte == pytest.approx(unit, abs=0.01)  # the same model, the same corruptions
     with pytest.warns(UserWarning, match="clip"):
-        wrong = corruption_accuracy(ns["on_bytes"], X_test, y_test, corruptions=names)
+        wrong = corruption_accuracy(ns["on_bytes"], X_test, y_test, **kw)
     assert wrong < unit - 0.2  # without the range the bytes are clipped to [0, 1]
 
 
