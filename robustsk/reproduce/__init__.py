@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         run_stage_loop,
         summarize_seeds,
     )
+    from ._robust_al_stages import selection_bias_summary, stagewise_differences
     from ._rpr import RPRConfig, run_rpr, run_rpr_seeds, summarize_rpr_seeds
 
 #: The module that defines each public name.
@@ -59,6 +60,8 @@ _MODULES = {
     "run_robust_al_seeds": "_robust_al",
     "run_stage_loop": "_robust_al",
     "summarize_seeds": "_robust_al",
+    "selection_bias_summary": "_robust_al_stages",
+    "stagewise_differences": "_robust_al_stages",
     "RPRConfig": "_rpr",
     "run_rpr": "_rpr",
     "run_rpr_seeds": "_rpr",
@@ -81,6 +84,8 @@ __all__ = [
     "run_rpr",
     "run_rpr_seeds",
     "run_stage_loop",
+    "selection_bias_summary",
+    "stagewise_differences",
     "summarize_rpr_seeds",
     "summarize_seeds",
 ]

@@ -17,11 +17,12 @@ from ..active import ActiveLearner
 from ..estimators import AdversarialClassifier, RobustNetClassifier
 from ..metrics import adversarial_accuracy
 from ..nets import VGG8, VGG16, LeNet5
-from ..query import ROBUST_AL_STRATEGIES
+from ..query import ROBUST_AL_STRATEGIES, selection_bias
 from ..utils import check_number, check_options, progress_bar, write_csv
 from ._data import dataset_title
 from ._networks import format_radius, module_params, network_kwargs, network_name
 from ._plots import subplots
+from ._robust_al_stages import format_stage_tables, selection_bias_summary, stagewise_differences
 from ._seeds import sample_sd, seed_configs
 
 #: When AutoAttack runs: every stage, Table 5's two columns (one third and last), the last.
@@ -360,7 +361,11 @@ def run_stage_loop(
     -------
     records : list of dict
         One per stage: labels used, accuracy, PGD (and AutoAttack, at the stages
-        ``cfg.autoattack_stages`` names) robustness, seconds.
+        ``cfg.autoattack_stages`` names) robustness, seconds; a stage that
+        queries also has ``entropy_jsd`` and ``label_jsd``, the Jensen-Shannon
+        divergence between its batch's and the unlabelled pool's histograms of
+        predictive entropy (50 bins) and of the label (the paper's section 6,
+        :func:`robustsk.query.selection_bias`).
     """
     check_options(strategy_name, "strategy_name", set(ROBUST_AL_STRATEGIES))
     _check_config(replace(cfg, strategies=(strategy_name,)))
@@ -394,7 +399,18 @@ def run_stage_loop(
         }
         if stage < cfg.n_stages:
             candidates = np.flatnonzero(unlabeled)
-            idx, _ = learner.query(X_pool[candidates], n_instances=cfg.n_per_stage)
+            X_candidates = X_pool[candidates]
+            idx, _ = learner.query(X_candidates, n_instances=cfg.n_per_stage)
+            # Section 6: how far this batch's entropy and labels are from the pool's (Eq. 12),
+            # under the model that chose it
+            bias = selection_bias(
+                estimator,
+                X_candidates,
+                idx,
+                y_pool=y_pool[candidates],
+                characteristics=("entropy", "label"),
+            )
+            row["entropy_jsd"], row["label_jsd"] = bias["entropy"], bias["label"]
             chosen = candidates[idx]
             unlabeled[chosen] = False
             learner.teach(X_pool[chosen], y_pool[chosen])
@@ -744,7 +760,9 @@ def run_robust_al_seeds(
     if differences:
         write_csv(differences, out / "differences_seeds.csv")
     minutes = [sum(r["seconds"] for r in records if r["seed"] == k) / 60 for k in range(seeds)]
-    text = format_seeds_summary(summary, differences, cfg, command=command, minutes=minutes)
+    text = format_seeds_summary(
+        summary, differences, cfg, command=command, minutes=minutes, records=records
+    )
     (out / "summary.md").write_text(text, encoding="utf-8")
     plot_curves(records, out / "curves.png", cfg)
     if verbose:
@@ -780,9 +798,11 @@ def format_seeds_summary(
     *,
     command: str | None = None,
     minutes: Sequence[float] | None = None,
+    records: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     """The summary over seeds as Markdown: last stage (mean +- sd, %), paired differences
-    (percentage points) with both noise tests, a reading line per difference and the command.
+    (percentage points) with both noise tests, a reading line per difference and the command;
+    with ``records``, the paired PGD differences at every stage and the selection bias.
 
     Parameters
     ----------
@@ -796,6 +816,10 @@ def format_seeds_summary(
         The command that made the run.
     minutes : sequence of float or None, default=None
         Wall time of each seed.
+    records : sequence of dict or None, default=None
+        Every stage record with its seed (``stages_seeds.csv``): adds
+        :func:`~robustsk.reproduce.stagewise_differences` of the default pairs
+        and :func:`~robustsk.reproduce.selection_bias_summary`.
 
     Returns
     -------
@@ -856,6 +880,12 @@ def format_seeds_summary(
                 f"{100 * d['sd']:.2f} points over {d['n_seeds']} seeds ({d['a']} {side} "
                 f"{d['b']}; {', '.join(tests)})."
             )
+    if records:
+        stagewise = [
+            (f"{a} - {b}, {names['pgd']}", stagewise_differences(records, a, b, metric="pgd"))
+            for a, b in DEFAULT_PAIRS
+        ]
+        lines += format_stage_tables(stagewise, selection_bias_summary(records))
     return "\n".join(lines) + "\n"
 
 

@@ -4,13 +4,17 @@ import numpy as np
 import pytest
 
 from robustsk.nets import MLP
+from robustsk.query import dre_select, jensen_shannon
 from robustsk.reproduce import (
     RobustALConfig,
     paired_differences,
     run_robust_al,
     run_robust_al_seeds,
+    selection_bias_summary,
+    stagewise_differences,
     summarize_seeds,
 )
+from robustsk.reproduce._robust_al import format_seeds_summary
 
 TINY = dict(
     strategies=("random", "dre"),
@@ -54,6 +58,13 @@ def test_robust_al_stage_loop_writes_csv_summary_and_curves(digits, tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "| dre | robust |" in summary and "| random | standard |" in summary
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    # every querying stage records its batch's section-6 bias; the last stage queries nothing
+    for r in records:
+        queried = r["stage"] < 2
+        assert ("entropy_jsd" in r) == queried and ("label_jsd" in r) == queried
+        if queried:
+            assert 0.0 <= r["entropy_jsd"] <= 1.0 and 0.0 <= r["label_jsd"] <= 1.0
+    assert rows[0]["entropy_jsd"] != "" and rows[2]["entropy_jsd"] == ""
 
 
 def test_seeds_ceiling_coreset_bald_and_autoattack_subset(digits, tmp_path):
@@ -112,6 +123,9 @@ def test_seeds_ceiling_coreset_bald_and_autoattack_subset(digits, tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "Command: `cmd`" in text and "| ceiling | robust | 400 |" in text
     assert "AutoAttack (standard) on the first 20" in text
+    # no DRE / random pair to compare stage by stage, but both strategies' selection bias
+    assert "Paired differences at every stage" not in text
+    assert "| coreset | 1 |" in text and "| bald | 1 |" in text
     assert len(_read(tmp_path / "stages_seeds.csv")) == 2 * (2 + 2 + 1)
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -160,6 +174,56 @@ def test_summary_and_paired_differences_on_known_numbers():
     one = paired_differences([r for r in records if r["seed"] == 0])
     assert not any(d["beyond_2sd"] or d["beyond_seed_spread"] for d in one)
     assert paired_differences(records, [("dre", "coreset")]) == []
+
+
+def test_stagewise_differences_and_selection_bias_on_known_numbers():
+    records = []
+    for k, (dre_pgd, rnd_pgd) in enumerate([((0.2, 0.5), (0.3, 0.5)), ((0.2, 0.6), (0.1, 0.4))]):
+        for stage in (0, 1):
+            records.append(
+                {**_record("dre", k, dre_pgd[stage], stage=stage), "entropy_jsd": 0.01 * (k + 1)}
+            )
+            records.append(
+                {**_record("random", k, rnd_pgd[stage], stage=stage), "entropy_jsd": 0.1}
+            )
+    records.append(_record("random", 0, 0.0, stage=1, training="standard"))
+    rows = stagewise_differences(records, "dre", "random")
+    assert [r["stage"] for r in rows] == [0, 1]
+    # stage 0: d = (-0.1, +0.1); stage 1: d = (0.0, +0.2)
+    assert rows[0]["mean"] == pytest.approx(0.0) and rows[0]["n_positive"] == 1
+    assert rows[0]["sd"] == pytest.approx(np.std([-0.1, 0.1], ddof=1))
+    assert rows[1]["mean"] == pytest.approx(0.1) and rows[1]["n_positive"] == 1
+    assert rows[1]["per_seed"] == "0.0000 0.2000"
+    assert stagewise_differences(records, "dre", "coreset") == []
+    bias = {r["strategy"]: r for r in selection_bias_summary(records)}
+    assert set(bias) == {"dre", "random"}  # the standard run recorded no bias
+    assert bias["dre"]["entropy_jsd_mean"] == pytest.approx(0.015)
+    assert bias["dre"]["entropy_jsd_sd"] == pytest.approx(np.std([0.01, 0.02], ddof=1))
+    assert bias["random"]["n_batches"] == 2 and "label_jsd_mean" not in bias["random"]
+    text = format_seeds_summary(
+        summarize_seeds(records), paired_differences(records), RobustALConfig(), records=records
+    )
+    assert "Paired differences at every stage, dre - random, PGD-50" in text
+    assert "| 1000 | +0.0, +20.0 | +10.00 | 14.14 | 1 of 2 |" in text
+    assert "| dre | 2 | 0.0150 +- 0.0071 | - |" in text
+
+
+def test_dre_matches_the_pool_entropy_histogram_closer_than_random():
+    """What DRE is for (section 7): its batch's entropy histogram is closer to the pool's
+    than a random batch's, on every one of 20 paired draws of a skewed pool."""
+    rng = np.random.default_rng(0)
+    entropy = np.concatenate([rng.exponential(0.05, 4500), rng.uniform(0.5, 2.3, 500)])
+    edges = np.histogram_bin_edges(entropy, bins=50)
+    pool_hist, _ = np.histogram(entropy, bins=edges)
+
+    def jsd(idx):
+        return jensen_shannon(np.histogram(entropy[idx], bins=edges)[0], pool_hist)
+
+    for seed in range(20):
+        draw = np.random.default_rng(seed)
+        dre_jsd = jsd(dre_select(entropy, 200, draw))
+        random_jsd = jsd(draw.choice(len(entropy), 200, replace=False))
+        assert dre_jsd < random_jsd
 
 
 def test_presets_and_errors(digits, tmp_path):
