@@ -16,7 +16,7 @@ from ..metrics import plot_rpr_curve, rpr_curve, rpr_steps
 from ..nets import LeNet5
 from ..perturb import RandomPixels
 from ..selection import RobustSubsetSelector
-from ..utils import check_number, renamed_kwargs, write_csv
+from ..utils import check_number, check_options, renamed_kwargs, write_csv
 from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
@@ -42,6 +42,11 @@ class RPRConfig:
         Robust training images drawn per class for M_R (the paper: 1,500 of
         60,000, i.e. a quarter of the training set; 125 is the same share of
         5,000).
+    shortfall : {"keep", "fill"}, default="keep"
+        A class with fewer robust images than ``n_per_class``: keep only its
+        robust ones (the paper's method) or top it up with its most robust
+        other images (:class:`~robustsk.selection.RobustSubsetSelector`'s
+        ``shortfall``), so that M_R trains on a class-balanced set.
     max_epochs : int, default=5
         Training epochs of M.
     retrain_epochs : int, default=20
@@ -76,6 +81,7 @@ class RPRConfig:
     n_train: int = 5000
     n_test: int = 1000
     n_per_class: int | str = 125
+    shortfall: str = "keep"
     max_epochs: int = 5
     retrain_epochs: int = 20
     max_steps: int = 250
@@ -120,6 +126,8 @@ class RPRConfig:
         parts.append(f"--value {self.value}")
         if not self.replace:
             parts.append("--distinct")
+        if self.shortfall != "keep":
+            parts.append(f"--shortfall {self.shortfall}")
         parts += [f"--module {self.module.__name__}", f"--seed {self.random_state}"]
         parts.append(f"--seeds {seeds}")
         defaults = RPRConfig()
@@ -199,6 +207,7 @@ def run_rpr(
     X_test, y_test = X_test[: cfg.n_test], y_test[: cfg.n_test]
     perturbation = cfg.perturbation()
     perturbation(X[:1], random_state=0)  # a bad scheme fails here, before any training
+    check_options(cfg.shortfall, "shortfall", ("keep", "fill"))
     scheme = _scheme(cfg, X)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +227,11 @@ def run_rpr(
     model = _train(cfg, X, y, cfg.max_epochs, n_classes)
     log(f"M trained on {len(X):,} images ({time.perf_counter() - start:.0f} s)")
     selector = RobustSubsetSelector(
-        model, n_per_class=cfg.n_per_class, **rpr, random_state=cfg.random_state
+        model,
+        n_per_class=cfg.n_per_class,
+        shortfall=cfg.shortfall,
+        **rpr,
+        random_state=cfg.random_state,
     )
     X_r, y_r = selector.fit_resample(X, y)
     log(
@@ -249,6 +262,7 @@ def run_rpr(
                 "n_robust": selector.n_robust_per_class_[c],
                 "robust_fraction": selector.n_robust_per_class_[c] / max(1, int((y == c).sum())),
                 "n_selected": selector.n_selected_per_class_[c],
+                "n_filled": selector.n_filled_per_class_[c],
             }
             for c in selector.classes_.tolist()
         ],
@@ -282,6 +296,7 @@ def _scheme(cfg: RPRConfig, X: np.ndarray) -> dict[str, Any]:
         "k": cfg.perturbation().pixels_per_image(n_pixels),
         "value": cfg.value,
         "replace": cfg.replace,
+        "shortfall": cfg.shortfall,
     }
 
 
@@ -291,7 +306,8 @@ def _describe(cfg: RPRConfig, k: Any = "") -> str:
     return (
         f"RPR on MNIST, {cfg.module.__name__}: {cfg.n_train:,} training and "
         f"{cfg.n_test:,} test images, MAX_STEPS {cfg.max_steps}, "
-        f"n_per_class {cfg.n_per_class}; scheme RandomPixels(k={k}, value={cfg.value!r}), "
+        f"n_per_class {cfg.n_per_class} (short classes: {cfg.shortfall}); "
+        f"scheme RandomPixels(k={k}, value={cfg.value!r}), "
         f"positions {draws}"
     )
 

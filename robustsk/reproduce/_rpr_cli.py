@@ -48,6 +48,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="exactly k distinct pixels (default: k draws with replacement, at most k pixels)",
     )
     parser.add_argument(
+        "--shortfall",
+        choices=("keep", "fill"),
+        default="keep",
+        help="a class with fewer robust training images than --n-per-class: keep only "
+        "those (the paper's method) or fill it up with its most robust other images",
+    )
+    parser.add_argument(
         "--module",
         choices=("LeNet5", "MLP", "SmallCNN"),
         default="LeNet5",
@@ -67,6 +74,7 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
         "random_state": args.seed,
         "value": args.value,
         "replace": not args.distinct,
+        "shortfall": args.shortfall,
         "module": getattr(nets, args.module),
     }
     fields = ("n_train", "n_test", "n_per_class", "max_epochs", "retrain_epochs", "max_steps", "k")

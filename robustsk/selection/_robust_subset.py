@@ -20,6 +20,7 @@ from ..utils import (
     Boolean,
     Constraint,
     Interval,
+    Options,
     ParameterConstraints,
     RandomState,
     check_number,
@@ -74,10 +75,19 @@ class RobustSubsetSelector(BaseEstimator):
     n_per_class : int, "min" or None, default=None
         Points drawn at random from each class's robust points: an int (the
         paper: 1,500 per class on MNIST; a class with fewer robust points
-        keeps them all, with a warning), ``"min"`` (as many as the class with
-        the fewest robust points has, so the subset is exactly balanced; a
-        class without any robust point is warned about and left out) or
-        ``None`` (every robust point, no balancing).
+        keeps them all, with a warning, or is topped up as ``shortfall``
+        says), ``"min"`` (as many as the class with the fewest robust points
+        has, so the subset is exactly balanced; a class without any robust
+        point is warned about and left out) or ``None`` (every robust point,
+        no balancing).
+    shortfall : {"keep", "fill"}, default="keep"
+        What a class with fewer robust points than ``n_per_class`` gets:
+        ``"keep"`` keeps only its robust points (the paper's method; the
+        subset is then short of that class, with a warning), ``"fill"`` tops
+        it up to ``n_per_class`` with its most robust other points, those of
+        the highest RPR step count (ties at random), so that every class has
+        ``n_per_class`` points (a warning only when the class itself has
+        fewer). Ignored when ``n_per_class`` is None.
     max_steps : int, default=250
         Draws a point must withstand to be robust.
     perturbation : Perturbation, callable or None, default=None
@@ -125,6 +135,9 @@ class RobustSubsetSelector(BaseEstimator):
         ``{label: number of robust points}``.
     n_selected_per_class_ : dict
         ``{label: number of selected points}``.
+    n_filled_per_class_ : dict
+        ``{label: number of selected points that are not robust}`` (non-zero
+        only with ``shortfall="fill"``).
 
     See Also
     --------
@@ -158,6 +171,7 @@ class RobustSubsetSelector(BaseEstimator):
     #: :func:`~robustsk.metrics.rpr_steps`).
     _parameter_constraints: ParameterConstraints = {
         "n_per_class": [_PerClass()],
+        "shortfall": [Options(("keep", "fill"))],
         "max_steps": [Interval(1, integer=True)],
         "prefit": [Boolean()],
         "random_state": [RandomState()],
@@ -168,6 +182,7 @@ class RobustSubsetSelector(BaseEstimator):
         estimator: Any,
         *,
         n_per_class: int | str | None = None,
+        shortfall: str = "keep",
         max_steps: int = 250,
         perturbation: Perturbation | Callable[..., Any] | None = None,
         prefit: bool = True,
@@ -179,6 +194,7 @@ class RobustSubsetSelector(BaseEstimator):
     ):
         self.estimator = estimator
         self.n_per_class = n_per_class
+        self.shortfall = shortfall
         self.max_steps = max_steps
         self.perturbation = perturbation
         self.prefit = prefit
@@ -306,6 +322,9 @@ class RobustSubsetSelector(BaseEstimator):
                 "perturbation, so there is nothing to select; lower max_steps or use a "
                 "milder perturbation."
             )
+        rng = np.random.default_rng([seed, 1])
+        n_class = np.bincount(codes, minlength=len(classes))
+        fill = np.zeros(len(classes), dtype=np.int64)
         if self.n_per_class is None:
             take = n_robust
         else:
@@ -314,19 +333,25 @@ class RobustSubsetSelector(BaseEstimator):
                 if self.n_per_class == "min"
                 else int(self.n_per_class)
             )
-            short = n_robust < want
+            if self.shortfall == "fill":
+                fill = np.maximum(np.minimum(n_class, want) - n_robust, 0)
+            short = n_robust + fill < want
             if short.any():
+                kept = "the class's points" if self.shortfall == "fill" else "robust points"
                 warnings.warn(
                     f"n_per_class={self.n_per_class!r}: classes "
-                    f"{classes[short].tolist()!r} have only {n_robust[short].tolist()!r} robust "
-                    "points; all of them are kept, so the subset is not balanced.",
+                    f"{classes[short].tolist()!r} have only "
+                    f"{(n_robust + fill)[short].tolist()!r} {kept}; all of them are kept, so "
+                    "the subset is not balanced.",
                     UserWarning,
                     stacklevel=stacklevel,
                 )
             take = np.minimum(n_robust, want)
-        rng = np.random.default_rng([seed, 1])
         drawn = stratified_sample(codes[robust], take, rng)  # positions among the robust
-        chosen = np.sort(np.flatnonzero(robust)[drawn])
+        chosen = np.flatnonzero(robust)[drawn]
+        if fill.any():
+            chosen = np.concatenate([chosen, _most_robust_rest(steps, codes, robust, fill, rng)])
+        chosen = np.sort(chosen)
         self.estimator_ = model
         self.steps_ = steps
         self.robust_ = robust
@@ -335,5 +360,24 @@ class RobustSubsetSelector(BaseEstimator):
         self.support_ = np.zeros(steps.shape[0], dtype=bool)
         self.support_[chosen] = True
         self.n_robust_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), n_robust)}
-        self.n_selected_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), take)}
+        self.n_selected_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), take + fill)}
+        self.n_filled_per_class_ = {c: int(n) for c, n in zip(classes.tolist(), fill)}
         return self
+
+
+def _most_robust_rest(
+    steps: np.ndarray,
+    codes: np.ndarray,
+    robust: np.ndarray,
+    fill: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Positions of the ``fill[c]`` non-robust points of each class ``c`` with the most
+    RPR steps, ties broken at random (one sort, no loop over classes)."""
+    rest = np.flatnonzero(~robust)
+    # by class, then steps descending, then a random key
+    order = rest[np.lexsort((rng.random(rest.size), -steps[rest], codes[rest]))]
+    sorted_codes = codes[order]
+    first = np.searchsorted(sorted_codes, sorted_codes, side="left")
+    rank = np.arange(order.size) - first  # position within its class
+    return order[rank < fill[sorted_codes]]

@@ -3,6 +3,7 @@ scheme recorded in the outputs), the summary over seeds and the paper's claim ch
 hand-made records."""
 
 import csv
+import dataclasses
 import gzip
 import struct
 import warnings
@@ -118,7 +119,13 @@ def test_run_rpr_records_the_scheme(digits, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         results = run_rpr(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
-    expected = {"module": "MLP", "k": 8, "value": "salt_and_pepper", "replace": False}
+    expected = {
+        "module": "MLP",
+        "k": 8,
+        "value": "salt_and_pepper",
+        "replace": False,
+        "shortfall": "keep",
+    }
     assert all({key: r[key] for key in expected} == expected for r in results)
     with open(tmp_path / "results.csv") as f:
         assert {r["value"] for r in csv.DictReader(f)} == {"salt_and_pepper"}
@@ -136,6 +143,8 @@ def test_bad_scheme_is_refused_before_any_training(digits, tmp_path):
         )
     with pytest.raises(ValueError, match="seeds must be in"):
         run_rpr_seeds(X_train, y_train, X_test, y_test, tmp_path / "c", _tiny_cfg(), seeds=0)
+    with pytest.raises(ValueError, match="shortfall must be one of.*got 'top'"):
+        run_rpr(X_train, y_train, X_test, y_test, tmp_path / "d", _tiny_cfg(shortfall="top"))
     assert not any(tmp_path.iterdir())  # nothing written
 
 
@@ -195,8 +204,51 @@ def test_config_command_runs_the_same_configuration():
     assert "from Python" not in command
     assert "from Python, with lr=0.01" in _tiny_cfg(lr=1e-2).command()
     assert "--distinct" not in RPRConfig().command() and "--k" not in RPRConfig().command()
+    assert "--shortfall" not in RPRConfig().command()
+    filled = build_parser().parse_args(
+        RPRConfig(shortfall="fill").command().replace("PATH", "data").split()[1:]
+    )
+    assert filled.shortfall == "fill"
     balanced = _tiny_cfg(n_per_class="min", lr=1e-3).command()
     assert "--n-per-class" not in balanced and "with n_per_class='min')" in balanced
+
+
+def test_shortfall_fill_gives_m_r_a_class_balanced_set(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = RPRConfig(
+        n_train=400,
+        n_test=100,
+        n_per_class=30,
+        max_epochs=2,
+        retrain_epochs=2,
+        max_steps=15,
+        k=4,
+        lr=1e-2,
+        module=MLP,
+    )
+    rows = {}
+    for shortfall in ("keep", "fill"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            run_rpr(
+                X_train,
+                y_train,
+                X_test,
+                y_test,
+                tmp_path / shortfall,
+                dataclasses.replace(cfg, shortfall=shortfall),
+                verbose=0,
+            )
+        with open(tmp_path / shortfall / "per_class.csv") as f:
+            rows[shortfall] = {int(r["class"]): r for r in csv.DictReader(f)}
+    kept, filled = rows["keep"], rows["fill"]
+    assert any(int(r["n_robust"]) < 30 for r in kept.values())  # some class is short
+    for c, r in filled.items():
+        n_robust = int(r["n_robust"])
+        assert int(r["n_selected"]) == min(30, int(r["n_train"]))
+        assert int(r["n_filled"]) == max(0, min(30, int(r["n_train"])) - n_robust)
+        assert int(kept[c]["n_selected"]) == min(30, n_robust) and kept[c]["n_filled"] == "0"
+    assert "(short classes: fill)" in (tmp_path / "fill" / "summary.md").read_text()
 
 
 def test_cli_offers_every_reading():

@@ -1,5 +1,7 @@
 """RobustSubsetSelector: balanced robust subsets, clone, prefit and errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -53,6 +55,51 @@ def test_robust_subset_selector_min_none_and_short_classes(logreg, flat_digits):
             ConstantModel().fit(X, y), n_per_class="min", max_steps=3, random_state=0
         ).fit(X, y)
     assert only_zeros.n_selected_per_class_[0] == (y == 0).sum() == only_zeros.support_.sum()
+
+
+def test_shortfall_fill_tops_short_classes_up_with_their_most_robust_other_points(
+    logreg, flat_digits
+):
+    X, _, y, _ = flat_digits
+    kw = dict(max_steps=20, perturbation=RandomPixels(4), random_state=0)
+    keep = RobustSubsetSelector(logreg, n_per_class=10_000, **kw)
+    with pytest.warns(UserWarning, match="robust points; all of them are kept"):
+        keep.fit(X, y)
+    robust_counts = keep.n_robust_per_class_
+    want = sorted(robust_counts.values())[5]  # about half the classes are short of it
+    short = {c for c, n in robust_counts.items() if n < want}
+    assert short and len(short) < 10
+    filled = RobustSubsetSelector(logreg, n_per_class=want, shortfall="fill", **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every class has enough points: no warning
+        X_f, y_f = filled.fit_resample(X, y)
+    assert np.bincount(y_f).tolist() == [want] * 10
+    assert filled.n_selected_per_class_ == {c: want for c in range(10)}
+    assert filled.n_filled_per_class_ == {c: max(want - robust_counts[c], 0) for c in range(10)}
+    mask, steps = filled.support_, filled.steps_
+    for c in range(10):
+        in_class = y == c
+        chosen_rest = mask & in_class & ~filled.robust_
+        if c not in short:
+            assert not chosen_rest.any()  # a full class gets robust points only
+            continue
+        # all of the class's robust points, then the most robust of the rest
+        assert (mask & in_class & filled.robust_).sum() == robust_counts[c]
+        left_out = in_class & ~mask
+        assert steps[chosen_rest].min() >= steps[left_out].max()
+    # the robust part is the same draw as without filling
+    plain = RobustSubsetSelector(logreg, n_per_class=want, **kw)
+    with pytest.warns(UserWarning, match="have only"):
+        plain.fit(X, y)
+    np.testing.assert_array_equal(plain.support_, mask & filled.robust_)
+    # a class smaller than n_per_class is kept whole, with a warning naming it
+    tiny = np.flatnonzero(y == 3)[:5]
+    X_small = np.concatenate([X[y != 3], X[tiny]])
+    y_small = np.concatenate([y[y != 3], y[tiny]])
+    with pytest.warns(UserWarning, match=r"\[3\] have only \[5\] the class's points"):
+        RobustSubsetSelector(logreg, n_per_class=want, shortfall="fill", **kw).fit(X_small, y_small)
+    with pytest.raises(ValueError, match="shortfall must be one of"):
+        RobustSubsetSelector(logreg, n_per_class=5, shortfall="top").fit(X, y)
 
 
 def test_robust_subset_selector_clone_prefit_and_errors(logreg, flat_digits, tiny_net, digits):
