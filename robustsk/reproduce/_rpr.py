@@ -16,7 +16,7 @@ from ..metrics import plot_rpr_curve, rpr_curve, rpr_steps
 from ..nets import LeNet5
 from ..perturb import RandomPixels
 from ..selection import RobustSubsetSelector
-from ..utils import check_number, check_options, renamed_kwargs, write_csv
+from ..utils import check_number, check_options, renamed_kwargs, stratified_sample, write_csv
 from ._plots import subplots
 from ._seeds import sample_sd, seed_configs
 
@@ -47,6 +47,11 @@ class RPRConfig:
         robust ones (the paper's method) or top it up with its most robust
         other images (:class:`~robustsk.selection.RobustSubsetSelector`'s
         ``shortfall``), so that M_R trains on a class-balanced set.
+    control : bool, default=False
+        Also train ``M_rand``, a control: as many training images per class
+        as M_R gets, drawn at random (robust or not) and trained like M_R.
+        ``M_R - M_rand`` is then the effect of choosing *robust* images at
+        that set size, and ``M_rand - M`` the cost of the smaller set alone.
     max_epochs : int, default=5
         Training epochs of M.
     retrain_epochs : int, default=20
@@ -82,6 +87,7 @@ class RPRConfig:
     n_test: int = 1000
     n_per_class: int | str = 125
     shortfall: str = "keep"
+    control: bool = False
     max_epochs: int = 5
     retrain_epochs: int = 20
     max_steps: int = 250
@@ -128,6 +134,8 @@ class RPRConfig:
             parts.append("--distinct")
         if self.shortfall != "keep":
             parts.append(f"--shortfall {self.shortfall}")
+        if self.control:
+            parts.append("--control")
         parts += [f"--module {self.module.__name__}", f"--seed {self.random_state}"]
         parts.append(f"--seeds {seeds}")
         defaults = RPRConfig()
@@ -238,9 +246,18 @@ def run_rpr(
         f"robust training images under M: {selector.robust_.mean():.4f}; M_R trains on {len(X_r):,}"
     )
     model_r = _train(cfg, X_r, y_r, cfg.retrain_epochs, n_classes)
+    models = [("M", model, len(X)), ("M_R", model_r, len(X_r))]
+    if cfg.control:
+        # as many images per class as M_R has, drawn at random from all of M's
+        quotas = np.array([selector.n_selected_per_class_[c] for c in selector.classes_.tolist()])
+        codes = np.searchsorted(selector.classes_, np.asarray(y))
+        rng = np.random.default_rng([cfg.random_state, 2])
+        picked = np.sort(stratified_sample(codes, quotas, rng))
+        model_c = _train(cfg, X[picked], y[picked], cfg.retrain_epochs, n_classes)
+        models.append(("M_rand", model_c, picked.size))
 
     results, test_steps = [], {}
-    for name, net, n_fit in (("M", model, len(X)), ("M_R", model_r, len(X_r))):
+    for name, net, n_fit in models:
         steps = rpr_steps(net, X_test, y_test, random_state=cfg.random_state + 1, **rpr)
         test_steps[name] = steps
         row = {
@@ -268,12 +285,15 @@ def run_rpr(
         ],
         out / "per_class.csv",
     )
-    m, ratio_m = rpr_curve(test_steps["M"], max_steps=cfg.max_steps)
-    _, ratio_r = rpr_curve(test_steps["M_R"], max_steps=cfg.max_steps)
+    curves = {name: rpr_curve(steps, max_steps=cfg.max_steps) for name, steps in test_steps.items()}
+    n_steps = curves["M"][0]
     write_csv(
         [
-            {"n_steps": int(a), "robust_ratio_M": float(b), "robust_ratio_M_R": float(c)}
-            for a, b, c in zip(m, ratio_m, ratio_r)
+            {
+                "n_steps": int(n),
+                **{f"robust_ratio_{name}": float(curve[1][i]) for name, curve in curves.items()},
+            }
+            for i, n in enumerate(n_steps)
         ],
         out / "curves.csv",
     )
@@ -322,11 +342,11 @@ def format_summary(results, cfg) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        p = PAPER[r["model"]]
+        p = PAPER.get(r["model"])
+        paper = f"{100 * p['test_accuracy']:.2f}% | {p['test_robust_ratio']:.4f}" if p else "- | -"
         lines.append(
             f"| {r['model']} | {r['n_train']:,} | {100 * r['test_accuracy']:.2f}% | "
-            f"{r['test_robust_ratio']:.4f} | {100 * p['test_accuracy']:.2f}% | "
-            f"{p['test_robust_ratio']:.4f} |"
+            f"{r['test_robust_ratio']:.4f} | {paper} |"
         )
     train = results[0]["train_robust_ratio"]
     lines += [
@@ -341,7 +361,9 @@ def plot_figures(test_steps, selector, cfg, path):
     """Figures 3 and 5 (robust ratio of the test set against draws) and Figure 4 (robust
     training images per class) in one PNG."""
     fig, (ax1, ax2) = subplots(1, 2, figsize=(11, 4))
-    for name, style in (("M", "-"), ("M_R", "--")):
+    for name, style in (("M", "-"), ("M_R", "--"), ("M_rand", ":")):
+        if name not in test_steps:
+            continue
         plot_rpr_curve(
             test_steps[name], max_steps=cfg.max_steps, label=name, ax=ax1, linestyle=style
         )
@@ -461,8 +483,10 @@ def summarize_rpr_seeds(
     -------
     summary : dict
         ``"rows"``: for ``M``, ``M_R`` and ``M_R - M`` (paired differences),
-        ``n_seeds``, the scheme columns and ``<column>_mean`` / ``<column>_sd``
-        (sample sd, 0 for one seed) of every numeric column; ``"claim"``:
+        and, when every seed has an ``M_rand`` row (``RPRConfig(control=True)``),
+        ``M_rand``, ``M_R - M_rand`` and ``M_rand - M``: ``n_seeds``, the
+        scheme columns and ``<column>_mean`` / ``<column>_sd`` (sample sd, 0
+        for one seed) of every numeric column; ``"claim"``:
         ``robust_gain_mean``, ``robust_gain_sd``, ``accuracy_change_mean``,
         ``accuracy_change_sd``, ``robust_gain_beyond_spread``,
         ``accuracy_within``, ``holds`` and ``statement`` (one sentence).
@@ -504,13 +528,17 @@ def summarize_rpr_seeds(
         return v
 
     rows: list[dict[str, Any]] = []
-    for model in ("M", "M_R", "M_R - M"):
+    models = ["M", "M_R", "M_R - M"]
+    if all("M_rand" in seed for seed in by_model):  # the control ran on every seed
+        models += ["M_rand", "M_R - M_rand", "M_rand - M"]
+    for model in models:
         row: dict[str, Any] = {"model": model, "n_seeds": n}
         for name in ("module", "k", "value", "replace"):
             row[name] = by_model[0]["M"].get(name, "")
         for column in _SEED_COLUMNS:
-            if model == "M_R - M":
-                a, b = values("M", column), values("M_R", column)
+            if " - " in model:
+                first, second = model.split(" - ")
+                a, b = values(second, column), values(first, column)
                 v = None if a is None or b is None else b - a
             else:
                 v = values(model, column)
@@ -568,16 +596,19 @@ def format_seeds_summary(summary: dict[str, Any], cfg: RPRConfig) -> str:
     ]
     for row in rows:
         paper = PAPER.get(row["model"])
+        if paper:
+            paper_cells = f"{100 * paper['test_accuracy']:.2f} | {paper['test_robust_ratio']:.4f} |"
+        elif row["model"] == "M_R - M":
+            paper_cells = (
+                f"{100 * (PAPER['M_R']['test_accuracy'] - PAPER['M']['test_accuracy']):+.2f}"
+                f" | {PAPER['M_R']['test_robust_ratio'] - PAPER['M']['test_robust_ratio']:+.4f} |"
+            )
+        else:
+            paper_cells = "- | - |"  # the control is ours
         lines.append(
             f"| {row['model']} | {cell(row, 'test_accuracy', 100, 2)} | "
             f"{cell(row, 'test_robust_ratio')} | {cell(row, 'test_mean_steps', 1, 1)} | "
-            f"{cell(row, 'train_robust_ratio', 100, 2)} | "
-            + (
-                f"{100 * paper['test_accuracy']:.2f} | {paper['test_robust_ratio']:.4f} |"
-                if paper
-                else f"{100 * (PAPER['M_R']['test_accuracy'] - PAPER['M']['test_accuracy']):+.2f}"
-                f" | {PAPER['M_R']['test_robust_ratio'] - PAPER['M']['test_robust_ratio']:+.4f} |"
-            )
+            f"{cell(row, 'train_robust_ratio', 100, 2)} | " + paper_cells
         )
     per_seed = summary.get("per_seed")
     if per_seed:
@@ -595,10 +626,17 @@ def format_seeds_summary(summary: dict[str, Any], cfg: RPRConfig) -> str:
                 f"{r['test_robust_ratio']:.4f} | "
                 f"{r['test_robust_ratio'] - m['test_robust_ratio']:+.4f} |"
             )
-    lines += [
-        "",
-        claim["statement"],
-        "",
-        f"Command: `{cfg.command(seeds=n)}`",
-    ]
+    lines += ["", claim["statement"]]
+    control = {row["model"]: row for row in rows}.get("M_R - M_rand")
+    if control:
+        lines += [
+            "",
+            f"Control (M_rand: as many images per class as M_R, drawn at random, trained like "
+            f"M_R): accuracy M_R - M_rand = {cell(control, 'test_accuracy', 100, 2)} points, "
+            f"robust ratio M_R - M_rand = {cell(control, 'test_robust_ratio')}; the smaller "
+            f"set alone costs M_rand - M = "
+            f"{cell({r['model']: r for r in rows}['M_rand - M'], 'test_accuracy', 100, 2)} points "
+            "of accuracy.",
+        ]
+    lines += ["", f"Command: `{cfg.command(seeds=n)}`"]
     return "\n".join(lines) + "\n"

@@ -55,6 +55,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "those (the paper's method) or fill it up with its most robust other images",
     )
     parser.add_argument(
+        "--control",
+        action="store_true",
+        help="also train M_rand, as many images per class as M_R drawn at random: what "
+        "the smaller training set alone costs",
+    )
+    parser.add_argument(
         "--module",
         choices=("LeNet5", "MLP", "SmallCNN"),
         default="LeNet5",
@@ -75,6 +81,7 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
         "value": args.value,
         "replace": not args.distinct,
         "shortfall": args.shortfall,
+        "control": args.control,
         "module": getattr(nets, args.module),
     }
     fields = ("n_train", "n_test", "n_per_class", "max_epochs", "retrain_epochs", "max_steps", "k")

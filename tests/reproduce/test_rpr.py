@@ -208,7 +208,11 @@ def test_config_command_runs_the_same_configuration():
     filled = build_parser().parse_args(
         RPRConfig(shortfall="fill").command().replace("PATH", "data").split()[1:]
     )
-    assert filled.shortfall == "fill"
+    assert filled.shortfall == "fill" and not filled.control
+    control = build_parser().parse_args(
+        RPRConfig(control=True).command().replace("PATH", "data").split()[1:]
+    )
+    assert control.control
     balanced = _tiny_cfg(n_per_class="min", lr=1e-3).command()
     assert "--n-per-class" not in balanced and "with n_per_class='min')" in balanced
 
@@ -249,6 +253,46 @@ def test_shortfall_fill_gives_m_r_a_class_balanced_set(digits, tmp_path):
         assert int(r["n_filled"]) == max(0, min(30, int(r["n_train"])) - n_robust)
         assert int(kept[c]["n_selected"]) == min(30, n_robust) and kept[c]["n_filled"] == "0"
     assert "(short classes: fill)" in (tmp_path / "fill" / "summary.md").read_text()
+
+
+def test_control_is_a_random_set_of_m_r_s_size_trained_like_m_r(digits, tmp_path):
+    X_train, X_test, y_train, y_test = digits
+    cfg = _tiny_cfg(control=True, random_state=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        summary = run_rpr_seeds(X_train, y_train, X_test, y_test, tmp_path, cfg, seeds=2, verbose=0)
+    for k, rows in enumerate(summary["per_seed"]):
+        named = {r["model"]: r for r in rows}
+        assert list(named) == ["M", "M_R", "M_rand"]
+        assert named["M_rand"]["n_train"] == named["M_R"]["n_train"] < named["M"]["n_train"]
+        with open(tmp_path / f"seed-{k}" / "curves.csv") as f:
+            last = list(csv.DictReader(f))[-1]
+        assert float(last["robust_ratio_M_rand"]) == pytest.approx(
+            named["M_rand"]["test_robust_ratio"]
+        )
+    table = {r["model"]: r for r in summary["rows"]}
+    acc = {
+        m: np.array(
+            [
+                next(r for r in rows if r["model"] == m)["test_accuracy"]
+                for rows in summary["per_seed"]
+            ]
+        )
+        for m in ("M", "M_R", "M_rand")
+    }
+    assert table["M_R - M_rand"]["test_accuracy_mean"] == pytest.approx(
+        (acc["M_R"] - acc["M_rand"]).mean()
+    )
+    assert table["M_rand - M"]["test_accuracy_sd"] == pytest.approx(
+        np.std(acc["M_rand"] - acc["M"], ddof=1)
+    )
+    text = (tmp_path / "summary.md").read_text()
+    assert "Control (M_rand" in text and "| M_rand |" in text and "--control" in text
+    # a run without the control has none of it
+    no_control = summarize_rpr_seeds(
+        [[r for r in rows if r["model"] != "M_rand"] for rows in summary["per_seed"]]
+    )
+    assert [r["model"] for r in no_control["rows"]] == ["M", "M_R", "M_R - M"]
 
 
 def test_cli_offers_every_reading():
