@@ -219,17 +219,7 @@ def test_config_command_runs_the_same_configuration():
 
 def test_shortfall_fill_gives_m_r_a_class_balanced_set(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
-    cfg = RPRConfig(
-        n_train=400,
-        n_test=100,
-        n_per_class=30,
-        max_epochs=2,
-        retrain_epochs=2,
-        max_steps=15,
-        k=4,
-        lr=1e-2,
-        module=MLP,
-    )
+    cfg = _tiny_cfg(n_train=400, n_test=100, n_per_class=30, max_steps=15)
     rows = {}
     for shortfall in ("keep", "fill"):
         with warnings.catch_warnings():
@@ -317,17 +307,7 @@ def test_cli_offers_every_reading():
 
 def test_run_rpr_writes_results_curves_and_figure(digits, tmp_path):
     X_train, X_test, y_train, y_test = digits
-    cfg = RPRConfig(
-        n_train=400,
-        n_test=100,
-        n_per_class=10,
-        max_epochs=2,
-        retrain_epochs=2,
-        max_steps=15,
-        k=4,
-        lr=1e-2,
-        module=MLP,
-    )
+    cfg = _tiny_cfg(n_train=400, n_test=100, n_per_class=10, max_steps=15)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         results = run_rpr(X_train, y_train, X_test, y_test, tmp_path, cfg, verbose=0)
