@@ -42,16 +42,6 @@ class RPRConfig:
         Robust training images drawn per class for M_R (the paper: 1,500 of
         60,000, i.e. a quarter of the training set; 125 is the same share of
         5,000).
-    shortfall : {"keep", "fill"}, default="keep"
-        A class with fewer robust images than ``n_per_class``: keep only its
-        robust ones (the paper's method) or top it up with its most robust
-        other images (:class:`~robustsk.selection.RobustSubsetSelector`'s
-        ``shortfall``), so that M_R trains on a class-balanced set.
-    control : bool, default=False
-        Also train ``M_rand``, a control: as many training images per class
-        as M_R gets, drawn at random (robust or not) and trained like M_R.
-        ``M_R - M_rand`` is then the effect of choosing *robust* images at
-        that set size, and ``M_rand - M`` the cost of the smaller set alone.
     max_epochs : int, default=5
         Training epochs of M.
     retrain_epochs : int, default=20
@@ -81,13 +71,21 @@ class RPRConfig:
         :class:`~robustsk.nets.MLP`).
     random_state : int, default=0
         Seed of training, the perturbation draws and the per-class sampling.
+    shortfall : {"keep", "fill"}, default="keep"
+        A class with fewer robust images than ``n_per_class``: keep only its
+        robust ones (the paper's method) or top it up with its most robust
+        other images (:class:`~robustsk.selection.RobustSubsetSelector`'s
+        ``shortfall``), so that M_R trains on a class-balanced set.
+    control : bool, default=False
+        Also train ``M_rand``, a control: as many training images per class
+        as M_R gets, drawn at random (robust or not) and trained like M_R.
+        ``M_R - M_rand`` is then the effect of choosing *robust* images at
+        that set size, and ``M_rand - M`` the cost of the smaller set alone.
     """
 
     n_train: int = 5000
     n_test: int = 1000
     n_per_class: int | str = 125
-    shortfall: str = "keep"
-    control: bool = False
     max_epochs: int = 5
     retrain_epochs: int = 20
     max_steps: int = 250
@@ -99,6 +97,8 @@ class RPRConfig:
     rpr_batch_size: int | None = None
     module: type = LeNet5
     random_state: int = 0
+    shortfall: str = "keep"
+    control: bool = False
 
     @classmethod
     def paper(cls, **changes: Any) -> RPRConfig:
