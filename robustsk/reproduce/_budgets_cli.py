@@ -112,7 +112,7 @@ REPRODUCTION = Reproduction(
     run_times=(
         ("without --data (embedded digits, toy size)", "about 20 seconds"),
         ("default", "about 9 minutes"),
-        ("--full --loss-fusion --tables 1", "about an hour (25 + 33 minutes)"),
+        ("--full --loss-fusion --tables 1", "about 95 minutes (30 + 63 for the two models)"),
     ),
     toy_sizes=dict(n_train=400, n_test=100, max_epochs=3, ramp_length=2),
     presets=(("--full", "the paper's schedule"),),
