@@ -216,6 +216,8 @@ def run_rpr(
     perturbation = cfg.perturbation()
     perturbation(X[:1], random_state=0)  # a bad scheme fails here, before any training
     check_options(cfg.shortfall, "shortfall", ("keep", "fill"))
+    if not isinstance(cfg.control, (bool, np.bool_)):
+        raise TypeError(f"control must be a bool, got {cfg.control!r}.")
     scheme = _scheme(cfg, X)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -145,6 +145,8 @@ def test_bad_scheme_is_refused_before_any_training(digits, tmp_path):
         run_rpr_seeds(X_train, y_train, X_test, y_test, tmp_path / "c", _tiny_cfg(), seeds=0)
     with pytest.raises(ValueError, match="shortfall must be one of.*got 'top'"):
         run_rpr(X_train, y_train, X_test, y_test, tmp_path / "d", _tiny_cfg(shortfall="top"))
+    with pytest.raises(TypeError, match="control must be a bool, got 'yes'"):
+        run_rpr(X_train, y_train, X_test, y_test, tmp_path / "e", _tiny_cfg(control="yes"))
     assert not any(tmp_path.iterdir())  # nothing written
 
 
