@@ -8,7 +8,7 @@ from ._digits import load_digits_images
 from ._doubled import make_doubled
 from ._mnist import load_fashion_mnist, load_mnist, read_idx
 from ._svhn import load_svhn
-from ._watermarked import make_watermarked
+from ._watermarked import make_watermarked, watermark_accuracy
 
 __all__ = [
     "load_cifar10",
@@ -22,4 +22,5 @@ __all__ = [
     "make_watermarked",
     "read_cifar_batch",
     "read_idx",
+    "watermark_accuracy",
 ]

@@ -446,15 +446,18 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             generator, an array gives them per element (broadcastable to
             ``X``), another fitted model lends its generator (Table 1's
             cross evaluation).
-        bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
-            Bound method; "crown" is the tightest and the slowest.
+        bound : {"crown-ibp", "ibp", "crown", "best"}, default="crown-ibp"
+            Bound method; "crown" is usually the tightest and the slowest;
+            "best" is the tighter of IBP and CROWN-IBP for each margin, which
+            after IBP or CROWN-IBP training is usually IBP's (see
+            :func:`~robustsk.certify.compute_bounds`).
 
         Returns
         -------
         lb : ndarray of shape (n_samples, n_classes - 1)
         """
         self.check_is_fitted()
-        check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
+        check_options(bound, "bound", {"crown-ibp", "ibp", "crown", "best"})
         Xc = self._check_X(X, reset=False)
         codes = self._check_y(y, Xc.shape[0], reset=False)
         eps = self._resolve_budget(budget, Xc)
@@ -484,7 +487,7 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             True labels.
         budget : None, "learned", "uniform", ndarray or fitted CertifiedBudgetClassifier
             See :meth:`margin_bounds`.
-        bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
+        bound : {"crown-ibp", "ibp", "crown", "best"}, default="crown-ibp"
             Bound method.
 
         Returns

@@ -38,7 +38,7 @@ def verified_error(
         Budgets of the boxes (see
         :meth:`~robustsk.estimators.CertifiedBudgetClassifier.margin_bounds`);
         a float is a uniform radius.
-    bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
+    bound : {"crown-ibp", "ibp", "crown", "best"}, default="crown-ibp"
         Bound method.
     batch_size : int, default=256
         Examples per bound computation (other nets; a CertifiedBudgetClassifier
@@ -59,7 +59,7 @@ def verified_error(
     ValueError
         When ``budget`` is missing, negative or not finite.
     """
-    check_options(bound, "bound", {"crown-ibp", "ibp", "crown"})
+    check_options(bound, "bound", {"crown-ibp", "ibp", "crown", "best"})
     if hasattr(estimator, "certify"):
         if isinstance(budget, (int, float)) and not isinstance(budget, bool):
             budget = np.float32(budget)
@@ -124,7 +124,7 @@ class VerifiedErrorScorer:
     ----------
     budget : None, "learned", "uniform", float or ndarray, default=None
         As in :func:`verified_error`.
-    bound : {"crown-ibp", "ibp", "crown"}, default="crown-ibp"
+    bound : {"crown-ibp", "ibp", "crown", "best"}, default="crown-ibp"
         Bound method.
     """
 

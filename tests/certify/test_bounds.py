@@ -49,7 +49,7 @@ def test_margin_matrix():
     np.testing.assert_array_equal(C[1].numpy(), [[-1, 0, 1], [0, -1, 1]])
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", [*METHODS, "best"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_bounds_contain_10000_random_points_of_the_box(method, seed):
     net = random_net(seed)
@@ -127,6 +127,29 @@ def test_crown_is_tighter_than_ibp_and_bounds_without_spec():
     with torch.no_grad():
         out = net(X)
     assert ((cr_l <= out + 1e-5) & (out <= cr_u + 1e-5)).all()
+
+
+def test_best_takes_the_tighter_of_ibp_and_crown_ibp_for_each_bound():
+    """|x| = relu(x) + relu(-x) on [-1, 2] lies in [0, 2]: IBP gets the lower end right
+    (CROWN-IBP's relaxation of relu(-x) drops to 0, so it gives -1), CROWN-IBP the upper
+    end (IBP adds the two ranges: 3); "best" gets both."""
+    net = nn.Sequential(nn.Linear(1, 2, bias=False), nn.ReLU(), nn.Linear(2, 1, bias=False))
+    net[0].weight.data = torch.tensor([[1.0], [-1.0]])
+    net[2].weight.data = torch.tensor([[1.0, 1.0]])
+    net.eval()
+    lower, upper = torch.tensor([[-1.0]]), torch.tensor([[2.0]])
+    C = torch.tensor([[[1.0], [-1.0]]])  # lower bounds of y and of -y
+    with torch.no_grad():
+        ibp, _ = compute_bounds(net, lower, upper, C, method="ibp")
+        crown_ibp, _ = compute_bounds(net, lower, upper, C, method="crown-ibp")
+        best, best_upper = compute_bounds(net, lower, upper, C, method="best")
+        lb, ub = compute_bounds(net, lower, upper, C, method="best", bound_upper=False)
+    np.testing.assert_allclose(ibp.numpy(), [[0.0, -3.0]], atol=1e-6)
+    np.testing.assert_allclose(crown_ibp.numpy(), [[-1.0, -2.0]], atol=1e-6)
+    np.testing.assert_allclose(best.numpy(), [[0.0, -2.0]], atol=1e-6)  # the exact range
+    np.testing.assert_allclose(best_upper.numpy(), [[2.0, 0.0]], atol=1e-6)  # -(-2), -(0)
+    assert ub is not None  # IBP's upper bound still comes back
+    np.testing.assert_allclose(lb.numpy(), best.numpy())
 
 
 def test_bounds_are_differentiable_in_weights_and_budgets():

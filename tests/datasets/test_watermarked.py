@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from robustsk.datasets import load_digits_images, make_watermarked
+from robustsk.datasets import load_digits_images, make_watermarked, watermark_accuracy
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,41 @@ def test_watermarked_rejects_bad_data(fake_mnist):
     keep = y > 1
     with pytest.raises(ValueError, match="no 0 or 1"):
         make_watermarked(X[keep], y[keep])
+
+
+# ------------------------------------------------------------------ watermark_accuracy
+
+
+def test_watermark_accuracy_splits_digit_and_watermark(fake_mnist):
+    X, y = fake_mnist
+    _, y_new, info = make_watermarked(X, y, random_state=3, return_info=True)
+    # the digit always right, the watermark always flipped: 0% plain accuracy
+    flipped = (y_new + 10) % 20
+    acc = watermark_accuracy(y_new, flipped)
+    assert (acc.digit, acc.watermark, acc.both) == (1.0, 0.0, 0.0)
+    # the digit always right, the watermark guessed from a coin: about chance
+    guess = y + 10 * np.random.default_rng(0).integers(0, 2, size=len(y))
+    acc = watermark_accuracy(y_new, guess)
+    assert acc.digit == 1.0 and acc.both == acc.watermark
+    assert acc.watermark == np.mean(guess // 10 == info.watermark)
+    # inclusion-exclusion bounds the plain accuracy by its two halves
+    wrong = np.random.default_rng(1).integers(0, 20, size=len(y))
+    acc = watermark_accuracy(y_new, wrong)
+    assert max(0.0, acc.digit + acc.watermark - 1) <= acc.both <= min(acc.digit, acc.watermark)
+    assert watermark_accuracy(torch.from_numpy(y_new), torch.from_numpy(y_new)).both == 1.0
+
+
+@pytest.mark.parametrize(
+    "y_true, y_pred, error, match",
+    [
+        ([1, 2], [1], ValueError, r"y_pred must have shape \(2,\)"),
+        ([], [], ValueError, r"y_true must be a non-empty 1-d array.*shape \(0,\)"),
+        ([[1, 2]], [[1, 2]], ValueError, r"y_true must be a non-empty 1-d array.*\(1, 2\)"),
+        ([1, 2], [1.0, 2.0], TypeError, "y_pred must hold integer class labels"),
+        ([1, 20], [1, 2], ValueError, r"y_true must hold Watermarked MNIST labels.*\[1, 20\]"),
+        ([1, 2], [-1, 2], ValueError, r"y_pred must hold Watermarked MNIST labels.*\[-1, 2\]"),
+    ],
+)
+def test_watermark_accuracy_rejects_bad_labels(y_true, y_pred, error, match):
+    with pytest.raises(error, match=match):
+        watermark_accuracy(y_true, y_pred)

@@ -64,6 +64,14 @@ def test_budgets_and_cross_evaluation(certified, digits):
     assert v_uniform.shape == v_cross.shape == v_own.shape
     lb_ibp = learned.margin_bounds(X_test[:50], y_test[:50], bound="ibp")
     assert lb_ibp.shape == (50, 9)
+    # "best": each margin's tighter bound, so it verifies every example either bound does
+    lb_crown_ibp = learned.margin_bounds(X_test[:50], y_test[:50], bound="crown-ibp")
+    lb_best = learned.margin_bounds(X_test[:50], y_test[:50], bound="best")
+    np.testing.assert_allclose(lb_best, np.maximum(lb_ibp, lb_crown_ibp), rtol=1e-6, atol=1e-6)
+    either = learned.certify(X_test, y_test, bound="ibp") | v_own
+    v_best = learned.certify(X_test, y_test, bound="best")
+    assert (v_best >= either).all()
+    assert verified_error(learned, X_test, y_test, bound="best") == 1 - v_best.mean()
     with pytest.raises(ValueError, match="budget"):
         uniform.certify(X_test, y_test, budget="learned")
     with pytest.raises(ValueError, match="bound"):

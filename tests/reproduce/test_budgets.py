@@ -1,4 +1,5 @@
 import csv
+import pickle
 
 import numpy as np
 import pytest
@@ -50,6 +51,15 @@ def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
         assert row["verified_error_uniform"] >= row["clean_error"] - 1e-9
     with open(tmp_path / "table3.csv") as f:
         assert len(list(csv.DictReader(f))) == 2
+    for row in table3:  # the clean error's two halves, bounded by inclusion-exclusion
+        for budget in ("uniform", "learned"):
+            digit, mark = row[f"{budget}_digit_read"], row[f"{budget}_watermark_read"]
+            correct = 100 - row[f"{budget}_clean_error"]
+            assert max(0.0, digit + mark - 100) - 1e-9 <= correct <= min(digit, mark) + 1e-9
+    assert (
+        "Test images whose watermark / digit the model reads"
+        in (tmp_path / "summary.md").read_text()
+    )
     for name in ("table1.csv", "budgets_mnist.png", "budgets_watermarked.png", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0
     assert "Table 3" in (tmp_path / "summary.md").read_text()
@@ -65,3 +75,123 @@ def test_cli_budgets_requires_an_existing_mnist_folder(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # --loss-fusion parses; the folder is checked next
         main(["reproduce", "budgets", "--full", "--loss-fusion", "--mnist", str(tmp_path / "x")])
     assert exc.value.code == 2 and "is not a folder" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ resume
+
+
+def _toy_table1(**changes):
+    params = dict(n_train=240, n_test=60, max_epochs=2, ramp_start=0, ramp_length=1, module=MLP)
+    return BudgetsConfig(tables=(1,), **{**params, **changes})
+
+
+def _counting_fits(monkeypatch):
+    """Count CertifiedBudgetClassifier.fit calls (each is a model trained)."""
+    from robustsk.estimators import CertifiedBudgetClassifier
+
+    calls = []
+    fit = CertifiedBudgetClassifier.fit
+
+    def counted(self, X, y, **kw):
+        calls.append(self.budget_mode)
+        return fit(self, X, y, **kw)
+
+    monkeypatch.setattr(CertifiedBudgetClassifier, "fit", counted)
+    return calls
+
+
+def test_resume_reuses_finished_models_and_evaluates_them_again(digits28, tmp_path, monkeypatch):
+    X_train, X_test, y_train, y_test = digits28
+    data = (X_train, y_train, X_test, y_test)
+    calls = _counting_fits(monkeypatch)
+    first, _ = run_budgets(*data, tmp_path, _toy_table1(eval_bound="crown-ibp"), verbose=0)
+    assert calls == ["uniform", "learned"]
+    # the same settings, another verification bound: nothing trained, the models re-scored
+    again, _ = run_budgets(*data, tmp_path, _toy_table1(eval_bound="ibp"), verbose=0, resume=True)
+    assert calls == ["uniform", "learned"]
+    best, _ = run_budgets(*data, tmp_path, _toy_table1(eval_bound="best"), verbose=0, resume=True)
+    for a, b, c in zip(first, again, best):
+        assert a["clean_error"] == b["clean_error"] == c["clean_error"]  # the same models
+        # "best" verifies whatever either bound verifies, so its error is at most both
+        for key in ("verified_error_uniform", "verified_error_learned"):
+            assert c[key] <= min(a[key], b[key]) + 1e-9
+    assert "verified by the tighter of IBP and CROWN-IBP" in (tmp_path / "summary.md").read_text()
+    # a run cut short: the missing model alone is trained
+    (tmp_path / "models" / "mnist-learned-0.4.pkl").unlink()
+    run_budgets(*data, tmp_path, _toy_table1(), verbose=0, resume=True)
+    assert calls == ["uniform", "learned", "learned"]
+    # without resume, everything is trained again (the old behaviour)
+    run_budgets(*data, tmp_path, _toy_table1(), verbose=0)
+    assert calls[3:] == ["uniform", "learned"]
+
+
+def test_resume_refuses_a_model_trained_otherwise_and_retrains_a_torn_one(
+    digits28, tmp_path, monkeypatch
+):
+    X_train, X_test, y_train, y_test = digits28
+    data = (X_train, y_train, X_test, y_test)
+    run_budgets(*data, tmp_path, _toy_table1(), verbose=0)
+    saved = tmp_path / "models" / "mnist-uniform-0.4.pkl"
+    before = saved.read_bytes()
+    calls = _counting_fits(monkeypatch)
+    with pytest.raises(
+        ValueError,
+        match=r"mnist-uniform-0.4.pkl was trained with other .*"
+        r"max_epochs=2, this run 3.*another output folder",
+    ):
+        run_budgets(*data, tmp_path, _toy_table1(max_epochs=3), verbose=0, resume=True)
+    with pytest.raises(ValueError, match="240 training examples, this run 200"):
+        run_budgets(*data, tmp_path, _toy_table1(n_train=200), verbose=0, resume=True)
+    assert calls == [] and saved.read_bytes() == before  # refused before any training
+    # a torn file (an older version killed while saving): warned about and trained again
+    saved.write_bytes(before[: len(before) // 2])
+    with pytest.warns(RuntimeWarning, match="cannot be read .* training that model again"):
+        run_budgets(*data, tmp_path, _toy_table1(), verbose=0, resume=True)
+    assert calls == ["uniform"]
+    with pytest.raises(TypeError, match="resume must be"):
+        run_budgets(*data, tmp_path, _toy_table1(), verbose=0, resume="yes")
+    with pytest.raises(ValueError, match="eval_bound must be one of"):
+        _toy_table1(eval_bound="exact")
+
+
+def test_a_model_is_saved_whole_or_not_at_all(tmp_path):
+    """A save that fails half-way (here: an unpicklable part) leaves the old file as it was
+    and no temporary file behind."""
+    from robustsk.reproduce._saved_models import save_model
+
+    path = tmp_path / "model.pkl"
+    save_model({"weights": [1, 2, 3]}, path)
+    before = path.read_bytes()
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        save_model({"weights": [4, 5, 6], "broken": lambda: None}, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
+
+
+def test_cli_budgets_resume_and_eval_bound_reach_the_run(tmp_path, monkeypatch):
+    import robustsk.reproduce._budgets as budgets
+
+    seen = {}
+
+    def fake_run(*data, out, cfg=None, verbose=1, resume=False):
+        seen.update(out=out, cfg=cfg, resume=resume)
+        return [], []
+
+    monkeypatch.setattr(
+        budgets, "run_budgets", lambda *a, **k: fake_run(*a[:4], out=a[4], cfg=a[5], **k)
+    )
+    main(
+        [
+            "reproduce",
+            "budgets",
+            "--out",
+            str(tmp_path),
+            "--resume",
+            "--eval-bound",
+            "ibp",
+            "--quiet",
+        ]
+    )
+    assert seen["resume"] is True and seen["cfg"].eval_bound == "ibp"
+    main(["reproduce", "budgets", "--out", str(tmp_path), "--quiet"])
+    assert seen["resume"] is False and seen["cfg"].eval_bound == "best"
