@@ -302,20 +302,22 @@ def run_budgets(
         for eps0 in tables[k][2]
         for budget in ("uniform", "learned")
     ]
-    fitted = {}
     (out / "models").mkdir(exist_ok=True)
-    for k, budget, eps0 in progress_bar(jobs, desc="budgets", verbose=verbose):
-        name, (Xf, yf, _, _), _, ratio_range = tables[k]
-        path = out / "models" / f"{name}-{budget}-{eps0:.6g}.pkl"
-        clf = model(budget, eps0, ratio_range)
-        saved = load_matching_model(path, clf, len(yf)) if resume else None
-        if saved is not None:
-            fitted[k, budget, eps0] = saved
-            if verbose:
-                print(f"resume: reusing {path}", flush=True)
-            continue
-        fitted[k, budget, eps0] = clf.fit(Xf, yf)
-        save_model(clf, path)
+    path = {job: out / "models" / f"{tables[job[0]][0]}-{job[1]}-{job[2]:.6g}.pkl" for job in jobs}
+    fitted = {}
+    if resume:  # every saved model is checked before any training starts
+        for k, budget, eps0 in jobs:
+            expected = model(budget, eps0, tables[k][3])
+            saved = load_matching_model(path[k, budget, eps0], expected, len(tables[k][1][1]))
+            if saved is not None:
+                fitted[k, budget, eps0] = saved
+                if verbose:
+                    print(f"resume: reusing {path[k, budget, eps0]}", flush=True)
+    todo = [job for job in jobs if job not in fitted]
+    for k, budget, eps0 in progress_bar(todo, desc="budgets", verbose=verbose):
+        _, (Xf, yf, _, _), _, ratio_range = tables[k]
+        fitted[k, budget, eps0] = clf = model(budget, eps0, ratio_range).fit(Xf, yf)
+        save_model(clf, path[k, budget, eps0])
 
     def errors(clf, Xe, ye, budget=None):
         return 100 * (1 - clf.certify(Xe, ye, budget=budget, bound=cfg.eval_bound).mean())

@@ -134,6 +134,12 @@ def test_resume_refuses_a_model_trained_otherwise_and_retrains_a_torn_one(
     saved = tmp_path / "models" / "mnist-uniform-0.4.pkl"
     before = saved.read_bytes()
     calls = _counting_fits(monkeypatch)
+    # the first model missing, the second trained otherwise: refused before the first is trained
+    saved.rename(saved.with_suffix(".away"))
+    with pytest.raises(ValueError, match="mnist-learned-0.4.pkl was trained with other"):
+        run_budgets(*data, tmp_path, _toy_table1(max_epochs=3), verbose=0, resume=True)
+    assert calls == []
+    saved.with_suffix(".away").rename(saved)
     with pytest.raises(
         ValueError,
         match=r"mnist-uniform-0.4.pkl was trained with other .*"
