@@ -22,7 +22,7 @@ from robustsk.certify import compute_bounds, cross_entropy_upper_bound, input_bo
 from robustsk.estimators import CertifiedBudgetClassifier, RobustNetClassifier
 from robustsk.metrics import VerifiedErrorScorer, verified_error
 
-METHODS = ["ibp", "crown-ibp", "crown"]
+METHODS = ["ibp", "crown-ibp", "crown", "best"]
 
 
 # ------------------------------------------------------------ hostile modules
