@@ -201,3 +201,19 @@ def test_cli_budgets_resume_and_eval_bound_reach_the_run(tmp_path, monkeypatch):
     assert seen["resume"] is True and seen["cfg"].eval_bound == "ibp"
     main(["reproduce", "budgets", "--out", str(tmp_path), "--quiet"])
     assert seen["resume"] is False and seen["cfg"].eval_bound == "best"
+
+
+def test_saved_parameters_compare_by_value_not_identity():
+    import functools
+
+    import torch
+
+    from robustsk.reproduce._saved_models import _same
+
+    assert _same(functools.partial(int, base=2), functools.partial(int, base=2))
+    assert not _same(functools.partial(int, base=2), functools.partial(int, base=8))
+    assert _same(torch.nn.Linear(2, 3), torch.nn.Linear(2, 3))  # rebuilt by every run
+    assert not _same(torch.nn.Linear(2, 3), torch.nn.Linear(3, 3))
+    assert _same(np.arange(3), np.arange(3)) and not _same(np.arange(3), np.arange(4))
+    assert not _same(object(), object())  # a repr with an address never matches
+    assert not _same((0.5, 2.0), [0.5, 2.0]) and _same((0.5, 2.0), (0.5, 2.0))
