@@ -172,6 +172,10 @@ def test_a_model_is_saved_whole_or_not_at_all(tmp_path):
         save_model({"weights": [4, 5, 6], "broken": lambda: None}, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
+    # the file gets the permissions a plain open() would give it, not mkstemp's 0600
+    with open(tmp_path / "plain", "wb"):
+        pass
+    assert path.stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777
 
 
 def test_cli_budgets_resume_and_eval_bound_reach_the_run(tmp_path, monkeypatch):
