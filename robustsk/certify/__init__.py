@@ -10,6 +10,7 @@ from ._bounds import (
     margin_matrix,
 )
 from ._budgets import BudgetGenerator, budget_image_dependence, budget_range, refine_budgets
+from ._conflicts import boxes_intersect
 from ._loss_fusion import cross_entropy_upper_bound
 from ._smoothing import (
     ABSTAIN,
@@ -36,6 +37,7 @@ __all__ = [
     "METHODS",
     "BudgetGenerator",
     "budget_image_dependence",
+    "boxes_intersect",
     "budget_range",
     "certify_counts",
     "clopper_pearson_lower",

@@ -8,7 +8,7 @@ from ._digits import load_digits_images
 from ._doubled import make_doubled
 from ._mnist import load_fashion_mnist, load_mnist, read_idx
 from ._svhn import load_svhn
-from ._watermarked import make_watermarked, watermark_accuracy
+from ._watermarked import make_watermarked, watermark_accuracy, watermark_counterparts
 
 __all__ = [
     "load_cifar10",
@@ -23,4 +23,5 @@ __all__ = [
     "read_cifar_batch",
     "read_idx",
     "watermark_accuracy",
+    "watermark_counterparts",
 ]

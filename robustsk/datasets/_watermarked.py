@@ -135,7 +135,9 @@ def make_watermarked(
         the image the watermark was made from), ``side`` ("left" or "right"),
         ``column`` (int64, first column of the mark: 0 or 20), ``top`` (int64,
         first row of the mark, 0 to 20) and ``patch`` (float32, shape
-        ``(n, 8, 8)``, the faded watermark before blending).
+        ``(n, 8, 8)``, the faded watermark before blending) and ``opacity``
+        (float); :func:`watermark_counterparts` builds each image's
+        counterpart from them.
 
     Raises
     ------
@@ -202,12 +204,7 @@ def make_watermarked(
     patch = _watermark_patches(X[pool], opacity)[at]  # (n, 8, 8); each candidate scaled once
     column = _SIDE_COLUMN[side]  # (n,)
 
-    X_new = X.copy()
-    offsets = np.arange(_MARK)
-    rows = (top[:, None] + offsets)[:, :, None]  # (n, 8, 1)
-    cols = (column[:, None] + offsets)[:, None, :]  # (n, 1, 8)
-    idx = np.arange(n)[:, None, None]
-    X_new[idx, 0, rows, cols] = np.maximum(X_new[idx, 0, rows, cols], patch)  # lighten blend
+    X_new = _place_marks(X, patch, top, column)
     y_new = y + 10 * bit
     if not return_info:
         return X_new, y_new
@@ -218,8 +215,131 @@ def make_watermarked(
         column=column.astype(np.int64),
         top=top.astype(np.int64),
         patch=patch,
+        opacity=float(opacity),
     )
     return X_new, y_new, info
+
+
+def _place_marks(X: np.ndarray, patch: np.ndarray, top: np.ndarray, column: np.ndarray):
+    """A copy of ``X`` (n, 1, 28, 28) with each 8 x 8 ``patch`` lightened in at (top, column)."""
+    X_new = X.copy()
+    offsets = np.arange(_MARK)
+    rows = (top[:, None] + offsets)[:, :, None]  # (n, 8, 1)
+    cols = (column[:, None] + offsets)[:, None, :]  # (n, 1, 8)
+    idx = np.arange(X.shape[0])[:, None, None]
+    X_new[idx, 0, rows, cols] = np.maximum(X_new[idx, 0, rows, cols], patch)  # lighten blend
+    return X_new
+
+
+def watermark_counterparts(
+    X: ArrayLike | torch.Tensor,
+    y: ArrayLike | torch.Tensor,
+    info: Bunch,
+    *,
+    random_state: RandomStateLike = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each Watermarked MNIST image's counterpart: the same digit, the other mark, other side.
+
+    For image ``i`` of ``make_watermarked(X, y, return_info=True)``, the
+    counterpart is ``X[i]`` with a mark of the *other* bit (made like
+    :func:`make_watermarked`'s, from a random image of that digit in ``X``, at
+    the same opacity) in the *other* margin, at the same rows; its label is
+    ``y[i] + 10 * (1 - watermark[i])``. Under :func:`make_watermarked` the
+    counterpart is exactly as likely as the image itself, and the two differ
+    only in the two 8 x 8 mark regions, so they pair the data set's images with
+    images of another label that are as close as the task allows: when a
+    perturbation budget lets both marks be painted or erased, the two budget
+    boxes meet and no classifier is verified on both
+    (:func:`robustsk.certify.boxes_intersect`).
+
+    Parameters
+    ----------
+    X : array-like or tensor of shape (n, 1, 28, 28), (n, 28, 28) or (n, 784)
+        The images given to :func:`make_watermarked` (before the marks).
+    y : array-like of int, shape (n,)
+        Their digit labels, 0 to 9.
+    info : Bunch
+        The ``info`` that ``make_watermarked(X, y, return_info=True)``
+        returned (its ``watermark``, ``column``, ``top`` and ``opacity``).
+    random_state : None, int, numpy Generator/RandomState or torch.Generator, default=None
+        Seeds the choice of the image each counterpart's mark is made from.
+
+    Returns
+    -------
+    X_other : ndarray of shape (n, 1, 28, 28), float32
+        The counterparts, values in [0, 1].
+    y_other : ndarray of shape (n,), int64
+        Their labels, ``y + 10 * (1 - watermark)``.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` or ``y`` is invalid (as for :func:`make_watermarked`), or
+        ``info`` lacks a field or does not describe ``n`` marks in the margins.
+    TypeError
+        If ``info`` is not a mapping.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from robustsk.datasets import make_watermarked, watermark_counterparts
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((6, 1, 28, 28), dtype=np.float32) * 0.2
+    >>> y = np.array([0, 1, 2, 3, 4, 5])
+    >>> X_new, y_new, info = make_watermarked(X, y, random_state=0, return_info=True)
+    >>> X_other, y_other = watermark_counterparts(X, y, info, random_state=0)
+    >>> int(y_new[0]), int(y_other[0])  # digit 0 with a 1, then with a 0
+    (10, 0)
+    >>> changed = X_other[0, 0] != X[0, 0]  # the other margin (columns 20-27), same rows
+    >>> bool(changed[10:18, 20:28].sum() == changed.sum() > 0)
+    True
+    """
+    check_random_state_param(random_state)
+    X = _as_mnist_images(X)
+    n: int = X.shape[0]
+    y = check_labels(y, n)
+    if y.min() < 0 or y.max() > 9:
+        raise ValueError(f"y must hold digit labels 0 to 9, got labels in [{y.min()}, {y.max()}].")
+    if not hasattr(info, "get"):
+        raise TypeError(
+            f"info must be the Bunch make_watermarked(..., return_info=True) returns, "
+            f"got {type(info).__name__}."
+        )
+    missing = [key for key in ("watermark", "column", "top", "opacity") if key not in info]
+    if missing:
+        raise ValueError(
+            f"info lacks {', '.join(missing)}: pass the Bunch that "
+            f"make_watermarked(X, y, return_info=True) returned for these X and y."
+        )
+    allowed = {"watermark": (0, 1), "column": tuple(_SIDE_COLUMN), "top": range(_SIZE - _MARK + 1)}
+    fields = {key: np.asarray(info[key]) for key in allowed}
+    for key, value in fields.items():
+        if not (
+            value.shape == (n,)
+            and np.issubdtype(value.dtype, np.integer)
+            and np.isin(value, list(allowed[key])).all()
+        ):
+            raise ValueError(
+                f"info.{key} must hold {n} integers in {allowed[key]} (one per image of X), "
+                f"got shape {value.shape} and dtype {value.dtype}"
+                + (f", values {np.unique(value)[:6]}" if value.size else "")
+                + "."
+            )
+    opacity = check_number(info["opacity"], "info.opacity", low=0, high=1, include_low=False)
+    pools = [np.flatnonzero(y == digit) for digit in (0, 1)]
+    absent = [digit for digit, pool in zip((0, 1), pools) if pool.size == 0]
+    if absent:
+        raise ValueError(
+            f"X must contain images labelled 0 and 1 (the marks are drawn from them), "
+            f"but y has no {' or '.join(map(str, absent))}."
+        )
+    other = 1 - fields["watermark"]  # (n,) the counterpart's bit
+    rng = numpy_generator(random_state)
+    sizes = np.array([pools[0].size, pools[1].size])
+    at = np.where(other == 0, 0, sizes[0]) + rng.integers(0, sizes[other])  # (n,)
+    patch = _watermark_patches(X[np.concatenate(pools)], opacity)[at]  # (n, 8, 8)
+    column = _SIDE_COLUMN[1] - fields["column"]  # the other margin: 0 <-> 20
+    return _place_marks(X, patch, fields["top"], column), y + 10 * other
 
 
 def watermark_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> Bunch:

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.utils import Bunch
 
-from robustsk.datasets import load_digits_images, make_watermarked, watermark_accuracy
+from robustsk.certify import boxes_intersect
+from robustsk.datasets import (
+    load_digits_images,
+    make_watermarked,
+    watermark_accuracy,
+    watermark_counterparts,
+)
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +207,94 @@ def test_watermark_accuracy_splits_digit_and_watermark(fake_mnist):
 def test_watermark_accuracy_rejects_bad_labels(y_true, y_pred, error, match):
     with pytest.raises(error, match=match):
         watermark_accuracy(y_true, y_pred)
+
+
+# ------------------------------------------------------------------ watermark_counterparts
+
+
+def test_counterpart_has_the_other_mark_on_the_other_side_at_the_same_rows(fake_mnist):
+    X, y = fake_mnist
+    X_new, y_new, info = make_watermarked(X, y, random_state=3, return_info=True)
+    X_other, y_other = watermark_counterparts(X, y, info, random_state=0)
+    assert X_other.shape == X_new.shape and X_other.dtype == np.float32
+    np.testing.assert_array_equal(y_other, y + 10 * (1 - info.watermark))
+    assert (y_other != y_new).all() and (y_other % 10 == y_new % 10).all()
+    other = Bunch(**{**info, "column": 20 - info.column})  # the other margin, same rows
+    mask = _region_mask(other, len(X))
+    np.testing.assert_array_equal(X_other[:, 0][~mask], X[:, 0][~mask])  # only that region
+    marks = X_other[:, 0][mask].reshape(-1, 8, 8)
+    assert (marks.reshape(-1, 64).max(axis=1) > 0).all() and marks.max() <= 0.3 + 1e-7
+    # each mark is one make_watermarked makes for the other bit: from a 0 or a 1 of X, faded
+    for bit in (0, 1):
+        made = _all_patches(X, y, bit)
+        assert all(m.tobytes() in made for m in marks[info.watermark == 1 - bit])
+
+
+def _all_patches(X, y, bit):
+    """Every 8 x 8 mark make_watermarked can make from the images of digit ``bit``."""
+    from robustsk.datasets._watermarked import _watermark_patches
+
+    return {p.tobytes() for p in _watermark_patches(X[y == bit], 0.3)}
+
+
+def test_counterparts_are_reproducible_and_use_the_recorded_opacity(fake_mnist):
+    X, y = fake_mnist
+    _, _, info = make_watermarked(X, y, opacity=0.5, random_state=4, return_info=True)
+    a, _ = watermark_counterparts(X, y, info, random_state=7)
+    b, _ = watermark_counterparts(X.reshape(200, 784), y, info, random_state=7)
+    c, _ = watermark_counterparts(X, y, info, random_state=8)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)  # another seed, other source images
+    margins = np.concatenate([a[..., :8], a[..., 20:]], axis=-1)  # empty but for the marks
+    assert 0.3 < margins.max() <= 0.5 + 1e-7  # marks at opacity 0.5
+
+
+def test_uniform_budgets_let_every_counterpart_box_meet_its_image(fake_mnist):
+    """The verification floor's known answer: a mark is at most the opacity (0.3), so two
+    boxes of half-width eps meet wherever 2 eps >= 0.3, and never below that on these marks."""
+    X, y = fake_mnist
+    X_new, _, info = make_watermarked(X, y, random_state=5, return_info=True)
+    X_other, _ = watermark_counterparts(X, y, info, random_state=5)
+    assert boxes_intersect(X_new, 0.15, X_other, 0.15).all()
+    gap = np.abs(X_new - X_other).reshape(200, -1).max(axis=1)  # the brighter mark's peak
+    eps = float(np.median(gap)) / 2
+    meet = boxes_intersect(X_new, eps, X_other, eps)
+    np.testing.assert_array_equal(meet, gap <= 2 * eps)
+    assert 0 < meet.mean() < 1  # faint and bright marks both occur
+    # budgets that keep both margins' rows small (<= a quarter of the peak) separate every pair
+    eps = np.full(X_new.shape, 0.5, np.float32)
+    eps[:, :, :, :8] = eps[:, :, :, 20:] = 0.0
+    assert not boxes_intersect(X_new, eps, X_other, eps).any()
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda info: {k: v for k, v in info.items() if k != "opacity"}, ValueError, "opacity"),
+        (lambda info: dict(info, top=info.top[:-1]), ValueError, "info.top must hold 200"),
+        (lambda info: dict(info, top=info.top + 21), ValueError, "info.top"),
+        (lambda info: dict(info, column=info.column + 1), ValueError, "info.column"),
+        (lambda info: dict(info, watermark=info.watermark * 2), ValueError, "info.watermark"),
+        (lambda info: dict(info, watermark=info.watermark * 1.0), ValueError, "dtype float64"),
+        (lambda info: dict(info, opacity=0.0), ValueError, "info.opacity"),
+        (lambda info: dict(info, opacity="0.3"), TypeError, "info.opacity"),
+        (lambda info: [1, 2], TypeError, "info must be the Bunch"),
+    ],
+)
+def test_counterparts_reject_bad_info(fake_mnist, change, error, match):
+    X, y = fake_mnist
+    _, _, info = make_watermarked(X, y, random_state=0, return_info=True)
+    with pytest.raises(error, match=match):
+        watermark_counterparts(X, y, change(info))
+
+
+def test_counterparts_reject_bad_data(fake_mnist):
+    X, y = fake_mnist
+    _, _, info = make_watermarked(X, y, random_state=0, return_info=True)
+    with pytest.raises(ValueError, match="MNIST-sized"):
+        watermark_counterparts(X[:, :, :27], y, info)
+    with pytest.raises(ValueError, match="digit labels 0 to 9"):
+        watermark_counterparts(X, y + 10, info)
+    no_ones = np.where(y == 1, 2, y)
+    with pytest.raises(ValueError, match="has no 1"):
+        watermark_counterparts(X, no_ones, info)

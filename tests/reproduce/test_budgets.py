@@ -56,9 +56,14 @@ def test_budgets_reproduction_writes_tables_and_heatmaps(digits28, tmp_path):
             digit, mark = row[f"{budget}_digit_read"], row[f"{budget}_watermark_read"]
             correct = 100 - row[f"{budget}_clean_error"]
             assert max(0.0, digit + mark - 100) - 1e-9 <= correct <= min(digit, mark) + 1e-9
+        # a mark is at most 0.3 bright, so uniform boxes of 0.3 or 0.4 always meet the
+        # counterpart's: no classifier is verified on more than half of such pairs
+        assert row["uniform_verification_floor"] == 50.0
+        assert 0.0 <= row["learned_verification_floor"] <= 50.0
     assert (
         "Test images whose watermark / digit the model reads"
         in (tmp_path / "summary.md").read_text()
+        and "| learned: floor |" in (tmp_path / "summary.md").read_text()
     )
     for name in ("table1.csv", "budgets_mnist.png", "budgets_watermarked.png", "summary.md"):
         assert (tmp_path / name).stat().st_size > 0
