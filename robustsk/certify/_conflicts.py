@@ -48,11 +48,11 @@ def boxes_intersect(
     it). When the boxes of ``X_a[i]`` and ``X_b[i]`` share a point and their
     labels differ, no classifier is correct on both boxes, so no sound
     verifier, for any model, verifies both: this is a limit of the budgets,
-    not of the bound or the training. If the pairs ``(a, b)`` are as likely as
-    ``(b, a)`` under the data distribution (e.g. an image and its counterpart
-    from :func:`robustsk.datasets.watermark_counterparts`), any classifier's
-    expected verified error is at least half the share of pairs whose boxes
-    meet.
+    not of the bound or the training. If the data presents ``a`` or ``b`` of
+    each pair by a fair coin (as for an image and its counterpart from
+    :func:`robustsk.datasets.watermark_counterparts`), any classifier's
+    expected verified error is at least half the probability that the boxes
+    meet (the *verification floor*).
 
     Parameters
     ----------

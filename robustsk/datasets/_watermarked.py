@@ -244,13 +244,15 @@ def watermark_counterparts(
     counterpart is ``X[i]`` with a mark of the *other* bit (made like
     :func:`make_watermarked`'s, from a random image of that digit in ``X``, at
     the same opacity) in the *other* margin, at the same rows; its label is
-    ``y[i] + 10 * (1 - watermark[i])``. Under :func:`make_watermarked` the
-    counterpart is exactly as likely as the image itself, and the two differ
-    only in the two 8 x 8 mark regions, so they pair the data set's images with
-    images of another label that are as close as the task allows: when a
-    perturbation budget lets both marks be painted or erased, the two budget
-    boxes meet and no classifier is verified on both
-    (:func:`robustsk.certify.boxes_intersect`).
+    ``y[i] + 10 * (1 - watermark[i])``. The two differ only in the two 8 x 8
+    mark regions, and under :func:`make_watermarked` they are the two outcomes
+    of a fair coin (the watermark bit) given the digit image, a 0 mark, a 1
+    mark, their sides and rows. So where budgets let both marks be painted or
+    erased, the two budget boxes meet (:func:`robustsk.certify.boxes_intersect`),
+    no classifier is verified on both, and any classifier's expected verified
+    error under those budgets is at least half the probability that they meet:
+    half the share of images whose box meets their counterpart's estimates
+    this *verification floor*.
 
     Parameters
     ----------
