@@ -179,9 +179,36 @@ def make_watermarked(
     check_number(opacity, "opacity", low=0, high=1, include_low=False)
     check_random_state_param(random_state)
     check_param(return_info, "return_info", [Boolean()])
-    X = _as_mnist_images(X)
+    X, y, pools = _digits_and_pools(X, y)
     n: int = X.shape[0]
-    y = check_labels(y, n)
+    rng = numpy_generator(random_state)
+    bit = rng.integers(0, 2, size=n)  # (n,) watermark digit
+    pick = rng.integers(0, np.array([pools[0].size, pools[1].size])[bit])  # (n,) in its pool
+    side = rng.integers(0, 2, size=n)  # (n,) 0 = left, 1 = right
+    top = rng.integers(0, _SIZE - _MARK + 1, size=n)  # (n,) in 0..20
+    patch, source = _marks(X, pools, bit, pick, opacity)
+    column = _SIDE_COLUMN[side]  # (n,)
+
+    X_new = _place_marks(X, patch, top, column)
+    y_new = y + 10 * bit
+    if not return_info:
+        return X_new, y_new
+    info = Bunch(
+        watermark=bit.astype(np.int64),
+        source=source.astype(np.int64),
+        side=_SIDES[side],
+        column=column.astype(np.int64),
+        top=top.astype(np.int64),
+        patch=patch,
+        opacity=float(opacity),
+    )
+    return X_new, y_new, info
+
+
+def _digits_and_pools(X, y) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Validated MNIST images and digit labels, and the indices of the 0s and of the 1s."""
+    X = _as_mnist_images(X)
+    y = check_labels(y, X.shape[0])
     if y.min() < 0 or y.max() > 9:
         raise ValueError(f"y must hold digit labels 0 to 9, got labels in [{y.min()}, {y.max()}].")
     pools = [np.flatnonzero(y == digit) for digit in (0, 1)]  # candidate watermark images
@@ -191,33 +218,15 @@ def make_watermarked(
             f"X must contain images labelled 0 and 1 (the watermarks are drawn from them), "
             f"but y has no {' or '.join(map(str, absent))}."
         )
+    return X, y, pools
 
-    rng = numpy_generator(random_state)
-    bit = rng.integers(0, 2, size=n)  # (n,) watermark digit
-    sizes = np.array([pools[0].size, pools[1].size])
-    pick = rng.integers(0, sizes[bit])  # (n,) position within that digit's pool
-    side = rng.integers(0, 2, size=n)  # (n,) 0 = left, 1 = right
-    top = rng.integers(0, _SIZE - _MARK + 1, size=n)  # (n,) in 0..20
 
+def _marks(X, pools, bit, pick, opacity) -> tuple[np.ndarray, np.ndarray]:
+    """The (n, 8, 8) marks of digit ``bit`` made from image ``pick`` of its pool, and their
+    source indices in ``X``."""
     pool = np.concatenate(pools)  # (m,) indices of all 0s, then all 1s
-    at = np.where(bit == 0, 0, sizes[0]) + pick  # (n,) position in pool
-    patch = _watermark_patches(X[pool], opacity)[at]  # (n, 8, 8); each candidate scaled once
-    column = _SIDE_COLUMN[side]  # (n,)
-
-    X_new = _place_marks(X, patch, top, column)
-    y_new = y + 10 * bit
-    if not return_info:
-        return X_new, y_new
-    info = Bunch(
-        watermark=bit.astype(np.int64),
-        source=pool[at].astype(np.int64),
-        side=_SIDES[side],
-        column=column.astype(np.int64),
-        top=top.astype(np.int64),
-        patch=patch,
-        opacity=float(opacity),
-    )
-    return X_new, y_new, info
+    at = np.where(bit == 0, 0, pools[0].size) + pick  # (n,) position in pool
+    return _watermark_patches(X[pool], opacity)[at], pool[at]  # each candidate scaled once
 
 
 def _place_marks(X: np.ndarray, patch: np.ndarray, top: np.ndarray, column: np.ndarray):
@@ -297,11 +306,8 @@ def watermark_counterparts(
     True
     """
     check_random_state_param(random_state)
-    X = _as_mnist_images(X)
+    X, y, pools = _digits_and_pools(X, y)
     n: int = X.shape[0]
-    y = check_labels(y, n)
-    if y.min() < 0 or y.max() > 9:
-        raise ValueError(f"y must hold digit labels 0 to 9, got labels in [{y.min()}, {y.max()}].")
     if not hasattr(info, "get"):
         raise TypeError(
             f"info must be the Bunch make_watermarked(..., return_info=True) returns, "
@@ -328,18 +334,10 @@ def watermark_counterparts(
                 + "."
             )
     opacity = check_number(info["opacity"], "info.opacity", low=0, high=1, include_low=False)
-    pools = [np.flatnonzero(y == digit) for digit in (0, 1)]
-    absent = [digit for digit, pool in zip((0, 1), pools) if pool.size == 0]
-    if absent:
-        raise ValueError(
-            f"X must contain images labelled 0 and 1 (the marks are drawn from them), "
-            f"but y has no {' or '.join(map(str, absent))}."
-        )
     other = 1 - fields["watermark"]  # (n,) the counterpart's bit
     rng = numpy_generator(random_state)
-    sizes = np.array([pools[0].size, pools[1].size])
-    at = np.where(other == 0, 0, sizes[0]) + rng.integers(0, sizes[other])  # (n,)
-    patch = _watermark_patches(X[np.concatenate(pools)], opacity)[at]  # (n, 8, 8)
+    pick = rng.integers(0, np.array([pools[0].size, pools[1].size])[other])
+    patch, _ = _marks(X, pools, other, pick, opacity)
     column = _SIDE_COLUMN[1] - fields["column"]  # the other margin: 0 <-> 20
     return _place_marks(X, patch, fields["top"], column), y + 10 * other
 
