@@ -37,7 +37,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="reuse the models an earlier run with the same settings saved in OUT/models "
         "(checked; only train the missing ones): a run cut short goes on, a finished one "
-        "is evaluated again",
+        "is evaluated again. The models are pickles, which can run code when loaded: resume "
+        "only from a folder you wrote",
     )
     parser.add_argument(
         "--tables",
