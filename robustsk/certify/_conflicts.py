@@ -56,11 +56,15 @@ def boxes_intersect(
 
     Parameters
     ----------
-    X_a, X_b : array-like or tensor of shape (n, ...)
-        The two inputs of each pair, the same shape.
-    eps_a, eps_b : float, array-like or tensor
-        Budgets of ``X_a`` and ``X_b``: a scalar, one per example (shape
-        ``(n,)``) or one per element (the shape of ``X_a``), non-negative.
+    X_a : array-like or tensor of shape (n, ...)
+        The first input of each pair.
+    eps_a : float, array-like or tensor
+        Budgets of ``X_a``: a scalar, one per example (shape ``(n,)``) or one
+        per element (the shape of ``X_a``), non-negative.
+    X_b : array-like or tensor of shape (n, ...)
+        The second input of each pair, the shape of ``X_a``.
+    eps_b : float, array-like or tensor
+        Budgets of ``X_b``, as ``eps_a``.
     clip : tuple (low, high) or None, default=(0.0, 1.0)
         Valid input range, which the boxes are clipped to (``None``: no clipping).
 
