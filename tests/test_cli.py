@@ -248,6 +248,14 @@ USER_ERRORS = {
     "--full without --data": (["reproduce", "budgets", "--full"], "--full needs --data"),
     "--large without --data": (["reproduce", "robust-al", "--large"], "--large needs --data"),
     "--loss-fusion without --full": (["reproduce", "budgets", "--loss-fusion"], "needs --full"),
+    "negative watermark eps0": (
+        ["reproduce", "budgets", "--watermark-eps0", "0.3", "-0.1"],
+        "positive number, got '-0.1'",
+    ),
+    "--watermark-eps0 without Table 3": (
+        ["reproduce", "budgets", "--tables", "1", "--watermark-eps0", "0.3"],
+        "add --tables 3",
+    ),
     "unknown reproduction": (["reproduce", "cifar"], "invalid choice"),
     "unknown command": (["nonsense"], "invalid choice"),
 }

@@ -20,7 +20,15 @@ from ..datasets import (
 )
 from ..estimators import CertifiedBudgetClassifier
 from ..nets import CNN7, SmallCNN
-from ..utils import Boolean, check_options, check_param, progress_bar, renamed_kwargs, write_csv
+from ..utils import (
+    Boolean,
+    check_number,
+    check_options,
+    check_param,
+    progress_bar,
+    renamed_kwargs,
+    write_csv,
+)
 from ._networks import format_radius, module_params, network_kwargs
 from ._plots import subplots
 from ._saved_models import load_matching_model, save_model
@@ -101,6 +109,16 @@ class BudgetsConfig:
         The data the run is given: MNIST (Tables 1 and 3), CIFAR-10 (Tables 2
         and 4, Doubled CIFAR-10 built from it) or Doubled CIFAR-10 already
         built (Table 4). :meth:`for_dataset` sets it with the paper's network.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``dataset`` or ``eval_bound``, tables the data set does
+        not give, or an eps0 level that is not positive and finite (a tuple of
+        levels must be non-empty and distinct): before any training.
+    TypeError
+        For an eps0 level that is not a number, or a single number where a
+        tuple of levels is expected.
     """
 
     n_train: int = 5000
@@ -139,6 +157,19 @@ class BudgetsConfig:
                 f"numbers from {allowed} (the tables of dataset={self.dataset!r})"
             )
         self.tables = tables
+        # Each eps0 level trains two models: a bad one fails here, before any training.
+        for name in ("mnist_eps0", "doubled_eps0"):
+            check_number(getattr(self, name), name, low=0.0, include_low=False)
+        for name in ("watermark_eps0", "cifar_eps0"):
+            levels = getattr(self, name)
+            if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+                raise TypeError(f"{name} must be a tuple of eps0 levels, got {levels!r}.")
+            levels = tuple(levels)
+            if not levels or len(set(levels)) < len(levels):
+                raise ValueError(f"{name} must hold distinct eps0 levels, got {levels!r}.")
+            for level in levels:
+                check_number(level, f"each of {name}", low=0.0, include_low=False)
+            setattr(self, name, levels)
 
     @classmethod
     def for_dataset(cls, dataset: str, *, toy: bool = False, **changes: Any) -> BudgetsConfig:

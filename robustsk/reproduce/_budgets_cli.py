@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._argtypes import positive_int
+from ._argtypes import positive_float, positive_int
 from ._registry import Data, Reproduction
 
 
@@ -52,6 +52,15 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "is most of an hour on a 2-core CPU",
     )
     parser.add_argument(
+        "--watermark-eps0",
+        type=positive_float,
+        nargs="+",
+        default=None,
+        metavar="EPS0",
+        help="Table 3's eps0 levels, each a uniform and a learned model (default: 0.3 0.4, "
+        "the paper's; at --full --loss-fusion about 85 minutes per level on a 2-core CPU)",
+    )
+    parser.add_argument(
         "--n-train",
         type=positive_int,
         default=None,
@@ -89,6 +98,8 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
     }
     if args.tables is not None:
         changes["tables"] = tuple(dict.fromkeys(args.tables))
+    if args.watermark_eps0 is not None:
+        changes["watermark_eps0"] = tuple(dict.fromkeys(args.watermark_eps0))
     for flag in ("n_train", "n_test", "max_epochs", "eval_bound"):
         if getattr(args, flag) is not None:
             changes[flag] = getattr(args, flag)
@@ -96,12 +107,19 @@ def _make_config(args: argparse.Namespace, base: dict[str, Any]) -> Any:
         changes["ramp_length"] = max(1, round(2 * changes["max_epochs"] / 3))
     try:
         if args.full:
-            return BudgetsConfig.paper(dataset=args.dataset, **changes)
-        return BudgetsConfig.for_dataset(args.dataset, toy=bool(base), **{**base, **changes})
+            cfg = BudgetsConfig.paper(dataset=args.dataset, **changes)
+        else:
+            cfg = BudgetsConfig.for_dataset(args.dataset, toy=bool(base), **{**base, **changes})
     except ValueError as exc:
         if "tables=" in str(exc):
             raise ValueError(f"argument --tables: {exc}") from None
         raise
+    if args.watermark_eps0 is not None and 3 not in cfg.tables:
+        raise ValueError(
+            f"argument --watermark-eps0: sets Table 3's levels, but this run's tables are "
+            f"{cfg.tables} (add --tables 3)"
+        )
+    return cfg
 
 
 def _run(data: Data, cfg: Any, args: argparse.Namespace) -> None:

@@ -210,6 +210,33 @@ def test_cli_budgets_resume_and_eval_bound_reach_the_run(tmp_path, monkeypatch):
     assert seen["resume"] is True and seen["cfg"].eval_bound == "ibp"
     main(["reproduce", "budgets", "--out", str(tmp_path), "--quiet"])
     assert seen["resume"] is False and seen["cfg"].eval_bound == "best"
+    assert seen["cfg"].watermark_eps0 == (0.3, 0.4)  # the paper's two levels by default
+    argv = ["reproduce", "budgets", "--out", str(tmp_path), "--quiet", "--tables", "3"]
+    main([*argv, "--watermark-eps0", "0.3", "0.3"])  # a level once, however often given
+    assert seen["cfg"].tables == (3,) and seen["cfg"].watermark_eps0 == (0.3,)
+    main([*argv, "--watermark-eps0", "0.2", "0.5"])
+    assert seen["cfg"].watermark_eps0 == (0.2, 0.5)
+
+
+@pytest.mark.parametrize(
+    "changes, error, words",
+    [
+        ({"watermark_eps0": (0.3, 0.0)}, ValueError, r"each of watermark_eps0 must be in \(0.0"),
+        ({"watermark_eps0": (0.3, float("nan"))}, ValueError, "must be finite"),
+        ({"watermark_eps0": ()}, ValueError, "watermark_eps0 must hold distinct"),
+        ({"watermark_eps0": (0.3, 0.3)}, ValueError, "watermark_eps0 must hold distinct"),
+        ({"watermark_eps0": 0.3}, TypeError, "watermark_eps0 must be a tuple"),
+        ({"watermark_eps0": "0.3"}, TypeError, "watermark_eps0 must be a tuple"),
+        ({"cifar_eps0": ("8/255",)}, TypeError, "each of cifar_eps0 must be a real number"),
+        ({"mnist_eps0": -0.4}, ValueError, r"mnist_eps0 must be in \(0.0"),
+        ({"doubled_eps0": None}, TypeError, "doubled_eps0 must be a real number"),
+    ],
+)
+def test_config_refuses_bad_eps0_levels_before_any_training(changes, error, words):
+    with pytest.raises(error, match=words):
+        BudgetsConfig(**changes)
+    with pytest.raises(error, match=words):
+        BudgetsConfig.paper(**changes)
 
 
 def test_saved_parameters_compare_by_value_not_identity():
