@@ -25,7 +25,9 @@ from ._layers import (
     layer_shapes,
     linear_part,
     sequential_layers,
+    traced_layers,
     transpose_part,
+    walked,
 )
 
 METHODS = ("ibp", "crown-ibp", "crown", "best")
@@ -156,7 +158,7 @@ def checked_layers(
     module: nn.Module, lower: torch.Tensor, upper: torch.Tensor, C: torch.Tensor | None = None
 ) -> list:
     """The layers of ``module`` for a public bound: structure, mode, box and spec checked."""
-    layers = sequential_layers(module)
+    walk = walked(module)
     check_evaluation_mode(module)
     if not (isinstance(lower, torch.Tensor) and isinstance(upper, torch.Tensor)):
         raise TypeError(
@@ -174,7 +176,7 @@ def checked_layers(
         raise ValueError(
             f"C must have shape (n, s, n_outputs) with n={lower.shape[0]}, got {tuple(C.shape)}."
         )
-    return layers
+    return traced_layers(module, lower, walk)
 
 
 def _check_output(out_shape, C):
@@ -194,7 +196,7 @@ def ibp_lower(
     The module may be in training mode: the bounds follow BatchNorm's running
     statistics and treat Dropout as the identity (its evaluation mode).
     """
-    lb, _, _ = _ibp(sequential_layers(module), lower, upper, C)
+    lb, _, _ = _ibp(traced_layers(module, lower), lower, upper, C)
     return lb
 
 
@@ -512,7 +514,7 @@ def crown_ibp_and_ibp_lower(
     runs once. Equal to ``compute_bounds`` with ``method="crown-ibp"`` and
     ``method="ibp"``.
     """
-    layers = sequential_layers(module)
+    layers = traced_layers(module, lower)
     shapes = _shapes(layers, lower)
     ibp_lb, _, inputs = _ibp(layers, lower, upper, C)
     relu_inputs = relu_bounds(layers, inputs)

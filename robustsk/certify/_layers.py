@@ -20,6 +20,8 @@ computation provably is that composition, and refuses anything else with a
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -163,6 +165,11 @@ def sequential_layers(module) -> list:
     layers : list of torch.nn.Module
         Linear, Conv2d, ReLU, Flatten, AvgPool2d and BatchNorm layers.
     """
+    return walked(module)[0]
+
+
+def walked(module) -> tuple[list, list]:
+    """:func:`sequential_layers`' layers, and the module calls ``module(x)`` makes."""
     if not isinstance(module, nn.Module):
         raise TypeError(
             f"bounds need a torch.nn.Sequential of {_names()}; got a "
@@ -176,9 +183,141 @@ def sequential_layers(module) -> list:
     _check_global_hooks()
     layers: list = []
     stocks: set = set()
-    _walk(module, type(module).__name__, layers, stocks)
+    calls: list = []
+    _walk(module, type(module).__name__, layers, stocks, calls)
     _check_stock_classes(stocks)
+    return layers, calls
+
+
+def traced_layers(module, example: torch.Tensor, walk: tuple | None = None) -> list:
+    """:func:`sequential_layers`, with the walk checked against a run of the module.
+
+    ``module`` is run once on the first example of ``example`` (see
+    :func:`check_trace`); the layers are returned only when the run called
+    exactly the walked modules, in the walked order, and overwrote no residual
+    block's input.
+
+    Parameters
+    ----------
+    module : torch.nn.Sequential
+        The net.
+    example : torch.Tensor of shape (n, ...)
+        Inputs of the module's shape, dtype and device (e.g. a box's lower corner).
+    walk : tuple or None, default=None
+        ``walked(module)`` when the caller has it already.
+
+    Returns
+    -------
+    layers : list of torch.nn.Module
+    """
+    layers, calls = walked(module) if walk is None else walk
+    layer_shapes(layers, example[:1])  # a shape the layers cannot take: a clear error first
+    check_trace(module, calls, example[:1])
     return layers
+
+
+def check_trace(module: nn.Module, calls: list, example: torch.Tensor) -> None:
+    """Run ``module`` on ``example`` and refuse any difference from the walked ``calls``.
+
+    The walk models ``module(x)`` as the composition of the layers it lists; this
+    is the guard against anything the walk does not model. Every module of the
+    walk gets forward hooks for the run (removed after it, whatever happens);
+    the run must call exactly ``calls``' modules, in that order, each once per
+    listed call. A :class:`~robustsk.nets.Residual` block reads its input twice,
+    so an in-place operation on it (``ReLU(inplace=True)`` at the start of the
+    body, or behind an identity) changes what the block adds: the input's
+    version counter is read when the block starts, when its shortcut starts
+    and when it ends, and the block is refused when the body overwrote the
+    input before the shortcut (or the ``+ x``) read it, or the shortcut
+    overwrote it while the body's output is that same tensor. The run is in
+    evaluation mode (restored after) under ``torch.no_grad()``: batch-norm
+    statistics, dropout and the random state are left as they were.
+
+    Raises
+    ------
+    TypeError
+        Naming the first call that differs from the walk, or the block whose
+        input was overwritten.
+    """
+    thread = threading.get_ident()
+    seen: list = []
+    depth = [0]
+    blocks: list = []  # per running block: [block, input, version, depth, children, body output]
+    overwritten: list = []
+
+    def before(mod, args):
+        if threading.get_ident() != thread:
+            return
+        seen.append(mod)
+        if blocks and depth[0] == blocks[-1][3]:  # a branch of the running block starts
+            block = blocks[-1]
+            block[4] += 1
+            if block[4] == 2 and block[1]._version != block[2]:
+                overwritten.append(block[0])  # the body overwrote what the shortcut reads
+        depth[0] += 1
+        if isinstance(mod, Residual) and args and isinstance(args[0], torch.Tensor):
+            blocks.append([mod, args[0], args[0]._version, depth[0], 0, None])
+
+    def after(mod, args, output):
+        if threading.get_ident() != thread:
+            return
+        depth[0] -= 1
+        if not blocks:
+            return
+        block = blocks[-1]
+        if block[0] is mod and depth[0] == block[3] - 1:
+            blocks.pop()
+            x, version, children, body = block[1], block[2], block[4], block[5]
+            if x._version != version and (
+                children < 2 or (body is not None and _same_storage(body, x))
+            ):
+                overwritten.append(mod)
+        elif depth[0] == block[3] and block[4] == 1:
+            block[5] = output  # the body's output
+
+    unique = list({id(m): m for _, m in calls}.values())
+    modes = [m.training for m in unique]
+    handles = []
+    try:
+        for mod in unique:
+            handles.append(mod.register_forward_pre_hook(before))
+            handles.append(mod.register_forward_hook(after))
+            mod.training = False
+        with torch.no_grad():
+            module(example.detach().clone())
+    finally:
+        for handle in handles:
+            handle.remove()
+        for mod, mode in zip(unique, modes):
+            mod.training = mode
+    for i, (path, expected) in enumerate(calls):
+        if i >= len(seen) or seen[i] is not expected:
+            got = "nothing" if i >= len(seen) else f"a {type(seen[i]).__name__}"
+            raise TypeError(
+                f"bounds cannot go through {type(module).__name__}: running it called {got} "
+                f"where the bounds follow {path!r} ({type(expected).__name__}), call {i + 1} of "
+                f"{len(calls)}; its computation is not the composition of its listed layers."
+            )
+    if len(seen) > len(calls):
+        raise TypeError(
+            f"bounds cannot go through {type(module).__name__}: running it called "
+            f"{len(seen)} modules where the bounds follow {len(calls)} (the extra one is a "
+            f"{type(seen[len(calls)]).__name__})."
+        )
+    if overwritten:
+        path = next(p for p, m in calls if m is overwritten[0])
+        raise TypeError(
+            f"bounds cannot go through {path!r} (Residual): its input is overwritten in place "
+            "inside the block (e.g. ReLU(inplace=True) at the start of its body), so the "
+            "block adds another tensor than its input; use ReLU(inplace=False) there."
+        )
+
+
+def _same_storage(a, b) -> bool:
+    return (
+        isinstance(a, torch.Tensor)
+        and a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    )
 
 
 def check_module(
@@ -187,8 +326,9 @@ def check_module(
     """Check before any work that bounds can go through ``module``.
 
     :func:`sequential_layers`' checks, and with ``input_shape`` also that every
-    layer gets an input of the rank it is bounded for and that the module
-    returns one row of ``n_outputs`` logits per example.
+    layer gets an input of the rank it is bounded for, that the module
+    returns one row of ``n_outputs`` logits per example, and that a run of it
+    on one example calls exactly the walked layers (:func:`check_trace`).
 
     Parameters
     ----------
@@ -203,15 +343,15 @@ def check_module(
     -------
     layers : list of torch.nn.Module
     """
-    layers = sequential_layers(module)
     if input_shape is None:
-        return layers
+        return sequential_layers(module)
     param = next(module.parameters(), None)
     example = torch.zeros(
         (1, *input_shape),
         dtype=param.dtype if param is not None else torch.float32,
         device=param.device if param is not None else "cpu",
     )
+    layers = traced_layers(module, example)
     out_shape = layer_shapes(layers, example)[-1]
     if len(out_shape) != 1 or (n_outputs is not None and out_shape[0] != n_outputs):
         expected = "n_classes" if n_outputs is None else n_outputs
@@ -252,18 +392,32 @@ def _names():
     return ", ".join(t.__name__ for t in (*SUPPORTED, Residual))
 
 
-def _walk(module, path, layers, stocks):
-    """Check ``module`` (a Sequential) and its children; append its bounded leaf layers."""
+def _walk(module, path, layers, stocks, calls):
+    """Check ``module`` (a Sequential) and its children; append its bounded leaf layers.
+
+    The children are what ``Sequential.forward`` iterates (``_modules``' values, a
+    module registered twice included each time), not ``named_children()``, which
+    lists a reused module once: a reused layer is a layer each time it runs.
+    ``calls`` gets ``(path, module)`` for every module call ``module(x)`` makes, in
+    order, for :func:`check_trace`.
+    """
     _check_call(module, path, nn.Sequential)
     stocks.add(nn.Sequential)
-    for name, child in module.named_children():
+    calls.append((path, module))
+    for name, child in module._modules.items():
         where = f"{path}.{name}"
+        if not isinstance(child, nn.Module):
+            raise TypeError(
+                f"bounds cannot go through {where!r}: it is {child!r}, not a module, so "
+                f"{type(module).__name__}.forward cannot call it."
+            )
         if isinstance(child, nn.Sequential):
-            _walk(child, where, layers, stocks)
+            _walk(child, where, layers, stocks, calls)
             continue
         if isinstance(child, Residual):
             _check_call(child, where, Residual)
             stocks.add(Residual)
+            calls.append((where, child))
             for name in ("body", "shortcut"):
                 branch = getattr(child, name)
                 if not (branch is None and name == "shortcut") and not isinstance(
@@ -275,9 +429,9 @@ def _walk(module, path, layers, stocks):
                     )
             body: list = []
             shortcut: list = []
-            _walk(child.body, f"{where}.body", body, stocks)
+            _walk(child.body, f"{where}.body", body, stocks, calls)
             if child.shortcut is not None:
-                _walk(child.shortcut, f"{where}.shortcut", shortcut, stocks)
+                _walk(child.shortcut, f"{where}.shortcut", shortcut, stocks, calls)
             layers.append(ResidualNode(child, body, shortcut))
             continue
         stock = next((k for k in type(child).__mro__ if k in _FORWARD_READS), None)
@@ -289,6 +443,7 @@ def _walk(module, path, layers, stocks):
         _check_call(child, where, stock)
         stocks.add(stock)
         _check_layer(child, where)
+        calls.append((where, child))
         if not isinstance(child, (nn.Dropout, nn.Identity)):
             layers.append(child)
 

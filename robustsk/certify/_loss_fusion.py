@@ -30,7 +30,7 @@ from ._bounds import (
     margin_matrix,
     relu_bounds,
 )
-from ._layers import sequential_layers
+from ._layers import traced_layers
 
 
 def _ibp_cross_entropy(margin_lower: torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ def fused_and_ibp_cross_entropy(
     -------
     fused, ibp : torch.Tensor of shape (n,)
     """
-    layers = sequential_layers(module)
+    layers = traced_layers(module, lower)
     shapes = _shapes(layers, lower)
     margin_lo, margin_hi, inputs = _ibp(layers, lower, upper, C)
     ibp = _ibp_cross_entropy(margin_lo)

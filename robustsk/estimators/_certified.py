@@ -322,6 +322,63 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         sized = mode == "learned" and not isinstance(generator, torch.nn.Module)
         return super()._waits_for_data() or (sized and not hasattr(self, "input_shape_"))
 
+    # ------------------------------------------------------------- save / load
+    def load_params(
+        self,
+        f_params: Any = None,
+        f_optimizer: Any = None,
+        f_criterion: Any = None,
+        f_history: Any = None,
+        checkpoint: Any = None,
+        use_safetensors: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Load what :meth:`save_params` saved; learned budgets need their generator too.
+
+        As :meth:`RobustNetClassifier.load_params`. With ``budget_mode="learned"``
+        the certificates depend on the budget generator as much as on the
+        classifier, so loading the classifier's parameters (``f_params``, or a
+        checkpoint's) without the generator's (``f_budget_generator``, e.g.
+        ``save_params(f_params="net.pt", f_budget_generator="budgets.pt")``, or
+        ``Checkpoint(f_budget_generator=...)``) is refused with a
+        :class:`ValueError` before anything is loaded: it would pair trained
+        weights with an untrained generator, and certify other points.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : file-like, str or None
+            Where to load each part from; None skips it.
+        checkpoint : skorch.callbacks.Checkpoint or None, default=None
+            Load the files of this checkpoint; explicit ``f_*`` arguments win.
+        use_safetensors : bool, default=False
+            The files were saved with safetensors.
+        **kwargs
+            ``f_budget_generator`` (and ``f_<name>`` for another module of the net).
+        """
+        classifier = f_params is not None or kwargs.get("f_module") is not None
+        generator = kwargs.get("f_budget_generator") is not None
+        if checkpoint is not None:
+            classifier = classifier or checkpoint.f_params is not None
+            generator = generator or getattr(checkpoint, "f_budget_generator", None) is not None
+        if classifier and not generator and self._settings()[0] == "learned":
+            raise ValueError(
+                f"{type(self).__name__}.load_params: f_params without f_budget_generator "
+                "would pair the trained classifier with an untrained budget generator "
+                "(budget_mode='learned'), which certifies other points. Save and load both: "
+                "save_params(f_params=..., f_budget_generator=...), load_params(f_params=..., "
+                "f_budget_generator=...) (Checkpoint(..., f_budget_generator=...) for a "
+                "checkpoint), or pickle the estimator."
+            )
+        super().load_params(
+            f_params,
+            f_optimizer,
+            f_criterion,
+            f_history,
+            checkpoint=checkpoint,
+            use_safetensors=use_safetensors,
+            **kwargs,
+        )
+
     # --------------------------------------------------------------- budgets
     def _budget_tensor(self, x):
         """Budgets of a batch (a tensor on the device), differentiable for training."""

@@ -6,8 +6,10 @@ contains 10,000 sampled points of its box, and no clean-misclassified point is
 ever certified).
 """
 
+import copy
 import random
 import re
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -18,6 +20,8 @@ from torch import nn
 from torch.nn.modules import module as module_globals
 from torch.nn.utils import parametrize, prune
 
+from robustsk import nets
+from robustsk.attacks import pgd
 from robustsk.certify import compute_bounds, cross_entropy_upper_bound, input_box, margin_matrix
 from robustsk.estimators import CertifiedBudgetClassifier, RobustNetClassifier
 from robustsk.metrics import VerifiedErrorScorer, verified_error
@@ -89,6 +93,19 @@ class Negate(nn.Module):
         return -w
 
 
+class _BackwardsDict(OrderedDict):
+    """A ``_modules`` dict whose values (what ``Sequential.forward`` runs) come in reverse."""
+
+    def values(self):
+        return reversed(list(super().values()))
+
+
+def _reordered_modules():
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
+    net._modules = _BackwardsDict(net._modules)
+    return net, (4,)
+
+
 def _flat(*layers):
     return nn.Sequential(*layers), (4,)
 
@@ -128,6 +145,14 @@ HOSTILE = [
     ),
     ("Sequential with __iter__", lambda: _flat(ReversedSequential(nn.Linear(4, 4))), "__iter__"),
     ("custom container", lambda: _flat(Residual()), "Residual"),
+    (
+        "in-place ReLU first in a residual body",
+        lambda: _flat(
+            nn.Linear(4, 4), nets.Residual(nn.Sequential(nn.ReLU(True), nn.Linear(4, 4)))
+        ),
+        "overwritten in place",
+    ),
+    ("modules run in another order than listed", _reordered_modules, "running it called"),
     ("custom root", lambda: (Residual(), (4,)), "Residual"),
     ("Linear.forward", lambda: _flat(ShiftedLinear(4, 3)), "ShiftedLinear"),
     ("Linear.__call__", lambda: _flat(CalledLinear(4, 3)), "CalledLinear"),
@@ -310,6 +335,49 @@ def test_certified_classifier_refuses_the_module_before_any_epoch(module, name, 
     assert counter.epochs_ == 0  # not after the ramp_start plain-training epochs
 
 
+class SharedLayersNet(nn.Sequential):
+    """One ReLU object run three times and one Linear object run twice (user code does this)."""
+
+    def __init__(self, input_shape, n_classes):
+        relu, hidden = nn.ReLU(), nn.Linear(32, 32)
+        n = int(np.prod(input_shape))
+        super().__init__(
+            nn.Flatten(),
+            nn.Linear(n, 32),
+            relu,
+            hidden,
+            relu,
+            hidden,
+            relu,
+            nn.Linear(32, n_classes),
+        )
+
+
+def test_a_certified_classifier_of_shared_layers_certifies_only_what_holds(digits):
+    """Each run of a shared layer is a layer of the bounds: no certified point is broken by
+    PGD (the walk of distinct modules certified points PGD then broke)."""
+    X, X_test, y, y_test = digits
+    clf = CertifiedBudgetClassifier(
+        SharedLayersNet,
+        budget_mode="uniform",
+        eps0=0.05,
+        max_epochs=2,
+        ramp_start=0,
+        ramp_length=1,
+        lr=3e-3,
+        verbose=0,
+        random_state=0,
+    ).fit(X, y)
+    certified = clf.certify(X_test, y_test)
+    assert 0.05 < certified.mean() < 1.0  # measured 0.10 (46 of 450)
+    net = clf.module_.eval()
+    x = torch.as_tensor(X_test[certified])
+    target = torch.as_tensor(clf.classes_.searchsorted(y_test[certified]))
+    adv = pgd(net, x, target, eps=0.05, alpha=0.01, steps=40, random_state=0)
+    with torch.no_grad():
+        assert (net(adv).argmax(1) == target).all()
+
+
 def test_certified_classifier_refuses_compile(digits):
     X, _, y, _ = digits
     clf = CertifiedBudgetClassifier(compile=True, max_epochs=1, verbose=0)
@@ -435,10 +503,51 @@ def _fits(layer, x):
     return y if y.numel() > 0 and min(y.shape[2:], default=1) >= 1 else None
 
 
-def random_accepted_net(seed):
-    """A random net of accepted layers, subclasses and nested containers, in eval mode."""
+class _Maker:
+    """Random layers for :func:`random_net`, some of them shared (one object run twice)."""
+
+    def __init__(self, rng, overwrite):
+        self.rng, self.overwrite, self.overwrites = rng, overwrite, False
+        self.shared_relu = rng.choice([nn.ReLU(), nn.ReLU(inplace=True), MyReLU()])
+        self.blocks: dict = {}  # width -> a Residual block to run again
+
+    def relu(self):
+        return self.rng.choice(
+            [nn.ReLU(), MyReLU(), nn.ReLU(inplace=True), self.shared_relu, self.shared_relu]
+        )
+
+    def block(self, key, branch):
+        """A Residual block on features ``key``: a new one, or one already in the net."""
+        rng = self.rng
+        if key in self.blocks and rng.random() < 0.5:
+            return [self.blocks[key]]  # a shared block: the same object runs twice
+        body = branch()
+        if self.overwrite and rng.random() < 0.5:
+            # in place on the block's input: first in the body, or behind an identity
+            body = (
+                [nn.ReLU(inplace=True)] + body
+                if rng.random() < 0.5
+                else [nn.Identity(), nn.ReLU(inplace=True)] + body
+            )
+            self.overwrites = True
+        shortcut = None
+        if rng.random() < 0.4:
+            shortcut = nn.Sequential(*branch()[:1])
+            if rng.random() < 0.5:
+                shortcut = nn.Sequential(nn.ReLU(inplace=True), *shortcut)  # reads x after the body
+        block = nets.Residual(nn.Sequential(*body), shortcut)
+        self.blocks[key] = block
+        return [block, block] if rng.random() < 0.3 else [block]
+
+
+def random_net(seed, overwrite=False):
+    """A random net of accepted layers, subclasses, nested containers, residual blocks,
+    in-place ReLUs anywhere and shared modules (one ReLU, Linear or block object run
+    several times), in eval mode. With ``overwrite``, some residual blocks overwrite
+    their input in place; returns ``(net, shape, overwrites)``."""
     rng = random.Random(seed)
     torch.manual_seed(seed)
+    make = _Maker(rng, overwrite)
     c = rng.choice([1, 2])
     shape = (c, 6, 6)
     x = torch.zeros(1, *shape)
@@ -467,7 +576,13 @@ def random_accepted_net(seed):
         x, c = y, out
         if rng.random() < 0.5:
             layers.append(_random_bn(rng.choice([nn.BatchNorm2d, MyBatchNorm2d]), c, rng))
-        layers.append(rng.choice([nn.ReLU(), MyReLU(), nn.ReLU(inplace=True)]))
+        layers.append(make.relu())
+        if rng.random() < 0.4:
+            ch = c
+            layers += make.block(
+                ("conv", ch, tuple(x.shape[2:])),
+                lambda ch=ch: [nn.Conv2d(ch, ch, 3, padding=1), make.relu()],
+            )
         if rng.random() < 0.5:
             pool = nn.AvgPool2d(rng.choice([1, 2]), stride=rng.choice([1, 2]), padding=0)
             if rng.random() < 0.3 and pool.kernel_size == 2:
@@ -485,7 +600,14 @@ def random_accepted_net(seed):
         layers.append(rng.choice([nn.Linear, MyLinear])(width, units, bias=rng.random() < 0.8))
         if rng.random() < 0.3:
             layers.append(_random_bn(nn.BatchNorm1d, units, rng))
-        layers.append(rng.choice([nn.ReLU(), MyReLU()]))
+        layers.append(make.relu())
+        if rng.random() < 0.4:  # a shared Linear: the same square layer twice
+            square = nn.Linear(units, units)
+            layers += [square, make.relu(), square, make.relu()]
+        if rng.random() < 0.4:
+            layers += make.block(
+                ("linear", units), lambda u=units: [nn.Linear(u, u), make.relu(), nn.Linear(u, u)]
+            )
         if rng.random() < 0.3:
             layers.append(rng.choice([nn.Dropout(0.3), nn.Identity()]))
         width = units
@@ -495,11 +617,35 @@ def random_accepted_net(seed):
         j = rng.randint(i + 1, len(layers))
         layers[i:j] = [rng.choice([nn.Sequential, StockSequential])(*layers[i:j])]
     net = rng.choice([nn.Sequential, StockSequential])(*layers)
-    return net.double().eval(), shape
+    return net.double().eval(), shape, make.overwrites
+
+
+def random_accepted_net(seed):
+    """A random net :func:`random_net` builds with no block overwriting its input."""
+    net, shape, _ = random_net(seed)
+    return net, shape
+
+
+def _attack_margins(net, lower, upper, C, steps=30):
+    """The smallest margin a sign-gradient attack finds in each box (from its centre)."""
+    net = copy.deepcopy(net)  # the same computation without in-place ReLUs, for autograd
+    for m in net.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    x = ((lower + upper) / 2).clone()
+    alpha = (upper - lower) / 8
+    for _ in range(steps):
+        x.requires_grad_(True)
+        worst = torch.einsum("bsk,bk->bs", C, net(x)).min(1).values
+        (grad,) = torch.autograd.grad(worst.sum(), x)
+        x = torch.minimum(torch.maximum(x.detach() - alpha * grad.sign(), lower), upper)
+    with torch.no_grad():
+        return torch.einsum("bsk,bk->bs", C, net(x)).min(1).values
 
 
 @pytest.mark.parametrize("seed", range(24))
 def test_bounds_of_random_accepted_modules_contain_10000_points_and_never_certify_an_error(seed):
+    """Shared modules, residual blocks and in-place ReLUs included; PGD breaks no certificate."""
     net, shape = random_accepted_net(seed)
     gen = torch.Generator().manual_seed(seed)
     n = 4
@@ -527,6 +673,9 @@ def test_bounds_of_random_accepted_modules_contain_10000_points_and_never_certif
         assert (margins <= ub.unsqueeze(1) + tol).all(), method
         certified = (lb > 0).all(1)
         assert not (certified & (clean != y)).any(), method
+        if certified.any():
+            found = _attack_margins(net, lower[certified], upper[certified], C[certified])
+            assert (found >= lb[certified].min(1).values - tol).all(), method
         lo, hi = compute_bounds(net, lower, upper, method=method)  # the logits themselves
         assert ((out >= lo.unsqueeze(1) - tol) & (out <= hi.unsqueeze(1) + tol)).all(), method
     ce = nn.functional.cross_entropy(
@@ -537,12 +686,31 @@ def test_bounds_of_random_accepted_modules_contain_10000_points_and_never_certif
         assert (cross_entropy_upper_bound(net, lower, upper, y, method=method) >= worst - tol).all()
 
 
+def _runs(net):
+    """Every module call ``net(x)`` makes, shared modules once per call."""
+    out = [net]
+    for child in net._modules.values():
+        if child is None:
+            continue
+        if isinstance(child, nn.Sequential):
+            out += _runs(child)
+        elif isinstance(child, nets.Residual):
+            out += [child, *_runs(child.body), *(_runs(child.shortcut) if child.shortcut else [])]
+        else:
+            out.append(child)
+    return out
+
+
 def test_the_random_accepted_modules_are_varied_and_certify_something():
-    """The property test is not vacuous: its nets use every accepted kind of module."""
-    kinds, certified = set(), 0
+    """The property test is not vacuous: its nets use every accepted kind of module, shared
+    modules (a ReLU, a Linear, a residual block run twice) and in-place ReLUs."""
+    kinds, certified, shared, inplace = set(), 0, set(), 0
     for seed in range(24):
         net, shape = random_accepted_net(seed)
         kinds |= {type(m) for m in net.modules()}
+        runs = _runs(net)
+        shared |= {type(m) for m in runs if sum(r is m for r in runs) > 1}
+        inplace += sum(isinstance(m, nn.ReLU) and m.inplace for m in runs)
         X = torch.rand(4, *shape, dtype=torch.float64)
         y = net(X).argmax(1)
         lb, _ = compute_bounds(net, *input_box(X, 0.001), margin_matrix(y, 3).double(), "crown")
@@ -563,9 +731,39 @@ def test_the_random_accepted_modules_are_varied_and_certify_something():
         MyBatchNorm2d,
         nn.Dropout,
         nn.Identity,
+        nets.Residual,
     }
     assert expected <= kinds
+    assert {nn.ReLU, nn.Linear, nets.Residual} <= shared
+    assert inplace > 10
     assert certified > 24
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_nets_whose_blocks_overwrite_their_input_are_refused(seed):
+    """In-place ReLUs placed anywhere: a net is refused exactly when one of its residual
+    blocks overwrites its own input (the walk would bound ``body(x) + x`` where the net
+    computes ``body(x) + relu(x)``); every other net's bounds hold on sampled points."""
+    net, shape, overwrites = random_net(seed, overwrite=True)
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(3, *shape, generator=gen, dtype=torch.float64)
+    lower, upper = input_box(X, 0.05)
+    for method in METHODS:
+        if overwrites:
+            with pytest.raises(TypeError, match="overwritten in place"):
+                compute_bounds(net, lower, upper, method=method)
+            continue
+        lo, hi = compute_bounds(net, lower, upper, method=method)
+        u = torch.rand(3, 2000, *shape, generator=gen, dtype=torch.float64)
+        with torch.no_grad():
+            out = net((lower.unsqueeze(1) + (upper - lower).unsqueeze(1) * u).view(-1, *shape))
+        out = out.view(3, 2000, 3)
+        assert ((out >= lo.unsqueeze(1) - 1e-9) & (out <= hi.unsqueeze(1) + 1e-9)).all(), method
+
+
+def test_the_overwriting_nets_are_refused_often_and_accepted_otherwise():
+    flags = [random_net(seed, overwrite=True)[2] for seed in range(24)]
+    assert 4 <= sum(flags) <= 20
 
 
 def test_a_patched_stock_layer_is_refused(monkeypatch):

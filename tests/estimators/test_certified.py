@@ -112,3 +112,22 @@ def test_classifier_parameters_are_validated(digits):
         CertifiedBudgetClassifier(loss_fusion="yes", **FAST).fit(X_train[:50], y_train[:50])
     clf = clone(CertifiedBudgetClassifier(eps0=0.2, **FAST))
     assert clf.get_params()["eps0"] == 0.2
+
+
+def test_learned_budgets_load_only_with_their_generator(certified, digits, tmp_path):
+    """f_params alone would pair trained weights with an untrained budget generator (it
+    certified 0.31 of the points instead of 0.40 in one trial): refused before anything is
+    loaded; with f_budget_generator the reloaded estimator certifies the same points."""
+    _, X_test, _, y_test = digits
+    _, learned, _ = certified
+    net, gen = tmp_path / "net.pt", tmp_path / "budgets.pt"
+    learned.save_params(f_params=net, f_budget_generator=gen)
+    new = clone(learned).initialize()  # sized from the saved shape at load time
+    with pytest.raises(ValueError, match="f_budget_generator"):
+        new.load_params(f_params=net)
+    assert not hasattr(new, "module_")  # refused before anything was loaded or built
+    new.load_params(f_params=net, f_budget_generator=gen)
+    np.testing.assert_array_equal(new.certify(X_test, y_test), learned.certify(X_test, y_test))
+    np.testing.assert_array_equal(new.budgets(X_test[:5]), learned.budgets(X_test[:5]))
+    uniform = clone(learned).set_params(budget_mode="uniform").initialize()
+    uniform.load_params(f_params=net)  # uniform budgets have no generator to lose
