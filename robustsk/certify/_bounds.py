@@ -24,7 +24,6 @@ from ._layers import (
     check_input,
     layer_shapes,
     linear_part,
-    sequential_layers,
     traced_layers,
     transpose_part,
     walked,
