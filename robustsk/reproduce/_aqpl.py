@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -597,7 +597,10 @@ def run_aqpl_seeds(
     """:func:`run_aqpl` for ``seeds`` seeds, then Table 1 as mean and sd over them.
 
     Seed ``k`` uses ``random_state = cfg.random_state + k`` (models, noise,
-    corruptions, selection) and writes into ``out_dir/seed-k``; ``out_dir`` gets
+    corruptions, selection) and writes into ``out_dir/seed-k``. Table 1's Gaussian
+    level is chosen once: ``cfg.table_sigma``, or with ``"auto"`` the level the first
+    seed chooses, at which every later seed is evaluated (so the mean is over one
+    column, and the summary names it). ``out_dir`` gets
     ``table1_seeds.csv`` (mean and sd of every column), ``summary.md`` and
     ``sweep.png`` (accuracy against sigma with the seeds' spread).
 
@@ -628,8 +631,10 @@ def run_aqpl_seeds(
     cfg = cfg or AQPLConfig()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tables = []
+    tables: list = []
     for k, seed_cfg in seed_configs(cfg, seeds):
+        if tables:  # every seed at the first seed's level, so the rows average one column
+            seed_cfg = replace(seed_cfg, table_sigma=tables[0][0]["gaussian_sigma"])
         table, _ = run_aqpl(
             X_train, y_train, X_test, y_test, out / f"seed-{k}", seed_cfg, verbose=verbose
         )

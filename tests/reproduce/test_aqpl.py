@@ -139,3 +139,28 @@ def test_certify_writes_smoothing_certificates_over_seeds(digits, tmp_path):
     assert "| AQPL-GNT | per-example |" in summary and "r = 0.5" in summary
     with open(tmp_path / "certified_seeds.csv") as f:
         assert {r["n_seeds"] for r in csv.DictReader(f)} == {"2"}
+
+
+def test_seeds_are_evaluated_at_the_first_seeds_automatic_level(monkeypatch, tmp_path):
+    """With table_sigma="auto" each seed used to pick its own level and the summary
+    averaged rows of different levels under a level no run used (0.9, 1.2, 1.2 as
+    "sigma 1.1"): the first seed picks, every later seed is evaluated there."""
+    import robustsk.reproduce._aqpl as aqpl
+
+    picks = iter([0.9, 1.2, 1.2])  # what each seed alone would choose
+    used = []
+
+    def fake_run(X_train, y_train, X_test, y_test, out_dir, cfg, verbose=0):
+        level = next(picks) if cfg.table_sigma == "auto" else float(cfg.table_sigma)
+        used.append(level)
+        row = {"clean": 0.9, "gaussian_sigma": level, "gaussian": 0.5, "corruptions_mean": 0.7}
+        return [{"method": m, **row} for m in ("Standard", "GNT")], []
+
+    monkeypatch.setattr(aqpl, "run_aqpl", fake_run)
+    monkeypatch.setattr(aqpl, "plot_noise_sweep", lambda *a, **k: None)
+    cfg = AQPLConfig(**{**TINY, "table_sigma": "auto"})
+    summary = aqpl.run_aqpl_seeds(None, None, None, None, tmp_path, cfg, seeds=3, verbose=0)
+    assert used == [0.9, 0.9, 0.9]
+    assert {r["gaussian_sigma_mean"] for r in summary} == {0.9}
+    assert {r["gaussian_sigma_sd"] for r in summary} == {0.0}
+    assert "Gaussian (sigma 0.9)" in (tmp_path / "summary.md").read_text()
