@@ -554,9 +554,15 @@ class AdversarialScorer:
         As in :func:`adversarial_accuracy`.
     eps : float, default=0.3
         Radius.
+    random_state : None, int or numpy Generator, default=0
+        Seeds the attack's random start. The default 0, as for
+        :class:`~robustsk.metrics.RPRScorer` and
+        :class:`~robustsk.metrics.CorruptionScorer`, scores the same model the
+        same on every call, so a ``GridSearchCV`` result is reproducible; None
+        draws a fresh start each call.
     **attack_params
         Other :func:`adversarial_accuracy` arguments (``alpha``, ``steps``, ``norm``,
-        ``clip``, ``batch_size``, ``random_state``).
+        ``clip``, ``batch_size``).
 
     Notes
     -----
@@ -567,16 +573,33 @@ class AdversarialScorer:
     default ``error_score=np.nan``.
     """
 
-    def __init__(self, attack: Any = "pgd", eps: float | ArrayLike = 0.3, **attack_params: Any):
+    def __init__(
+        self,
+        attack: Any = "pgd",
+        eps: float | ArrayLike = 0.3,
+        *,
+        random_state: RandomStateLike = 0,
+        **attack_params: Any,
+    ):
         self.attack = attack
         self.eps = eps
+        self.random_state = random_state
         self.attack_params = attack_params
 
     def __call__(self, estimator: Any, X: ArrayLike, y: ArrayLike) -> float:
         return adversarial_accuracy(
-            estimator, X, y, attack=self.attack, eps=self.eps, **self.attack_params
+            estimator,
+            X,
+            y,
+            attack=self.attack,
+            eps=self.eps,
+            random_state=self.random_state,
+            **self.attack_params,
         )
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self.attack_params.items())
-        return f"AdversarialScorer(attack={self.attack!r}, eps={self.eps!r}{extra})"
+        return (
+            f"AdversarialScorer(attack={self.attack!r}, eps={self.eps!r}, "
+            f"random_state={self.random_state!r}{extra})"
+        )

@@ -255,3 +255,19 @@ def test_corruption_accuracy_any_classifier(digits):
     )
     assert len(per) == 15 and mean == pytest.approx(np.mean(list(per.values())))
     assert mean < flat.score(X_test[:100].reshape(100, -1), y_test[:100])
+
+
+def test_every_randomized_scorer_is_seeded_by_default(models, digits):
+    """The same model scored three times reads the same with each scorer's default (it read
+    0.576 / 0.587 / 0.582 when the adversarial scorer was unseeded); None draws afresh."""
+    from robustsk.metrics import RPRScorer
+
+    _, X_test, _, y_test = digits
+    standard, _ = models
+    X, y = X_test[:120], y_test[:120]
+    for scorer in (AdversarialScorer(eps=0.1, steps=3), CorruptionScorer(), RPRScorer()):
+        assert scorer.random_state == 0
+        assert len({scorer(standard, X, y) for _ in range(3)}) == 1, scorer
+    fresh = AdversarialScorer(eps=0.3, steps=1, alpha=0.3, random_state=None)
+    assert len({fresh(standard, X, y) for _ in range(4)}) > 1
+    assert "random_state=0" in repr(AdversarialScorer())
