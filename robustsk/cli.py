@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from ._version import __version__
@@ -166,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
+        _check_writable(args, "--out", args.out)
         from ._demo import run_demo
 
         run_demo(
@@ -178,6 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "reproduce":
         _reproduce(args)
     elif args.command == "annotate":
+        folder = Path(args.db).expanduser().resolve().parent
+        if not folder.is_dir():
+            args.error(f"argument --db: the folder of {args.db!r} ({folder}) does not exist")
+        import sqlite3
+
         from .annotate import AnnotationServer
 
         try:
@@ -191,9 +199,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         except ValueError as exc:  # a bad --token: refused before anything is served
             args.error(str(exc))
+        except (OSError, sqlite3.Error) as exc:  # a file that is not a database, no access
+            args.error(f"argument --db: cannot open {args.db!r} as the annotation store ({exc})")
         print(f"robustsk annotate: open {server.url}")
         server.serve_forever()
     return 0
+
+
+def _check_writable(args: argparse.Namespace, flag: str, folder: str) -> None:
+    """Create ``folder`` and write a file in it, before any work: a folder that cannot be
+    written is one line naming it, not a traceback after the run."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        args.error(f"argument {flag}: cannot write to {folder!r} ({exc.strerror or exc})")
 
 
 def _check_data(args: argparse.Namespace, reproduction: Reproduction) -> None:
@@ -222,6 +243,7 @@ def _reproduce(args: argparse.Namespace) -> None:
         cfg = reproduction.config(args)  # imports the reproduction; refuses a bad setting
     except ValueError as exc:
         args.error(str(exc))
+    _check_writable(args, "--out", args.out)
     reproduction.run(_load(args, reproduction, *reproduction.data_sizes(cfg)), cfg, args)
 
 
@@ -233,7 +255,10 @@ def _load(
 
     folder = reproduction.data_folder(args)
     if folder is not None:
-        return load_split(args.dataset, folder, n_train, n_test, random_state=args.seed)
+        try:
+            return load_split(args.dataset, folder, n_train, n_test, random_state=args.seed)
+        except (ValueError, OSError) as exc:  # a damaged or unreadable file: named, one line
+            args.error(f"cannot read the {args.dataset} data in {str(folder)!r}: {exc}")
     if n_train > DIGITS_N_TRAIN or n_test > DIGITS_N_TEST:
         args.error(
             f"the embedded digits have {DIGITS_N_TRAIN:,} training and {DIGITS_N_TEST} test "

@@ -1,4 +1,5 @@
 import csv
+import os
 import re
 import subprocess
 import sys
@@ -390,3 +391,58 @@ def test_reproduction_runs_on_the_embedded_digits(name, tmp_path, capsys):
     notice = [line for line in err.splitlines() if "no --data" in line]
     assert len(notice) == 1 and "embedded scikit-learn digits" in notice[0]
     assert (out / written).stat().st_size > 0
+
+
+# ------------------------------------------------------------------ environment errors
+def _one_line_error(capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("robustsk") and "error:" in err
+    for word in words:
+        assert word in err, err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_an_unwritable_out_folder_is_one_line_before_any_training(tmp_path, capsys, no_data):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        _one_line_error(capsys, ["demo", "--out", str(locked / "demo")], ["--out", "locked"])
+        _one_line_error(
+            capsys, ["reproduce", "rpr", "--out", str(locked / "rpr")], ["--out", "locked"]
+        )
+    finally:
+        locked.chmod(0o700)
+
+
+def test_an_out_path_that_is_a_file_is_one_line_before_any_training(tmp_path, capsys, no_data):
+    """(A file where the folder should be fails for root too.)"""
+    (tmp_path / "taken").write_text("a file")
+    _one_line_error(capsys, ["demo", "--out", str(tmp_path / "taken")], ["--out", "taken"])
+    _one_line_error(
+        capsys, ["reproduce", "aqpl", "--out", str(tmp_path / "taken" / "x")], ["--out", "taken"]
+    )
+
+
+def test_a_corrupt_mnist_file_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
+    from robustsk.reproduce._data import MNIST_FILES
+
+    for stem in MNIST_FILES:  # four idx files whose headers are garbage
+        (tmp_path / stem).write_bytes(b"\x00\x00\x08\x03" + b"\xff" * 40)
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(
+        capsys, ["reproduce", "rpr", "--mnist", str(tmp_path), "--out", "o"], ["cannot read"]
+    )
+
+
+def test_annotate_db_in_a_missing_folder_is_one_line_naming_it(tmp_path, capsys):
+    db = tmp_path / "nowhere" / "answers.sqlite"
+    _one_line_error(capsys, ["annotate", "--db", str(db)], ["--db", "nowhere"])
+    (tmp_path / "not-a-db.sqlite").write_bytes(b"this is not a database" * 100)
+    _one_line_error(
+        capsys, ["annotate", "--db", str(tmp_path / "not-a-db.sqlite")], ["--db", "not-a-db"]
+    )
