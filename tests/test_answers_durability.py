@@ -328,6 +328,39 @@ def test_journal_lock_is_released_by_kill_9(forker, tmp_path):
     AnswerJournal(journal).open().close()
 
 
+def test_a_learner_holding_a_link_locks_every_path_to_the_file(forker, tmp_path):
+    """A learner in another process holds the journal through a symlink: the real path, a
+    hard link and a relative path are refused at once, naming its pid; kill -9 frees it."""
+    real = tmp_path / "data" / "j.jsonl"
+    real.parent.mkdir()
+    real.write_bytes(b"")
+    (tmp_path / "sym.jsonl").symlink_to(real)
+    os.link(real, tmp_path / "hard.jsonl")
+    acks, done = tmp_path / "acks.txt", tmp_path / "done.json"
+    pid = forker.start(
+        "active",
+        journal=str(tmp_path / "sym.jsonl"),
+        acks=str(acks),
+        done=str(done),
+        seed=0,
+        pause=0.2,
+    )
+    deadline = time.monotonic() + 30
+    while not (acks.exists() and acks.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    relative = os.path.relpath(real, Path.cwd())
+    for path in (real, tmp_path / "hard.jsonl", relative, tmp_path / "data" / ".." / "sym.jsonl"):
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match=rf"in use by another learner \(held by pid {pid};"):
+            AnswerJournal(path).open()
+        assert time.monotonic() - start < 1.0
+    forker.kill(pid)
+    with AnswerJournal(tmp_path / "hard.jsonl") as journal:  # free, through any path
+        n = len(journal.records())
+    acked = {k for line in acks.read_text().splitlines() for k in line.split()}
+    assert n >= len(acked) >= 3
+
+
 @pytest.mark.slow
 def test_active_learner_survives_kill_9_and_torn_tails(forker, tmp_path):
     """kill -9 in the middle of a teach loop, 25 times, with torn tails; then count rows."""

@@ -41,7 +41,11 @@ class ActiveLearner:
       example already in the journal is not applied twice: teaching it again is
       skipped with a warning. The learner holds the journal's lock from its
       creation until :meth:`close` (or the end of the process): a second learner
-      on the same journal fails at once.
+      on the same journal file (through any path or link) fails at once;
+    * :meth:`teach` checks its input before it is journaled or trained on
+      (finite features, the training data's row shape, as many labels as rows,
+      labels of the training labels' kind); a bad input is a ``ValueError`` and
+      changes neither the journal nor the learner.
 
     Parameters
     ----------
@@ -148,12 +152,14 @@ class ActiveLearner:
         if self._journal is not None:
             try:
                 X_j, y_j, keys, _ = self._journal.load()
+                if X_j is not None:
+                    X_j, y_j = self._check_journal(X_j, y_j)
             except BaseException:
                 self._journal.close()
                 raise
             if X_j is not None:
                 self._answered.update(keys.tolist())
-                self._add_training(X_j.reshape((len(X_j),) + self._row_shape(X_j)), y_j)
+                self._add_training(X_j, y_j)
         if self.X_training is not None and len(self.X_training):
             self._fit(self.X_training, self.y_training, first=True)
 
@@ -254,7 +260,7 @@ class ActiveLearner:
     def teach(
         self, X: ArrayLike, y: ArrayLike, only_new: bool = False, **fit_kwargs: Any
     ) -> ActiveLearner:
-        """Add labelled examples (journaled first) and update the model.
+        """Add labelled examples (checked, then journaled) and update the model.
 
         Parameters
         ----------
@@ -270,12 +276,18 @@ class ActiveLearner:
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If ``X`` holds a NaN or an infinity, or rows of another shape than the
+            training data's (or, with a journal, values float32 cannot hold, or no
+            numbers); if ``y`` is not one label per row of ``X``, or its labels are
+            not of the kind of the training labels (or of the estimator's
+            ``classes``): strings for numbers, continuous values for class labels,
+            a class the estimator does not know. Nothing is journaled or trained.
         """
-        X, y = np.asarray(X), np.asarray(y)
-        if len(X) != len(y):
-            raise ValueError(f"X and y have {len(X)} and {len(y)} rows.")
-        if len(X) == 0:
-            raise ValueError("teach needs at least one example.")
+        X, y = self._check_examples(X, y)  # before anything is journaled or trained on
         if self._journal is not None:
             last = getattr(self, "last_query_idx_", None)
             indices = last if last is not None and len(last) == len(X) else None
@@ -319,10 +331,71 @@ class ActiveLearner:
     def _n_labeled(self) -> int:
         return 0 if self.y_training is None else len(self.y_training)
 
-    def _row_shape(self, X_j):
-        if self.X_training is not None:
-            return tuple(self.X_training.shape[1:])
-        return tuple(X_j.shape[1:])
+    def _row_shape(self) -> tuple[int, ...] | None:
+        """The shape of a training row, once known."""
+        X = self.X_training
+        if X is None or X.ndim == 0 or (X.ndim == 1 and len(X) == 0):
+            return None
+        return tuple(X.shape[1:])
+
+    def _reference_labels(self) -> np.ndarray | None:
+        """What taught labels must look like: the training labels, else the classes the
+        estimator declares or learned."""
+        if self.y_training is not None and len(self.y_training):
+            return self.y_training
+        classes = _declared_classes(self.estimator)
+        if classes is None:
+            try:
+                classes = np.asarray(self.estimator.classes_)
+            except Exception:  # unfitted (skorch raises AttributeError), or no classes
+                classes = None
+        return classes if classes is not None and classes.ndim == 1 and len(classes) else None
+
+    def _check_journal(self, X_j: np.ndarray, y_j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The journal's examples, checked like taught ones, in the training data's shape."""
+        path = cast(AnswerJournal, self._journal).path
+        shape = self._row_shape()
+        if shape is not None and tuple(X_j.shape[1:]) != shape:
+            if int(np.prod(X_j.shape[1:])) != int(np.prod(shape)):
+                raise ValueError(
+                    f"the journal {path} holds examples of shape {tuple(X_j.shape[1:])}, but "
+                    f"X_training has rows of shape {shape}: it holds answers about other data. "
+                    "Pass the data those answers were given for, or start a new journal."
+                )
+            X_j = X_j.reshape((len(X_j),) + shape)
+        return self._check_examples(
+            X_j, y_j, names=(f"the examples in the journal {path}", "its labels")
+        )
+
+    def _check_examples(
+        self, X: ArrayLike, y: ArrayLike, names: tuple[str, str] = ("X", "y")
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` checked against the training data (labels cast to their dtype)."""
+        nx, ny = names
+        X, y = np.asarray(X), np.asarray(y)
+        if X.ndim == 0:
+            raise ValueError(f"{nx} must be an array of examples, one per row, got {_show(X[()])}.")
+        if y.ndim == 0:
+            raise ValueError(
+                f"{ny} must be an array of labels, one per example, got {_show(y[()])}."
+            )
+        if len(X) != len(y):
+            raise ValueError(
+                f"{nx} and {ny} have {len(X)} and {len(y)} rows: one label per example."
+            )
+        if len(X) == 0:
+            raise ValueError("teach needs at least one example.")
+        shape = self._row_shape()
+        if shape is not None and tuple(X.shape[1:]) != shape:
+            raise ValueError(
+                f"{nx} must have rows of shape {shape} (the training data's), got rows of "
+                f"shape {tuple(X.shape[1:])}."
+            )
+        _check_features(X, nx, self.X_training, journal=self._journal is not None)
+        y = _check_labels(
+            y, ny, self._reference_labels(), self.estimator, journal=self._journal is not None
+        )
+        return X, y
 
     def _add_training(self, X, y):
         if self.X_training is None or len(self.X_training) == 0:
@@ -337,6 +410,195 @@ class ActiveLearner:
             self.estimator.partial_fit(X, y, **kwargs)
         else:
             self.estimator.fit(X, y, **kwargs)
+
+
+def _show(value: Any) -> str:
+    """``repr`` of a value, without numpy's wrapping (``nan``, not ``np.float64(nan)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _first_bad(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _check_features(X: np.ndarray, name: str, reference: np.ndarray | None, *, journal: bool):
+    """Raise ``ValueError`` unless ``X`` holds finite numbers that fit the training data."""
+    values: np.ndarray | None = X if X.dtype.kind in "biuf" else None
+    if values is None and X.dtype.kind == "O":
+        try:
+            values = X.astype(np.float64)
+        except (TypeError, ValueError):
+            values = None
+    if values is None:
+        if journal:
+            raise ValueError(
+                f"{name} must hold numbers (the journal stores examples as float32), got "
+                f"dtype {X.dtype}."
+            )
+        return  # e.g. text, for a pipeline that vectorises it
+    bad = ~np.isfinite(values)
+    if bad.any():
+        at = _first_bad(bad)
+        raise ValueError(
+            f"{name} must hold finite numbers, got {_show(values[at])} in row {at[0]}"
+            f"{f' at {at[1:]}' if len(at) > 1 else ''}; NaN and infinities are refused."
+        )
+    if journal and values.dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            bad = ~np.isfinite(values.astype(np.float32))
+        if bad.any():
+            at = _first_bad(bad)
+            raise ValueError(
+                f"{name} must hold numbers float32 can hold (the journal's format: up to "
+                f"about 3.4e38), got {_show(values[at])} in row {at[0]}."
+            )
+    if reference is not None and reference.dtype.kind in "biu" and values.dtype != reference.dtype:
+        with np.errstate(all="ignore"):
+            changed = values.astype(reference.dtype).astype(np.float64) != values
+        if changed.any():
+            at = _first_bad(changed)
+            raise ValueError(
+                f"{name} must hold values of the training data's dtype {reference.dtype} (they "
+                f"would be changed silently), got {_show(values[at])} in row {at[0]}."
+            )
+
+
+def _label_family(y: np.ndarray) -> str:
+    """``"bool"``, ``"int"``, ``"float"``, ``"str"``, ``"bytes"``, ``"mixed"`` or ``"other"``."""
+    kind = y.dtype.kind
+    simple = {"b": "bool", "i": "int", "u": "int", "f": "float", "U": "str", "S": "bytes"}
+    if kind in simple:
+        return simple[kind]
+    if kind != "O" or y.size == 0:
+        return "other"
+    found = set()
+    for v in y.ravel():
+        if isinstance(v, (bool, np.bool_)):
+            found.add("bool")
+        elif isinstance(v, (int, np.integer)):
+            found.add("int")
+        elif isinstance(v, (float, np.floating)):
+            found.add("float")
+        elif isinstance(v, str):
+            found.add("str")
+        elif isinstance(v, bytes):
+            found.add("bytes")
+        else:
+            found.add("other")
+    if found == {"int", "float"}:
+        return "float"
+    return found.pop() if len(found) == 1 else "mixed"
+
+
+def _declared_classes(estimator: Any) -> np.ndarray | None:
+    """The ``classes`` an estimator is told to expect (skorch's ``classes=``), if any."""
+    try:
+        classes = estimator.get_params(deep=False).get("classes")
+    except Exception:
+        return None
+    if classes is None:
+        return None
+    try:
+        classes = np.asarray(classes)
+    except Exception:
+        return None
+    return classes if classes.ndim == 1 and len(classes) else None
+
+
+def _is_classifier(estimator: Any) -> bool:
+    from sklearn.base import is_classifier
+
+    try:
+        return bool(is_classifier(estimator))
+    except Exception:  # not a scikit-learn estimator
+        return False
+
+
+def _check_labels(
+    y: np.ndarray, name: str, reference: np.ndarray | None, estimator: Any, *, journal: bool
+) -> np.ndarray:
+    """``y`` checked against the reference labels' kind (and cast to their dtype)."""
+    from sklearn.utils.multiclass import type_of_target
+
+    family = _label_family(y)
+    if journal and (y.ndim != 1 or family not in ("bool", "int", "float", "str")):
+        raise ValueError(
+            f"{name} must be one label per example -- numbers, strings or booleans, which the "
+            f"journal stores as JSON -- got an array of shape {y.shape} and dtype {y.dtype} "
+            f"({family} labels)."
+        )
+    if family == "float":
+        values = y.astype(np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            at = _first_bad(bad)
+            raise ValueError(f"{name} must hold finite labels, got {_show(values[at])} at {at}.")
+    if reference is None:
+        if family == "float" and _is_classifier(estimator):
+            integral = np.equal(np.mod(y.astype(np.float64), 1), 0)
+            if not integral.all():
+                at = _first_bad(~integral)
+                raise ValueError(
+                    f"{name} must hold class labels for the classifier "
+                    f"{type(estimator).__name__}, got the continuous value {_show(y[at])} at {at}."
+                )
+        return y
+    ref_family = _label_family(reference)
+    if reference.ndim != y.ndim or reference.shape[1:] != y.shape[1:]:
+        raise ValueError(
+            f"{name} must have the training labels' shape per example "
+            f"({reference.shape[1:]}), got {y.shape[1:]}."
+        )
+    numbers = {"int", "float"}
+    if family != ref_family and not (family in numbers and ref_family in numbers):
+        raise ValueError(
+            f"{name} must hold labels of the training labels' kind ({ref_family}, dtype "
+            f"{reference.dtype}, e.g. {_show(reference.ravel()[0])}), got {family} labels (dtype "
+            f"{y.dtype}, e.g. {_show(y.ravel()[0])})."
+        )
+    if family in numbers and ref_family in numbers:
+        values = y.astype(np.float64)
+        if ref_family == "int":
+            integral = np.equal(np.mod(values, 1), 0)
+            if not integral.all():
+                at = _first_bad(~integral)
+                raise ValueError(
+                    f"{name} must hold integer class labels like the training labels (dtype "
+                    f"{reference.dtype}), got the continuous value {_show(y[at])} at {at}."
+                )
+        else:
+            try:
+                ref_type = type_of_target(reference)
+            except ValueError:
+                ref_type = "unknown"
+            if ref_type in ("binary", "multiclass") and type_of_target(values) == "continuous":
+                at = _first_bad(~np.equal(np.mod(values, 1), 0))
+                raise ValueError(
+                    f"{name} must hold class labels like the training labels ({ref_type}), "
+                    f"got the continuous value {_show(y[at])} at {at}."
+                )
+        if reference.dtype.kind in "iuf" and y.dtype != reference.dtype:
+            with np.errstate(all="ignore"):
+                cast_y = y.astype(reference.dtype)
+            if not np.array_equal(cast_y.astype(np.float64), values):
+                at = _first_bad(cast_y.astype(np.float64) != values)
+                raise ValueError(
+                    f"{name} must hold labels the training labels' dtype {reference.dtype} can "
+                    f"hold, got {_show(y[at])} at {at}."
+                )
+            y = cast_y
+    classes = _declared_classes(estimator)
+    if classes is not None and _label_family(classes) in (
+        {family} | (numbers if family in numbers else set())
+    ):
+        unknown = ~np.isin(y, classes)
+        if unknown.any():
+            at = _first_bad(unknown)
+            raise ValueError(
+                f"{name} holds the label {_show(y[at])}, which is not one of the estimator's "
+                f"classes {classes.tolist()}."
+            )
+    return y
 
 
 def _criteria(stopping: Any) -> list[Callable[..., Any]]:

@@ -363,9 +363,16 @@ class PerturbationLevelLearner:
             step=self.ladder[2],
             keys=self._keys[ids],
         )
-        answers = np.asarray(self.oracle.answer(queries), dtype=np.float64)
+        given = self.oracle.answer(queries)
+        try:
+            answers = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"the oracle's answers must be numbers, one level per query, got {given!r}."
+            ) from None
         if answers.shape != (len(ids),):
             raise ValueError(f"the oracle returned {answers.shape} answers for {len(ids)} queries.")
+        # on the ladder (finite, in its range) before anything is journaled
         answers = np.array([q.check_answer(a) for q, a in zip(queries, answers)])
         self._journal_records(  # durable before it is applied
             "level",
@@ -462,6 +469,15 @@ class PerturbationLevelLearner:
                 f"{journal.path} holds {other} records (an ActiveLearner's journal), not "
                 "perturbation levels; give this learner its own journal."
             )
+        for number, r in enumerate(records, 1):  # every line is a record: number = line
+            fields = ("sigma", "previous") if r["kind"] == "level" else ("current",)
+            for field in fields:
+                value = r.get(field, 0.0 if field == "previous" and "key" not in r else None)
+                if not _is_level(value):
+                    raise ValueError(
+                        f"{journal.path}:{number}: the {r['kind']!r} record's {field} is "
+                        f"{value!r}; levels are finite numbers >= 0. The file was altered."
+                    )
         n = len(self.X_)
         legacy = [r for r in records if r["kind"] == "level" and "key" not in r]
         keyed = [r for r in records if "key" in r]
@@ -524,6 +540,15 @@ class PerturbationLevelLearner:
                     "mean_abs_change": change / n_r,
                 }
             )
+
+
+def _is_level(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+        and value >= 0
+    )
 
 
 #: The name used in the AQPL paper.

@@ -1,11 +1,16 @@
+import errno
 import json
 import os
 import pickle
+import tempfile
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from robustsk.active import ActiveLearner, AnswerJournal
+from robustsk.active import ActiveLearner, AnswerJournal, row_keys
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.query import dre, max_entropy, random_sampling
 
@@ -182,3 +187,281 @@ def test_bad_arguments(digits):
     learner = ActiveLearner(FitSpy(), dre, X_train[:10], y_train[:10] % 2)
     with pytest.raises(ValueError, match="rows"):
         learner.teach(X_train[:3], y_train[:2])
+
+
+# ---------------------------------------------------------------- teach checks its input
+
+
+class ClassesSpy(FitSpy):
+    """A classifier told its classes up front (as skorch's ``classes=``)."""
+
+    def __init__(self, classes=(0, 1, 2)):
+        super().__init__()
+        self.classes = classes
+
+    def get_params(self, deep=True):
+        return {"classes": self.classes}
+
+
+def _int_learner(path, estimator=None):
+    rng = np.random.default_rng(0)
+    X0, y0 = rng.random((6, 4)), np.array([0, 1, 2, 0, 1, 2])
+    return ActiveLearner(estimator or FitSpy(), random_sampling, X0, y0, journal=path)
+
+
+def _bad_teach(kind, n, at, value):
+    """A bad input for a learner of 4 features and integer labels 0..2: ``(X, y, parameter)``."""
+    rng = np.random.default_rng(n)
+    X, y = rng.random((n, 4)), rng.integers(0, 3, n)
+    row, col = at % n, at % 4
+    if kind == "nan":
+        X[row, col] = np.nan
+    elif kind == "inf":
+        X[row, col] = np.inf if at % 2 else -np.inf
+    elif kind == "too big for float32":
+        X[row, col] = (1 if at % 2 else -1) * value * 1e300
+    elif kind == "feature count":
+        X = rng.random((n, 4 + (at % 3) + 1 if at % 2 else 4 - (at % 3) - 1))
+    elif kind == "row shape":
+        X = rng.random((n, 2, 2) if at % 2 else (n, 4, 1))
+    elif kind == "scalar X":
+        X = np.float64(value)
+    elif kind == "float labels":
+        y = y + 0.1 + 0.8 * (abs(value) % 1)  # never integral
+    elif kind == "nan labels":
+        y = y.astype(float)
+        y[row] = np.nan
+    elif kind == "string labels":
+        y = np.array(["cat", "dog", "0"] * n)[:n]
+    elif kind == "object labels":
+        y = np.array([1] + ["a"] * (n - 1) if n > 1 else ["a"], dtype=object)
+    elif kind == "bool labels":
+        y = y > 0
+    elif kind == "2-D labels":
+        y = y[:, None]
+    elif kind == "unknown class":
+        y[row] = 3 + at
+    elif kind == "fewer labels":
+        y = y[: n - 1]
+    elif kind == "more labels":
+        y = np.r_[y, y[:1]]
+    elif kind == "no example":
+        X, y = X[:0], y[:0]
+    return X, y, "y" if "label" in kind or "class" in kind else "X"
+
+
+BAD_KINDS = [
+    "nan",
+    "inf",
+    "too big for float32",
+    "feature count",
+    "row shape",
+    "scalar X",
+    "float labels",
+    "nan labels",
+    "string labels",
+    "object labels",
+    "bool labels",
+    "2-D labels",
+    "unknown class",
+    "fewer labels",
+    "more labels",
+    "no example",
+]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+@settings(max_examples=8, derandomize=True, deadline=None)
+@given(n=st.integers(1, 5), at=st.integers(0, 50), value=st.floats(1e-3, 1e3))
+def test_teach_refuses_bad_input_before_journaling_it(kind, n, at, value):
+    """The old bug: NaN/inf features, wrong shapes, continuous or string labels were
+    journaled, then refused by training, and every later resume failed (or string labels
+    silently turned all predictions into strings). Now: a ValueError naming the parameter,
+    the journal unchanged byte for byte, the learner unchanged, and a resume that works."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "j.jsonl"
+        spy = ClassesSpy()
+        learner = _int_learner(path, spy)
+        good_X = np.random.default_rng(99).random((2, 4))
+        learner.teach(good_X, np.array([2, 1]))
+        before, calls = path.read_bytes(), list(spy.calls)
+        X, y, parameter = _bad_teach(kind, n, at, value)
+        match = "teach needs at least one example" if kind == "no example" else parameter
+        with pytest.raises(ValueError, match=match):
+            learner.teach(X, y)
+        assert path.read_bytes() == before
+        assert len(learner.X_training) == 8 and spy.calls == calls
+        assert learner.y_training.dtype.kind == "i"
+        learner.teach(good_X + 1, np.array([0, 0]))  # the learner goes on
+        learner.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            resumed = _int_learner(path)
+        assert resumed.y_training.tolist() == [0, 1, 2, 0, 1, 2, 2, 1, 0, 0]
+        resumed.close()
+
+
+def test_teach_errors_name_the_parameter_the_value_and_what_is_allowed(tmp_path):
+    learner = _int_learner(tmp_path / "j.jsonl")
+    X = np.zeros((2, 4))
+    cases = [
+        (
+            np.array([[0, np.nan, 0, 0], [0, 0, 0, 0]]),
+            [0, 1],
+            r"X must hold finite numbers, "
+            r"got nan in row 0 at \(1,\); NaN and infinities are refused",
+        ),
+        (
+            np.zeros((2, 5)),
+            [0, 1],
+            r"X must have rows of shape \(4,\) \(the training data's\), "
+            r"got rows of shape \(5,\)",
+        ),
+        (
+            X,
+            [0.5, 1],
+            r"y must hold integer class labels like the training labels \(dtype "
+            r"int64\), got the continuous value 0.5",
+        ),
+        (
+            X,
+            ["a", "b"],
+            r"y must hold labels of the training labels' kind \(int, dtype int64, "
+            r"e.g. 0\), got str labels \(dtype <U1, e.g. 'a'\)",
+        ),
+        (X, [0], r"X and y have 2 and 1 rows: one label per example"),
+    ]
+    for bad_X, y, message in cases:
+        with pytest.raises(ValueError, match=message):
+            learner.teach(bad_X, np.array(y))
+    assert tmp_path.joinpath("j.jsonl").read_bytes() == b""
+    learner.teach(X, np.array([1.0, 2.0]))  # integral floats are class labels: cast
+    assert learner.y_training.dtype == np.int64 and learner.y_training[-2:].tolist() == [1, 2]
+
+
+def test_labels_of_a_string_learner_and_of_a_classifier_with_no_labels_yet(tmp_path):
+    X = np.random.default_rng(0).random((3, 2))
+    words = ActiveLearner(FitSpy(), random_sampling, X, np.array(["a", "b", "a"]))
+    with pytest.raises(
+        ValueError,
+        match=r"y must hold labels of the training labels' kind "
+        r"\(str.*got int labels",
+    ):
+        words.teach(X[:1] + 1, np.array([1]))
+    words.teach(X[:1] + 1, np.array(["c"]))  # a new class of the same kind is fine
+    from sklearn.dummy import DummyClassifier
+
+    empty = ActiveLearner(DummyClassifier(), random_sampling, journal=tmp_path / "j.jsonl")
+    with pytest.raises(
+        ValueError,
+        match=r"y must hold class labels for the classifier "
+        r"DummyClassifier, got the continuous value 0.3",
+    ):
+        empty.teach(X, np.array([0.3, 1, 2]))
+    with pytest.raises(ValueError, match="y must be one label per example"):
+        empty.teach(X, np.array([b"a", b"b", b"c"]))  # bytes: not JSON
+    empty.teach(X, np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"X must have rows of shape \(2,\)"):
+        empty.teach(np.zeros((1, 3)), np.array([0]))  # the first teach set the shape
+
+
+def test_a_journal_written_with_bad_input_is_refused_by_name(tmp_path):
+    """Journals written before teach checked its input may hold mixed labels or NaN: a
+    resume refuses them naming file:line, and leaves no lock behind."""
+    path = tmp_path / "old.jsonl"
+    with AnswerJournal(path) as journal:  # what the old teach journaled
+        journal.append(np.zeros((2, 3)), np.array([0, 1]))
+        journal.append(np.ones((1, 3)), np.array(["a"]))
+    with pytest.raises(
+        ValueError,
+        match=r"old\.jsonl:3: a label of type str \('a'\), but "
+        r"line 1 holds one of type int",
+    ):
+        ActiveLearner(FitSpy(), journal=path)
+    nan = tmp_path / "nan.jsonl"
+    AnswerJournal(nan).append(np.array([[0.0, np.nan, 1.0]]), np.array([0]))
+    with pytest.raises(
+        ValueError,
+        match=r"the examples in the journal .*nan\.jsonl must "
+        r"hold finite numbers, got nan",
+    ):
+        ActiveLearner(FitSpy(), journal=nan)
+    shapes = tmp_path / "shapes.jsonl"
+    AnswerJournal(shapes).append(np.zeros((1, 3)), np.array([0]))
+    AnswerJournal(shapes).append(np.zeros((1, 4)), np.array([0]))
+    with pytest.raises(ValueError, match=r"shapes\.jsonl:2: an example of shape \(4,\)"):
+        ActiveLearner(FitSpy(), journal=shapes)
+    with pytest.raises(
+        ValueError,
+        match=r"holds examples of shape \(3,\), but X_training "
+        r"has rows of shape \(5,\)",
+    ):
+        ActiveLearner(
+            FitSpy(), X_training=np.zeros((2, 5)), y_training=np.array([0, 1]), journal=nan
+        )
+    for p in (path, nan, shapes):  # no lock was left behind
+        AnswerJournal(p).open().close()
+
+
+# ---------------------------------------------------------------- a failed write in teach
+
+
+@settings(max_examples=30, derandomize=True, deadline=None)
+@given(
+    faults=st.lists(
+        st.tuples(st.integers(0, 400), st.sampled_from([errno.ENOSPC, errno.EFBIG, errno.EIO])),
+        min_size=1,
+        max_size=4,
+    ),
+    fsync_fails=st.booleans(),
+)
+def test_a_teach_whose_write_fails_leaves_no_fragment(faults, fsync_fails):
+    """A teach whose journal write stops short (at a random byte) and fails, or whose sync
+    fails: the error reaches the caller, the learner and the journal are as before, the
+    same examples taught again are applied, and a resume gives every acknowledged answer
+    exactly once."""
+    rng = np.random.default_rng(len(faults))
+    pool, labels = rng.random((40, 4)), rng.integers(0, 3, 40)
+    with tempfile.TemporaryDirectory() as d, pytest.MonkeyPatch.context() as mp:
+        path = Path(d) / "j.jsonl"
+        learner = _int_learner(path)
+        real_write, real_fsync = os.write, os.fsync
+        plan = {}
+
+        def write(fd, data):
+            if plan.get("fd") == fd and "k" in plan:
+                k = min(plan.pop("k"), len(data) - 1)
+                if k > 0:
+                    return real_write(fd, bytes(data[:k]))
+            if plan.get("fd") == fd and "code" in plan:
+                code = plan.pop("code")
+                raise OSError(code, os.strerror(code))
+            return real_write(fd, data)
+
+        def fsync(fd):
+            if plan.get("fd") == fd and plan.pop("fsync", False):
+                raise OSError(errno.EIO, "I/O error")
+            return real_fsync(fd)
+
+        mp.setattr(os, "write", write)
+        mp.setattr(os, "fsync", fsync)
+        acked, row = [], 0
+        for k, code in faults:
+            rows = slice(row, row + 3)
+            row += 3
+            before, n = path.read_bytes(), len(learner.X_training)
+            plan.update(fd=learner._journal._fds[0])
+            plan.update({"fsync": True} if fsync_fails and k % 2 else {"k": k, "code": code})
+            with pytest.raises(OSError):
+                learner.teach(pool[rows], labels[rows])
+            plan.clear()
+            assert path.read_bytes() == before and len(learner.X_training) == n
+            learner.teach(pool[rows], labels[rows])  # asked again: applied now, once
+            acked += labels[rows].tolist()
+        learner.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no torn tail, no damage
+            resumed = _int_learner(path)
+        assert resumed.y_training[6:].tolist() == acked
+        assert len(set(row_keys(resumed.X_training).tolist())) == len(resumed.X_training)
+        resumed.close()

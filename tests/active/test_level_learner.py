@@ -284,3 +284,74 @@ def test_renamed_learner_parameters_still_work_for_one_release(digits):
     assert [r["queries"] for r in old.history_] == [r["queries"] for r in new.history_] == [10, 5]
     with pytest.raises(ValueError, match="old name of max_queries"):
         run(budget=15, max_queries=20)
+
+
+class RawOracle:
+    """An oracle that returns whatever it is given, unchecked (a buggy annotation app)."""
+
+    def __init__(self, answers):
+        self.answers = answers
+
+    def answer(self, queries):
+        return self.answers(len(queries)) if callable(self.answers) else self.answers
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda n: [np.nan] * n, "answer nan is not on the ladder"),
+        (lambda n: [np.inf] * n, "answer inf is not on the ladder"),
+        (lambda n: [-0.5] * n, r"answer -0.5 is not on the ladder \(0 to 0.9"),
+        (lambda n: [5.0] * n, "answer 5.0 is not on the ladder"),
+        (lambda n: [0.305] * n, "answer 0.305 is not on the ladder"),
+        (lambda n: ["high"] * n, "the oracle's answers must be numbers"),
+        (lambda n: [0.3] * (n - 1), r"returned \(5,\) answers for 6 queries"),
+        (lambda n: [[0.3, 0.3]] * n, r"returned \(6, 2\) answers"),
+    ],
+    ids=["nan", "inf", "negative", "above", "between-levels", "string", "too-few", "2-D"],
+)
+def test_a_bad_answer_is_refused_before_it_is_journaled(digits, tmp_path, bad, match):
+    """NaN, infinite, off-ladder, non-numeric answers or the wrong number of them: a
+    ValueError, no level journaled, and the same queries are asked again, then resumed."""
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:40], y_train[:40]
+    path = tmp_path / "levels.jsonl"
+    learner = _aqpl(RawOracle(bad), path).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        learner.step()
+    journaled = path.read_bytes()  # the queries, recorded before they were asked
+    assert [r["kind"] for r in AnswerJournal(path).records()] == ["ask"] * 6
+    with pytest.raises(ValueError, match=match):  # asked again: the same round, nothing new
+        learner.step()
+    assert path.read_bytes() == journaled and not learner.answered_.any()
+    learner.oracle = RawOracle(lambda n: [0.3] * n)
+    assert learner.step()["round"] == 1
+    learner.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resumed = _aqpl(RawOracle(bad), path).fit(X, y)
+    assert sorted(resumed.answers_.values()) == [0.3] * 6
+    resumed.close()
+
+
+def test_a_journal_level_that_is_not_a_level_is_refused_by_name(digits, tmp_path):
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:30], y_train[:30]
+    path = tmp_path / "levels.jsonl"
+    with AnswerJournal(path) as journal:  # a file altered by hand, checksums made anew
+        journal.append_records(
+            [
+                {"kind": "ask", "key": row_keys(X[:1])[0], "index": 0, "round": 1, "current": 0.3},
+                {
+                    "kind": "level",
+                    "key": row_keys(X[:1])[0],
+                    "index": 0,
+                    "round": 1,
+                    "sigma": -1,
+                    "previous": 0.3,
+                },
+            ]
+        )
+    with pytest.raises(ValueError, match=r"levels\.jsonl:2: the 'level' record's sigma is -1"):
+        _aqpl(CallableOracle(lambda q: 0.3), path).fit(X, y)
+    AnswerJournal(path).open().close()  # no lock left behind
