@@ -53,6 +53,11 @@ class ActiveLearner:
         A robustsk estimator, skorch net or any classifier; used in place.
     query_strategy : callable, default=robustsk.query.max_entropy
         ``strategy(learner, X_pool, n_instances, *, random_state, **kw) -> (indices, scores)``.
+        A strategy gets ``random_state`` (a seed drawn from this learner's) only
+        when its signature names it, so modAL's own strategies
+        (``uncertainty_sampling``, ``margin_sampling``, ``entropy_sampling``, whose
+        ``**kwargs`` go to ``predict_proba``) and any plain function of modAL's
+        signature ``(classifier, X, n_instances=1, **kwargs)`` run as they are.
     X_training : array-like, default=None
         Initial labelled inputs.
     y_training : array-like, default=None
@@ -206,7 +211,12 @@ class ActiveLearner:
                     raise ValueError("every row of X_pool has already been answered.")
         pool = X_pool if candidates is None else X_pool[candidates]
         kwargs = dict(query_kwargs)
-        if _accepts(self.query_strategy, "random_state") and "random_state" not in kwargs:
+        # Only a strategy that names random_state gets one: modAL's strategies take
+        # **kwargs and hand them to predict_proba, which has no such argument.
+        if (
+            _accepts(self.query_strategy, "random_state", var_keyword=False)
+            and "random_state" not in kwargs
+        ):
             kwargs["random_state"] = int(self._rng.integers(2**31 - 1))
         result = self.query_strategy(self, pool, n_instances, **kwargs)
         if not (isinstance(result, tuple) and len(result) == 2):

@@ -223,3 +223,51 @@ def test_committee_strategies_match_modal_on_its_committee(digits, patched):
         committee.query_strategy = strategy
         idx, inst = committee.query(pool, n_instances=4)
         assert len(np.unique(idx)) == 4 and np.array_equal(inst, pool[idx])
+
+
+@pytest.mark.parametrize("name", ["uncertainty_sampling", "margin_sampling", "entropy_sampling"])
+def test_robustsk_active_learner_runs_modals_own_strategies(name, digits, tmp_path):
+    """modAL's strategies take **kwargs and pass them to predict_proba: they used to fail
+    with "predict_proba() got an unexpected keyword argument 'random_state'"."""
+    from modAL import uncertainty
+    from sklearn.linear_model import LogisticRegression
+
+    from robustsk.active import ActiveLearner
+
+    X, _, y, _ = digits
+    X = X.reshape(len(X), -1)
+    learner = ActiveLearner(
+        LogisticRegression(max_iter=200),
+        query_strategy=getattr(uncertainty, name),
+        X_training=X[:50],
+        y_training=y[:50],
+        random_state=0,
+        journal=tmp_path / "answers.jsonl",
+    )
+    idx, rows = learner.query(X[50:], n_instances=5)
+    assert len(set(idx.tolist())) == 5 and rows.shape == (5, 64)
+    learner.teach(X[50:][idx], y[50:][idx])
+    assert learner.estimator.score(X, y) > 0.5
+
+
+def test_robustsk_active_learner_runs_a_plain_function_of_modals_signature(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    from robustsk.active import ActiveLearner
+
+    def least_confident(classifier, X, n_instances=1, **kwargs):
+        assert "random_state" not in kwargs  # only strategies naming it get one
+        conf = classifier.predict_proba(X).max(1)
+        idx = np.argsort(conf)[:n_instances]
+        return idx, conf[idx]
+
+    X, _, y, _ = digits
+    X = X.reshape(len(X), -1)
+    learner = ActiveLearner(
+        LogisticRegression(max_iter=200),
+        query_strategy=least_confident,
+        X_training=X[:50],
+        y_training=y[:50],
+    )
+    idx, _ = learner.query(X[50:], n_instances=3)
+    assert len(idx) == 3
