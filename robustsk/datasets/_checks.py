@@ -1,4 +1,5 @@
-"""Input checks shared by the data-set builders: images in [0, 1] and their labels."""
+"""Input checks shared by the data-set builders and loaders: images in [0, 1], their labels,
+and the labels a loader reads from a file."""
 
 from __future__ import annotations
 
@@ -39,3 +40,26 @@ def check_labels(y, n_samples: int, name: str = "y") -> np.ndarray:
             f"{y.shape}."
         )
     return y.astype(np.int64, copy=False)
+
+
+def check_file_labels(
+    values: np.ndarray, where: str, what: str, *, low: int = 0, high: int | None = None
+) -> np.ndarray:
+    """Validate class labels read from a file: integers in ``[low, high]``; return int64.
+
+    Integral floats are accepted when ``high`` is given (MATLAB stores labels as
+    doubles). Anything else is a ``ValueError`` naming ``where`` (the file) and ``what``.
+    """
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    if kind == "f" and high is not None:
+        if values.size and not (np.isfinite(values).all() and (values == np.round(values)).all()):
+            raise ValueError(f"{where}: {what} must be whole numbers, got {values.dtype} values.")
+    elif kind not in "iu":
+        raise ValueError(f"{where}: {what} must be integers, got dtype {values.dtype}.")
+    if values.size:
+        lo, hi = values.min(), values.max()
+        if lo < low or (high is not None and hi > high):
+            span = f"{low} to {high}" if high is not None else f"at least {low}"
+            raise ValueError(f"{where}: {what} must be {span}, got {lo} to {hi}.")
+    return values.astype(np.int64)
