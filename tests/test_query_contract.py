@@ -1,8 +1,12 @@
 """One template that every acquisition strategy goes through: contract, errors, reproducibility."""
 
+import inspect
+import re
+
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 
@@ -10,6 +14,54 @@ from robustsk import query as Q
 from robustsk.active import ActiveLearner
 from robustsk.estimators import NoiseTrainedClassifier
 from robustsk.nets import LeNet5, SmallCNN
+from robustsk.utils import check_param
+from tests._bad_values import bad_values, watched
+
+#: Generated-input tests: reproducible, no deadline (a first call may compile), few examples.
+GENERATED = settings(
+    max_examples=15,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
+)
+
+
+@st.composite
+def bad_pools(draw, pool):
+    """A pool the contract refuses, from the (n, 1, 8, 8) digits ``pool``: NaN or infinities
+    at random positions (flat or as images), other feature counts or image shapes, another
+    rank, or a dtype that holds no real numbers. Returns ``(X_pool, kind)``."""
+    n = draw(st.integers(8, 40))
+    base = np.array(pool[:n], dtype=np.float32)
+    kind = draw(st.sampled_from(["non_finite", "features", "rank", "dtype"]))
+    if kind == "non_finite":
+        flat = base.reshape(-1)
+        k = draw(st.integers(1, 3))
+        positions = draw(st.lists(st.integers(0, flat.size - 1), min_size=k, max_size=k))
+        flat[positions] = draw(
+            st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), min_size=k, max_size=k)
+        )
+        return (base.reshape(n, -1) if draw(st.booleans()) else base), kind
+    if kind == "features":
+        shape = draw(
+            st.one_of(
+                st.integers(1, 130).filter(lambda m: m != 64).map(lambda m: (m,)),
+                st.sampled_from([(1, 8, 7), (2, 8, 8), (1, 4, 4), (3, 8, 8), (4, 4, 4), (2, 4, 8)]),
+            )
+        )
+        size = int(np.prod(shape))
+        flat = np.resize(base.reshape(n, -1), (n, size))
+        return flat.reshape((n, *shape)), kind
+    if kind == "rank":
+        return draw(
+            st.sampled_from(
+                [base.reshape(n, -1)[:, 0], base[:, 0], base[..., None], base[0, 0, 0, 0]]
+            )
+        ), kind
+    dtype = draw(st.sampled_from([object, np.complex64, str, bytes, "datetime64[s]"]))
+    if dtype == "datetime64[s]":
+        return base.astype(np.int64).astype(dtype), kind
+    return base.astype(dtype), kind
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +113,7 @@ class StrategyTemplate:
     strategy = None
     needs_torch = False
     seeded = False  # draws randomness while scoring (one seed per joblib block)
+    subsampled = False  # reads only its candidate rows
     kwargs = {}
 
     def call(self, classifier, pool, n, **extra):
@@ -98,6 +151,47 @@ class StrategyTemplate:
     def test_bad_n_instances(self, setting, n, err):
         with pytest.raises(err, match="n_instances"):
             self.call(setting["net"], setting["pool"], n)
+
+    @GENERATED
+    @given(data=st.data())
+    def test_a_bad_pool_is_refused_before_any_model_call(self, setting, data):
+        """NaN or infinities anywhere, another feature count or image shape, another rank, a
+        dtype of no real numbers: a ValueError or TypeError naming X_pool, and the model is
+        never called. A subsampled strategy reads only its candidates: a NaN outside them is
+        never read, and the model never sees one."""
+        X_pool, kind = data.draw(bad_pools(setting["pool"]))
+        net = setting["net"]
+        with watched(net) as seen:
+            try:
+                idx, _ = self.call(net, X_pool, 3, random_state=0)
+            except (TypeError, ValueError) as err:
+                assert re.search(r"(^|\W)X_pool\W", str(err)), str(err)
+                assert seen["calls"] == 0
+                return
+        assert self.subsampled and kind == "non_finite", f"{kind} pool accepted"
+        assert not seen["non_finite"]
+        bad_rows = ~np.isfinite(X_pool.reshape(len(X_pool), -1)).all(axis=1)
+        assert not bad_rows[idx].any()
+
+    def test_every_declared_parameter_refuses_bad_values(self, setting):
+        """Each bad value of each declared parameter (the generator of
+        tests/_bad_values.py): a ValueError or TypeError naming it, before any model call."""
+        declared = getattr(type(self).strategy, "_parameter_constraints", None)
+        if declared is None:  # a SubsampledStrategy: its n_candidates is tested at build
+            pytest.skip("not declared: a wrapper around a declared strategy")
+        net, pool = setting["net"], setting["pool"]
+        cases = 0
+        for name, allowed in declared.items():
+            for bad in bad_values(allowed):
+                extra = {} if name == "n_instances" else {name: bad}
+                n = bad if name == "n_instances" else 3
+                with watched(net) as seen:
+                    with pytest.raises((TypeError, ValueError)) as info:
+                        self.call(net, pool, n, **extra)
+                assert re.search(rf"(^|\W){re.escape(name)}\W", str(info.value)), (name, bad)
+                assert seen["calls"] == 0, (name, bad)
+                cases += 1
+        assert cases >= 2 * len(declared)
 
     def test_inside_an_active_learner(self, setting):
         learner = ActiveLearner(setting["net"], type(self).strategy, random_state=0)
@@ -255,10 +349,12 @@ class TestPowerEntropy(StrategyTemplate):
 
 class TestSubsampledMaxEntropy(StrategyTemplate):
     strategy = Q.subsample(Q.max_entropy, 60)
+    subsampled = True
 
 
 class TestSubsampledDre(StrategyTemplate):
     strategy = Q.subsample(Q.dre, 0.5)
+    subsampled = True
 
 
 def test_every_exported_strategy_is_covered():
@@ -268,3 +364,25 @@ def test_every_exported_strategy_is_covered():
         for f in {**Q.ROBUST_AL_STRATEGIES, **Q.AQPL_STRATEGIES, **Q.BATCH_STRATEGIES}.values()
     }
     assert named <= covered and len(Q.ROBUST_AL_STRATEGIES) == 12
+
+
+#: Parameters that are data, checked as the pool is (check_pool), not declared.
+DATA_PARAMETERS = {"classifier", "X_pool", "X_labeled"}
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [cls.strategy for cls in StrategyTemplate.__subclasses__() if not cls.subsampled],
+    ids=lambda s: s.__name__,
+)
+def test_every_strategy_parameter_is_declared(strategy):
+    """A parameter added tomorrow is attacked by the template without a new test: every
+    parameter of every strategy is declared, with a default its declaration allows."""
+    declared = strategy._parameter_constraints
+    params = inspect.signature(strategy).parameters
+    undeclared = set(params) - DATA_PARAMETERS - set(declared)
+    assert not undeclared, f"{strategy.__name__} does not declare {sorted(undeclared)}"
+    for name, allowed in declared.items():
+        default = params[name].default
+        if default is not inspect.Parameter.empty:
+            check_param(default, name, allowed)

@@ -47,6 +47,7 @@ from ..nets import MLP
 from ..utils import (
     ClipRange,
     Device,
+    Interval,
     ParameterConstraints,
     RandomState,
     RandomStateLike,
@@ -152,6 +153,8 @@ class RobustNetClassifier(NeuralNetClassifier):
     optimizer : torch optimizer class, default=torch.optim.Adam
     lr : float, default=1e-3
     max_epochs : int, default=10
+        Training epochs per ``fit`` call, at least 1 (0 or less is refused: it would
+        return an untrained model).
     batch_size : int, default=128
     train_split : callable or None, default=None
         No validation split by default (small labelled sets in active learning);
@@ -231,6 +234,8 @@ class RobustNetClassifier(NeuralNetClassifier):
         "clip": [None, Range()],
         "random_state": [RandomState()],
         "device": [Device()],
+        # skorch runs range(max_epochs): 0 or less would return an untrained model
+        "max_epochs": [Interval(1, integer=True)],
     }
 
     def __init__(

@@ -2,17 +2,85 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike
 from torch import nn
 
 from ..certify import check_module, margin_lower_bounds
-from ..utils import TorchClassifier, check_clip, check_options
+from ..utils import (
+    Constraint,
+    Interval,
+    Options,
+    ParameterConstraints,
+    TorchClassifier,
+    check_batch,
+    check_clip,
+    declare_params,
+)
 from ._adversarial import encode_labels
 
+_BUDGET_KINDS = (
+    "None, 'learned', 'uniform', a non-negative number, an array of non-negative budgets "
+    "or a fitted CertifiedBudgetClassifier"
+)
 
+
+class Budgets(Constraint):
+    """Budgets given as numbers: a finite number >= 0 (not a bool: ``True`` is no radius),
+    an array of them (numeric dtype, not bool), or a fitted model lending its budgets
+    (a ``budgets`` method, as a CertifiedBudgetClassifier has)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if callable(getattr(value, "budgets", None)):
+            return
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be {_BUDGET_KINDS}, got {value!r} (bool).")
+        if isinstance(value, numbers.Real):
+            _check_radius(float(value), value, name)
+            return
+        try:
+            arr = np.asarray(value)
+        except (TypeError, ValueError):  # ragged
+            arr = np.asarray(None)
+        if arr.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{name} must be {_BUDGET_KINDS}, got {type(value).__name__} of dtype {arr.dtype}."
+            )
+        if arr.ndim == 0:
+            _check_radius(float(arr), value, name)
+        elif not np.isfinite(arr).all() or (arr < 0).any():
+            raise ValueError(f"{name} arrays must hold finite non-negative budgets.")
+
+    def describe(self) -> str:
+        return "a non-negative number, an array of non-negative budgets or a fitted model"
+
+    def matches_type(self, value: Any) -> bool:
+        return value is not None and not isinstance(value, str)
+
+    def invalid_values(self) -> list[Any]:
+        return [True, -0.1, float("nan"), float("inf"), np.array([0.1, -0.1]), np.array(["a"])]
+
+
+def _check_radius(radius: float, value: Any, name: str) -> None:
+    if not (np.isfinite(radius) and radius >= 0):
+        raise ValueError(f"{name} must be a finite non-negative budget, got {value!r}.")
+
+
+#: What verified_error's parameters accept.
+VERIFIED_CONSTRAINTS: ParameterConstraints = {
+    "budget": [None, Options(["learned", "uniform"]), Budgets()],
+    "bound": [Options({"crown-ibp", "ibp", "crown", "best"})],
+    "batch_size": [Interval(1, integer=True)],
+}
+
+
+@declare_params(VERIFIED_CONSTRAINTS)
 def verified_error(
     estimator: Any,
     X: ArrayLike,
@@ -56,10 +124,14 @@ def verified_error(
         When ``estimator`` is not a fitted torch network (e.g. a random
         forest), or its module is one the bounds cannot follow exactly (see
         :func:`~robustsk.certify.compute_bounds`); the message names it.
+    TypeError, ValueError
+        A bad ``budget`` (a bool, a string other than "learned" and "uniform",
+        a negative or non-finite number), ``bound`` or ``batch_size``, before
+        any work; the message names the parameter.
     ValueError
-        When ``budget`` is missing, negative or not finite.
+        When ``budget`` is missing for a net without its own budgets, or ``X``
+        holds NaN or infinity.
     """
-    check_options(bound, "bound", {"crown-ibp", "ibp", "crown", "best"})
     if hasattr(estimator, "certify"):
         if isinstance(budget, (int, float)) and not isinstance(budget, bool):
             budget = np.float32(budget)
@@ -72,9 +144,7 @@ def verified_error(
         )
     net = TorchClassifier(estimator, "verified_error")
     check_module(module, net.input_shape)
-    X = np.asarray(X, dtype=np.float32)
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinity.")
+    X = np.asarray(check_batch(X, "X"), dtype=np.float32)
     codes = encode_labels(estimator, y)
     clip = check_clip(getattr(estimator, "clip", (0.0, 1.0)))
     if net.input_shape is not None:

@@ -14,6 +14,14 @@ too (``entropy_scores`` ...).
 
 from ..utils import map_pool
 from ._badge import badge, kmeans_pp_factored
+
+# Shared with the other subpackages, not public API (hence not in __all__): the strategy
+# contract's checks, for the active learners that call custom strategies.
+from ._base import (
+    check_pool as check_pool,
+    check_strategy_output as check_strategy_output,
+    query_strategy as query_strategy,
+)
 from ._batchbald import batchbald, batchbald_select
 from ._bias import CHARACTERISTICS, jensen_shannon, selection_bias
 from ._committee import (

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ..utils import check_number
+from ..utils import Boolean, Interval, ParameterConstraints, check_number
 from ._scores import entropy_scores
 
 #: Copies every example gets in the first round, and per later round.
@@ -48,6 +48,12 @@ DEFAULT_Z = 2.0
 #: Largest table of second moments (bytes) the MC-dropout races hold; with more classes
 #: every example gets all its passes (no race; the selection is the full draw's).
 MAX_MOMENT_BYTES = 512 * 2**20
+
+#: The declared parameters of the strategies that can draw adaptively.
+ADAPTIVE_CONSTRAINTS: ParameterConstraints = {
+    "adaptive": [Boolean()],
+    "adaptive_z": [Interval(0.0)],
+}
 
 
 def use_adaptive(adaptive, z, n_pool, n_instances, n_draws):

@@ -19,13 +19,15 @@ from numpy.typing import ArrayLike
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    InstanceOf,
+    Interval,
     RandomStateLike,
     TorchClassifier,
-    check_parallel,
+    declare_params,
     fill_doc,
     map_pool,
 )
-from ._base import _proba_block, check_query
+from ._base import _proba_block, check_points, check_query, query_strategy
 from ._docstrings import PARTS
 from ._embeddings import penultimate_embeddings
 
@@ -39,6 +41,14 @@ def _factors(X, *, estimator, batch_size):
     return a, np.hstack([h, np.ones((len(h), 1))])
 
 
+@declare_params(
+    {
+        "a": [InstanceOf(np.ndarray)],
+        "b": [InstanceOf(np.ndarray)],
+        "n": [Interval(1, integer=True)],
+        "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
+    }
+)
 def kmeans_pp_factored(
     a: np.ndarray, b: np.ndarray, n: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +78,11 @@ def kmeans_pp_factored(
         Each pick's squared distance to its nearest earlier centre (its squared
         norm for the first).
     """
+    check_points(a, n, "a", 2)
+    if b.ndim != 2 or b.shape[0] != a.shape[0]:
+        raise ValueError(
+            f"b must have shape (n_points, q) with the {a.shape[0]} points of a, got {b.shape}."
+        )
     aa, bb = (a * a).sum(axis=1), (b * b).sum(axis=1)
     norms2 = aa * bb
     chosen = np.empty(n, dtype=np.int64)
@@ -92,6 +107,7 @@ def kmeans_pp_factored(
     return chosen, picked_d2
 
 
+@query_strategy()
 @fill_doc(**PARTS)
 def badge(
     classifier: Any,
@@ -133,7 +149,6 @@ def badge(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="badge"
     )
-    check_parallel(n_jobs, block_size)
     TorchClassifier(estimator, "badge")  # a torch network, or a TypeError before any work
     a, b = map_pool(
         _factors,

@@ -8,12 +8,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..utils import RandomStateLike, TorchClassifier, check_number, fill_doc
-from ._base import check_query
+from ..utils import InstanceOf, Interval, RandomStateLike, TorchClassifier, declare_params, fill_doc
+from ._base import check_points, check_query, query_strategy
 from ._docstrings import PARTS
-from ._mc_dropout import mc_dropout_probs
+from ._mc_dropout import MC_CONSTRAINTS, mc_dropout_probs
 
 
+@declare_params(
+    {
+        "n": [Interval(1, integer=True)],
+        "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
+        "max_configs": [Interval(1, integer=True)],
+        "chunk_elements": [Interval(1, integer=True)],
+    }
+)
 def batchbald_select(
     probs: np.ndarray,
     n: int,
@@ -58,7 +66,7 @@ def batchbald_select(
         The batch's estimated mutual information (nats) after each pick; the
         first is the first pick's BALD score.
     """
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = check_points(probs, n, "probs", 3, dtype=np.float64)
     n_pool, K, C = probs.shape
     cond = -(probs * np.log(np.clip(probs, 1e-300, None))).sum(axis=2).mean(axis=1)
     joint = np.ones((K, 1))
@@ -104,6 +112,7 @@ def batchbald_select(
     return chosen, gains
 
 
+@query_strategy({**MC_CONSTRAINTS, "max_configs": [Interval(1, integer=True)]})
 @fill_doc(**PARTS)
 def batchbald(
     classifier: Any,
@@ -153,9 +162,6 @@ def batchbald(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="batchbald"
     )
-    check_number(n_draws, "n_draws", low=1, integer=True)
-    check_number(p, "p", low=0.0, high=1.0, include_high=False)
-    check_number(max_configs, "max_configs", low=1, integer=True)
     TorchClassifier(estimator, "batchbald")
     seed = int(rng.integers(2**31 - 1))
     probs = mc_dropout_probs(

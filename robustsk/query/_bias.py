@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..utils import check_number
-from ._base import predict_proba_batched, unwrap_classifier
+from ..utils import Interval, declare_params
+from ._base import check_pool, predict_proba_batched, unwrap_classifier
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
 CHARACTERISTICS = {
@@ -46,6 +46,7 @@ def jensen_shannon(p: ArrayLike, q: ArrayLike) -> float:
     return 0.5 * kl(pa, m) + 0.5 * kl(qa, m)
 
 
+@declare_params({"n_bins": [Interval(1, integer=True)]})
 def selection_bias(
     classifier: Any,
     X_pool: ArrayLike,
@@ -89,7 +90,6 @@ def selection_bias(
     bias : dict
         ``{characteristic: JSD}``.
     """
-    check_number(n_bins, "n_bins", low=1, integer=True)
     if characteristics is None:
         characteristics = list(CHARACTERISTICS) + (["label"] if y_pool is not None else [])
     unknown = [c for c in characteristics if c not in CHARACTERISTICS and c != "label"]
@@ -99,14 +99,28 @@ def selection_bias(
         )
     if "label" in characteristics and y_pool is None:
         raise ValueError("the 'label' characteristic needs y_pool.")
-    X_pool = np.asarray(X_pool)
+    needs_proba = proba is None and any(c != "label" for c in characteristics)
+    estimator = unwrap_classifier(classifier)
+    if needs_proba:  # the model sees the pool: check it first
+        X_pool = check_pool(X_pool, estimator, caller="selection_bias")
+    else:
+        X_pool = np.asarray(X_pool)
     proba = None if proba is None else np.asarray(proba)
     n_pool = len(X_pool) if proba is None else len(proba)
     indices = np.asarray(indices)
-    if indices.ndim != 1 or indices.size == 0 or indices.min() < 0 or indices.max() >= n_pool:
-        raise ValueError(f"indices must be a non-empty 1-d array of positions in [0, {n_pool}).")
-    if any(c != "label" for c in characteristics) and proba is None:
-        proba = predict_proba_batched(unwrap_classifier(classifier), X_pool)
+    if (
+        indices.dtype.kind not in "iu"
+        or indices.ndim != 1
+        or indices.size == 0
+        or indices.min() < 0
+        or indices.max() >= n_pool
+    ):
+        raise ValueError(
+            f"indices must be a non-empty 1-d array of integer positions in [0, {n_pool}), "
+            f"got dtype {indices.dtype}, shape {indices.shape}."
+        )
+    if needs_proba:
+        proba = predict_proba_batched(estimator, X_pool)
     bias = {}
     for name in characteristics:
         if name == "label":

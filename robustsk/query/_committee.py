@@ -27,12 +27,11 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
     RandomStateLike,
-    check_parallel,
     fill_doc,
     map_pool,
     numpy_generator,
 )
-from ._base import check_query, select_top, unwrap_classifier
+from ._base import check_query, query_strategy, select_top, unwrap_classifier
 from ._docstrings import PARTS
 
 
@@ -272,7 +271,6 @@ def _committee_strategy(score_fn, name, summary):
         committee, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
-        check_parallel(n_jobs, block_size)
         scores = map_pool(
             _block_scores,
             X_pool,
@@ -284,7 +282,7 @@ def _committee_strategy(score_fn, name, summary):
         return select_top(np.asarray(scores), n_instances, rng)
 
     strategy.__name__ = strategy.__qualname__ = name
-    return fill_doc(_DOC, summary=summary, **PARTS)(strategy)
+    return query_strategy()(fill_doc(_DOC, summary=summary, **PARTS)(strategy))
 
 
 def _block_scores(X_block, *, committee, score_fn):

@@ -8,12 +8,36 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, fill_doc, map_pool
-from ._base import _proba_block, check_predict_proba, check_query
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    InstanceOf,
+    Interval,
+    RandomStateLike,
+    declare_params,
+    fill_doc,
+    map_pool,
+)
+from ._base import (
+    _proba_block,
+    check_labeled,
+    check_points,
+    check_predict_proba,
+    check_query,
+    query_strategy,
+)
 from ._docstrings import PARTS
 from ._embeddings import penultimate_embeddings
 
 
+@declare_params(
+    {
+        "pool": [InstanceOf(torch.Tensor)],
+        "centers": [None, InstanceOf(torch.Tensor)],
+        "n": [Interval(1, integer=True)],
+        "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
+        "chunk": [Interval(1, integer=True)],
+    }
+)
 def greedy_k_center(
     pool: torch.Tensor,
     centers: torch.Tensor | None,
@@ -48,6 +72,7 @@ def greedy_k_center(
     gaps : ndarray of shape (n,)
         Each chosen point's distance to its nearest centre when chosen.
     """
+    check_points(pool, n, "pool", 2)
     n_pool = pool.shape[0]
     min_dist = torch.full((n_pool,), float("inf"), dtype=pool.dtype, device=pool.device)
     if centers is not None and centers.shape[0]:
@@ -69,6 +94,7 @@ def greedy_k_center(
     return chosen, gaps
 
 
+@query_strategy()
 @fill_doc(**PARTS)
 def coreset(
     classifier: Any,
@@ -113,12 +139,11 @@ def coreset(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="coreset"
     )
-    check_parallel(n_jobs, block_size)
+    labeled = check_labeled(X_labeled, estimator, caller="coreset")
     par = dict(n_jobs=n_jobs, block_size=block_size, estimator=estimator, batch_size=batch_size)
     pool = torch.from_numpy(map_pool(_embed, X_pool, **par))
     centers = None
-    labeled = None if X_labeled is None else np.asarray(X_labeled)
-    if labeled is not None and len(labeled):
+    if labeled is not None:
         centers = torch.from_numpy(map_pool(_embed, labeled, **par))
     return greedy_k_center(pool, centers, n_instances, rng)
 

@@ -10,17 +10,24 @@ from numpy.typing import ArrayLike
 from ..attacks import deepfool
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    Interval,
     RandomStateLike,
     TorchClassifier,
     batches,
-    check_number,
     fill_doc,
     map_pool,
 )
-from ._base import check_query, select_top
+from ._base import check_query, query_strategy, select_top
 from ._docstrings import PARTS
 
 
+@query_strategy(
+    {
+        "candidates_factor": [Interval(1, integer=True)],
+        "max_iter": [Interval(1, integer=True)],
+        "overshoot": [Interval(0.0)],
+    }
+)
 @fill_doc(**PARTS)
 def dfal(
     classifier: Any,
@@ -65,7 +72,6 @@ def dfal(
         DeepFool L2 distances (``inf`` where the decision never flipped).
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dfal")
-    check_number(candidates_factor, "candidates_factor", low=1, integer=True)
     TorchClassifier(estimator, "dfal")  # a torch network, or a TypeError before any work
     n_cand = min(X_pool.shape[0], candidates_factor * n_instances)
     cand = np.sort(rng.choice(X_pool.shape[0], size=n_cand, replace=False))

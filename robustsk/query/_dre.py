@@ -9,17 +9,20 @@ from numpy.typing import ArrayLike
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    InstanceOf,
+    Interval,
     RandomStateLike,
-    check_number,
+    declare_params,
     fill_doc,
     proportional_quotas,
     stratified_sample,
 )
-from ._base import check_query, predict_proba_batched
+from ._base import check_points, check_query, predict_proba_batched, query_strategy
 from ._docstrings import PARTS
 from ._scores import entropy_scores
 
 
+@query_strategy({"n_bins": [Interval(1, integer=True)]})
 @fill_doc(**PARTS)
 def dre(
     classifier: Any,
@@ -65,7 +68,6 @@ def dre(
        Robust Deep Learning Models", ICSE-SEIP 2022.
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="dre")
-    check_number(n_bins, "n_bins", low=1, integer=True)
     entropy = entropy_scores(
         predict_proba_batched(estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size)
     )
@@ -73,6 +75,13 @@ def dre(
     return idx, entropy[idx]
 
 
+@declare_params(
+    {
+        "n_instances": [Interval(1, integer=True)],
+        "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
+        "n_bins": [Interval(1, integer=True)],
+    }
+)
 def dre_select(
     entropy: ArrayLike, n_instances: int, rng: np.random.Generator, *, n_bins: int = 50
 ) -> np.ndarray:
@@ -93,6 +102,7 @@ def dre_select(
     -------
     indices : ndarray of shape (n_instances,)
     """
+    entropy = check_points(entropy, n_instances, "entropy", 1, count="n_instances")
     counts, edges = np.histogram(entropy, bins=n_bins)
     # np.histogram's bins are [e_i, e_i+1) except the last, which is closed.
     bin_of = np.clip(np.searchsorted(edges, entropy, side="right") - 1, 0, n_bins - 1)

@@ -13,14 +13,15 @@ from torch.func import functional_call, jacrev, vmap
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    Interval,
     RandomStateLike,
     TorchClassifier,
     batches,
-    check_number,
+    declare_params,
     fill_doc,
     map_pool,
 )
-from ._base import check_query, select_top
+from ._base import check_pool, check_query, query_strategy, select_top
 from ._docstrings import PARTS
 
 
@@ -127,6 +128,7 @@ def _grad_sq_norms_jacobian(net, x):
     return sq, proba
 
 
+@declare_params({"batch_size": [Interval(1, integer=True)]})
 def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) -> np.ndarray:
     """``sum_c p_c ||grad_theta L(x, c)||`` for every pool example (Eq. 11).
 
@@ -153,6 +155,7 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
     scores : ndarray of shape (n_pool,)
     """
     net = TorchClassifier(classifier, "egl")
+    X_pool = check_pool(X_pool, classifier, caller="egl_scores")
     fast = _factorizable(net.module)
     scores = np.empty(X_pool.shape[0])
     with net.evaluating():
@@ -163,6 +166,7 @@ def egl_scores(classifier: Any, X_pool: np.ndarray, *, batch_size: int = 128) ->
     return scores
 
 
+@query_strategy()
 @fill_doc(**PARTS)
 def egl(
     classifier: Any,
@@ -193,7 +197,6 @@ def egl(
         Expected gradient lengths.
     """
     estimator, X_pool, rng = check_query(classifier, X_pool, n_instances, random_state, name="egl")
-    check_number(batch_size, "batch_size", low=1, integer=True)
     TorchClassifier(estimator, "egl")  # a torch network, or a TypeError before any work
     scores = map_pool(
         _egl_block,

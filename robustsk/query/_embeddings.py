@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..utils import TorchClassifier, batches
+from ..utils import Interval, TorchClassifier, batches, declare_params
+from ._base import check_pool
 
 
 def last_linear(module: nn.Module) -> nn.Linear:
@@ -19,6 +20,7 @@ def last_linear(module: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
+@declare_params({"batch_size": [Interval(1, integer=True)]})
 def penultimate_embeddings(estimator: Any, X: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """The input of the network's last linear layer for each row of ``X``.
 
@@ -35,6 +37,7 @@ def penultimate_embeddings(estimator: Any, X: np.ndarray, *, batch_size: int = 1
     embeddings : ndarray of shape (n, d)
     """
     net = TorchClassifier(estimator, "penultimate_embeddings")
+    X = check_pool(X, estimator, name="X", caller="penultimate_embeddings")
     captured = []
     hook = last_linear(net.module).register_forward_hook(
         lambda mod, inputs, output: captured.append(inputs[0].detach().flatten(1))

@@ -13,23 +13,34 @@ from torch import nn
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    InstanceOf,
+    Interval,
+    ParameterConstraints,
+    RandomState,
     RandomStateLike,
     TorchClassifier,
     batches,
-    check_number,
+    declare_params,
     draw_seed,
     fill_doc,
     map_pool,
     renamed_kwargs,
 )
-from ._adaptive import DEFAULT_Z, adaptive_mc, use_adaptive
-from ._base import check_query, select_top
+from ._adaptive import ADAPTIVE_CONSTRAINTS, DEFAULT_Z, adaptive_mc, use_adaptive
+from ._base import check_pool, check_query, query_strategy, select_top
 from ._docstrings import PARTS
 from ._scores import bald_scores, entropy_scores
 
 _GLOBAL_RNG = threading.Lock()
 
+#: The Monte Carlo dropout parameters (BALD, DropOut-Entropy, PowerBALD, BatchBALD).
+MC_CONSTRAINTS: ParameterConstraints = {
+    "n_draws": [Interval(1, integer=True)],
+    "p": [Interval(0.0, 1.0, closed="left")],
+}
 
+
+@declare_params({"module": [InstanceOf(nn.Module)], "p": MC_CONSTRAINTS["p"]})
 def with_mc_dropout(module: nn.Module, p: float = 0.1) -> nn.Module:
     """A copy of ``module`` in eval mode with its dropout layers active.
 
@@ -99,6 +110,9 @@ def mc_dropout_scores(
     return scores
 
 
+@declare_params(
+    {**MC_CONSTRAINTS, "random_state": [RandomState()], "batch_size": [Interval(1, integer=True)]}
+)
 def mc_dropout_probs(
     classifier: Any,
     X_pool: np.ndarray,
@@ -132,6 +146,7 @@ def mc_dropout_probs(
     probs : ndarray of shape (n, n_draws, C), float32
     """
     net = TorchClassifier(classifier, "mc_dropout_probs")
+    X_pool = check_pool(X_pool, classifier, caller="mc_dropout_probs")
     return _stacked_draws(net, X_pool, n_draws, p, random_state, batch_size, np.float32)
 
 
@@ -252,8 +267,6 @@ def _mc_strategy(name, doc):
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
-        check_number(n_draws, "n_draws", low=1, integer=True)
-        check_number(p, "p", low=0.0, high=1.0, include_high=False)
         if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
             TorchClassifier(estimator, name)
             scores = adaptive_mc_scores(
@@ -276,7 +289,9 @@ def _mc_strategy(name, doc):
         return select_top(scores, n_instances, rng)
 
     strategy.__name__ = strategy.__qualname__ = name
-    return renamed_kwargs({"n_samples": "n_draws"})(fill_doc(_DOC, summary=doc, **PARTS)(strategy))
+    strategy = fill_doc(_DOC, summary=doc, **PARTS)(strategy)
+    strategy = query_strategy({**MC_CONSTRAINTS, **ADAPTIVE_CONSTRAINTS})(strategy)
+    return renamed_kwargs({"n_samples": "n_draws"})(strategy)
 
 
 bald = _mc_strategy(

@@ -8,11 +8,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, fill_doc
-from ._base import check_query, predict_proba_batched
+from ._base import check_query, predict_proba_batched, query_strategy
 from ._docstrings import PARTS
 from ._scores import top2_classes
 
 
+@query_strategy()
 @fill_doc(**PARTS)
 def mcp(
     classifier: Any,

@@ -13,24 +13,42 @@ from numpy.typing import ArrayLike
 from ..perturb import add_gaussian_noise
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    Interval,
+    Options,
+    ParameterConstraints,
+    PerSample,
+    RandomState,
     RandomStateLike,
+    Range,
     TorchClassifier,
     batches,
     check_clip,
-    check_number,
-    check_options,
-    check_parallel,
     check_per_sample,
+    declare_params,
     fill_doc,
     float32_tensor,
     map_pool,
     renamed_kwargs,
     torch_generator,
 )
-from ._adaptive import DEFAULT_Z, adaptive_copies, rank_high_low, use_adaptive
-from ._base import check_predict_proba, check_query, select_top
+from ._adaptive import (
+    ADAPTIVE_CONSTRAINTS,
+    DEFAULT_Z,
+    adaptive_copies,
+    rank_high_low,
+    use_adaptive,
+)
+from ._base import check_pool, check_predict_proba, check_query, query_strategy, select_top
 from ._docstrings import PARTS
 from ._scores import entropy_scores, label_entropy_scores
+
+#: The noise strategies' own parameters.
+NOISE_CONSTRAINTS: ParameterConstraints = {
+    "sample_sigma": [None, PerSample(low=0.0)],
+    "n_draws": [Interval(1, integer=True)],
+    "clip": [Options(["auto"]), None, Range()],
+    **ADAPTIVE_CONSTRAINTS,
+}
 
 
 def _pool_sigma(estimator, n_pool, sample_sigma):
@@ -50,6 +68,16 @@ def _pool_sigma(estimator, n_pool, sample_sigma):
 
 
 @renamed_kwargs({"n_noise": "n_draws"})
+@declare_params(
+    {
+        "sigma": [PerSample(low=0.0)],
+        "n_draws": [Interval(1, integer=True)],
+        "random_state": [RandomState()],
+        "batch_size": [Interval(1, integer=True)],
+        "clip": [None, Range()],
+        "output": [Options(["labels", "entropy", "both", "copies"])],
+    }
+)
 def noisy_predictions(
     estimator: Any,
     X_pool: np.ndarray,
@@ -77,8 +105,8 @@ def noisy_predictions(
     estimator : fitted classifier with ``predict_proba``
     X_pool : ndarray of shape (n_pool, ...)
         Clean examples.
-    sigma : ndarray of shape (n_pool,)
-        Noise level of each example.
+    sigma : float or ndarray of shape (n_pool,)
+        Noise level of each example (one for all).
     n_draws : int, default=50
         Copies per example (M).
     random_state : None, int, numpy or torch Generator, default=None
@@ -96,8 +124,10 @@ def noisy_predictions(
         Or the tuple ``(labels, entropies)`` for ``output="both"``, or
         ``(labels, copy_entropies)`` for ``output="copies"``.
     """
-    check_options(output, "output", {"labels", "entropy", "both", "copies"})
+    X_pool = check_pool(X_pool, estimator, caller="noisy_predictions")
     n_pool = X_pool.shape[0]
+    levels = check_per_sample(sigma, n_pool, "sigma", low=0.0)
+    sigma = np.broadcast_to(np.asarray(levels, dtype=np.float32), (n_pool,)).copy()
     per_chunk = max(1, batch_size // n_draws)
     torch_net = (
         TorchClassifier(estimator, "noise_entropy") if hasattr(estimator, "module_") else None
@@ -179,7 +209,6 @@ def _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
 
 def _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip):
     check_predict_proba(estimator)
-    check_number(n_draws, "n_draws", low=1, integer=True)
     clip = getattr(estimator, "clip", (0.0, 1.0)) if clip == "auto" else clip
     return _pool_sigma(estimator, X_pool.shape[0], sample_sigma), check_clip(clip)
 
@@ -221,6 +250,7 @@ _PARAMS = """
 
 
 @renamed_kwargs({"n_noise": "n_draws"})
+@query_strategy(NOISE_CONSTRAINTS)
 @fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_entropy(
     classifier: Any,
@@ -255,7 +285,6 @@ def noise_entropy(
         classifier, X_pool, n_instances, random_state, name="noise_entropy"
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
-    check_parallel(n_jobs, block_size)
     n_high = (n_instances + 1) // 2
     if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
@@ -282,6 +311,7 @@ def noise_entropy(
 
 
 @renamed_kwargs({"n_noise": "n_draws"})
+@query_strategy(NOISE_CONSTRAINTS)
 @fill_doc(noise_params=_PARAMS, **PARTS)
 def noise_uncertainty(
     classifier: Any,
@@ -307,7 +337,6 @@ def noise_uncertainty(
         classifier, X_pool, n_instances, random_state, name="noise_uncertainty"
     )
     sigma, clip = _check_noise_args(estimator, X_pool, sample_sigma, n_draws, clip)
-    check_parallel(n_jobs, block_size)
     if use_adaptive(adaptive, adaptive_z, X_pool.shape[0], n_instances, n_draws):
         draw = _drawer(estimator, X_pool, sigma, rng, batch_size, clip, n_jobs, block_size)
         stats = adaptive_copies(

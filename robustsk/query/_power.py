@@ -17,17 +17,29 @@ from numpy.typing import ArrayLike
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    InstanceOf,
+    Interval,
+    ParameterConstraints,
     RandomStateLike,
-    check_number,
-    check_parallel,
+    declare_params,
     fill_doc,
 )
-from ._base import check_query, predict_proba_batched
+from ._base import check_points, check_query, predict_proba_batched, query_strategy
 from ._docstrings import PARTS
-from ._mc_dropout import mc_pool_scores
+from ._mc_dropout import MC_CONSTRAINTS, mc_pool_scores
 from ._scores import entropy_scores
 
+#: PowerBALD's and PowerEntropy's sharpness.
+BETA: ParameterConstraints = {"beta": [Interval(0.0)]}
 
+
+@declare_params(
+    {
+        "n_instances": [Interval(1, integer=True)],
+        "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
+        **BETA,
+    }
+)
 def power_select(
     scores: np.ndarray, n_instances: int, rng: np.random.Generator, *, beta: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +63,9 @@ def power_select(
     scores : ndarray of shape (n_instances,)
         Their scores.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = check_points(
+        scores, n_instances, "scores", 1, dtype=np.float64, count="n_instances", finite=False
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         keys = beta * np.log(np.clip(scores, 0.0, None)) + rng.gumbel(size=scores.shape[0])
     # a zero (or NaN) score sorts last; among those the noise alone decides
@@ -90,6 +104,7 @@ _DOC = """{summary}
 """
 
 
+@query_strategy({**BETA, **MC_CONSTRAINTS})
 @fill_doc(
     _DOC,
     summary="Sample the batch with probability proportional to BALD ** beta (PowerBALD).",
@@ -116,16 +131,13 @@ def power_bald(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="power_bald"
     )
-    check_number(beta, "beta", low=0.0)
-    check_number(n_draws, "n_draws", low=1, integer=True)
-    check_number(p, "p", low=0.0, high=1.0, include_high=False)
-    check_parallel(n_jobs, block_size)
     scores = mc_pool_scores(
         estimator, X_pool, rng, "power_bald", n_draws, p, batch_size, n_jobs, block_size
     )
     return power_select(scores, n_instances, rng, beta=beta)
 
 
+@query_strategy(BETA)
 @fill_doc(
     _DOC,
     summary="Sample the batch with probability proportional to entropy ** beta (PowerEntropy).",
@@ -149,8 +161,6 @@ def power_entropy(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="power_entropy"
     )
-    check_number(beta, "beta", low=0.0)
-    check_parallel(n_jobs, block_size)
     proba = predict_proba_batched(
         estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size
     )

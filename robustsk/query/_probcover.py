@@ -9,8 +9,16 @@ from numpy.typing import ArrayLike
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_number, check_parallel, fill_doc
-from ._base import check_query
+from ..utils import (
+    DEFAULT_BLOCK_SIZE,
+    Boolean,
+    Interval,
+    Options,
+    RandomStateLike,
+    declare_params,
+    fill_doc,
+)
+from ._base import check_points, check_query, query_strategy
 from ._docstrings import PARTS
 from ._typiclust import labeled_embeddings
 
@@ -19,6 +27,18 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+#: The purity ProbCover's rule for delta asks of the balls.
+ALPHA = [Interval(0.0, 1.0, closed="right")]
+
+
+@declare_params(
+    {
+        "n_clusters": [Interval(1, integer=True)],
+        "alpha": ALPHA,
+        "random_state": [None, Interval(0, 2**32 - 1, integer=True)],
+        "n_candidates": [Interval(1, integer=True)],
+    }
+)
 def purity_delta(
     embeddings: np.ndarray,
     n_clusters: int,
@@ -53,6 +73,7 @@ def purity_delta(
     delta : float
         The smallest candidate when none is pure enough.
     """
+    embeddings = check_points(embeddings, n_clusters, "embeddings", 2, count="n_clusters")
     labels = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state).fit_predict(
         embeddings
     )
@@ -75,6 +96,13 @@ def purity_delta(
     return best
 
 
+@query_strategy(
+    {
+        "delta": [Options(["auto"]), Interval(0.0, closed="neither")],
+        "alpha": ALPHA,
+        "normalize": [Boolean()],
+    }
+)
 @fill_doc(**PARTS)
 def probcover(
     classifier: Any,
@@ -133,14 +161,8 @@ def probcover(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="probcover"
     )
-    if not (isinstance(delta, str) and delta == "auto"):
-        check_number(delta, "delta", low=0.0, include_low=False)
-    check_number(alpha, "alpha", low=0.0, high=1.0, include_low=False)
-    check_parallel(n_jobs, block_size)
     par = dict(n_jobs=n_jobs, block_size=block_size, estimator=estimator, batch_size=batch_size)
-    pool, labeled = labeled_embeddings(classifier, X_labeled, X_pool, estimator, par)
-    if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"normalize must be a bool, got {normalize!r}.")
+    pool, labeled = labeled_embeddings(classifier, X_labeled, X_pool, estimator, par, "probcover")
     if normalize:
         pool = _normalised(pool)
         labeled = None if labeled is None else _normalised(labeled)

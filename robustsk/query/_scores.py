@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..utils import Interval, declare_params
+
 
 def entropy_scores(proba: ArrayLike) -> np.ndarray:
     """Shannon entropy ``-sum_c p_c log p_c`` (natural log), Eq. 4 of the robust-AL paper.
@@ -94,6 +96,7 @@ def bald_scores(mc_proba: ArrayLike) -> np.ndarray:
     return entropy_scores(mc.mean(axis=0)) - entropy_scores(mc).mean(axis=0)
 
 
+@declare_params({"n_classes": [Interval(1, integer=True)]})
 def label_entropy_scores(labels: ArrayLike, n_classes: int) -> np.ndarray:
     """Entropy of the empirical distribution of hard labels ``(n, M)`` (AQPL Eq. 5).
 

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..utils import RandomStateLike, check_random_state_param, numpy_generator
+from ._base import check_pool, check_pool_layout, check_strategy_output, unwrap_classifier
 
 
 class SubsampledStrategy:
@@ -22,7 +23,12 @@ class SubsampledStrategy:
     draws the candidates from its ``random_state`` (no repeats, in pool order),
     gives the wrapped strategy those rows only, and maps its picks back to
     positions in the whole pool. Only the candidate rows are read, so a
-    memory-mapped pool stays on disk.
+    memory-mapped pool stays on disk: the whole pool's dtype, shape and
+    features are checked (which reads no row), the candidates' values (finite)
+    when they are read. The wrapped strategy's answer is checked against the
+    strategy contract (``n_instances`` unique integer positions in the
+    candidates) before it is mapped back, so a custom strategy's bad answer is
+    a ``ValueError`` naming it.
 
     Parameters
     ----------
@@ -106,23 +112,27 @@ class SubsampledStrategy:
             raise TypeError(
                 f"n_instances must be an int, got {n_instances!r} ({type(n_instances).__name__})."
             )
-        n_pool = len(X_pool)  # type: ignore[arg-type]
+        check_random_state_param(random_state)
+        # The whole pool's dtype, rank and features (no row read); the candidates' values below.
+        X_pool = check_pool_layout(X_pool, unwrap_classifier(classifier), caller=self.__name__)
+        n_pool = len(X_pool)
         if not 1 <= int(n_instances) <= n_pool:
             raise ValueError(
                 f"n_instances must be in [1, {n_pool}] (the pool size), got {n_instances}."
             )
-        check_random_state_param(random_state)
         rng = numpy_generator(random_state)
         k = self.candidate_count(n_pool, int(n_instances))
         if k < n_pool:
             candidates = np.sort(rng.choice(n_pool, size=k, replace=False))
-            pool = X_pool[candidates]  # type: ignore[index]
+            pool = X_pool[candidates]
         else:
             candidates = np.arange(n_pool)
             pool = X_pool
+        pool = check_pool(pool, None, caller=self.__name__)  # the rows read: finite
         seed = int(rng.integers(2**31 - 1))
-        idx, scores = self.strategy(classifier, pool, n_instances, random_state=seed, **kwargs)
-        return candidates[np.asarray(idx, dtype=np.int64)], np.asarray(scores)
+        result = self.strategy(classifier, pool, n_instances, random_state=seed, **kwargs)
+        idx, scores = check_strategy_output(result, k, int(n_instances), strategy=self.strategy)
+        return candidates[idx], scores
 
 
 def subsample(strategy: Callable[..., Any], n_candidates: int | float) -> SubsampledStrategy:

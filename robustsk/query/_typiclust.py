@@ -11,17 +11,18 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..utils import (
     DEFAULT_BLOCK_SIZE,
+    Interval,
     RandomStateLike,
-    check_number,
-    check_parallel,
+    declare_params,
     fill_doc,
     map_pool,
 )
-from ._base import check_query
+from ._base import check_labeled, check_points, check_query, query_strategy
 from ._coreset import _embed
 from ._docstrings import PARTS
 
 
+@declare_params({"k": [Interval(1, integer=True)]})
 def typicality(embeddings: np.ndarray, k: int) -> np.ndarray:
     """``1 / mean distance to the k nearest neighbours`` (among ``embeddings``), per row.
 
@@ -37,6 +38,7 @@ def typicality(embeddings: np.ndarray, k: int) -> np.ndarray:
     typicality : ndarray of shape (n,)
         1 for a lone point.
     """
+    embeddings = check_points(embeddings, 1, "embeddings", 2)
     n = len(embeddings)
     if n == 1:
         return np.ones(1)
@@ -45,17 +47,19 @@ def typicality(embeddings: np.ndarray, k: int) -> np.ndarray:
     return 1.0 / np.maximum(dist[:, 1:].mean(axis=1), 1e-12)
 
 
-def labeled_embeddings(classifier, X_labeled, X_pool, estimator, par):
+def labeled_embeddings(classifier, X_labeled, X_pool, estimator, par, caller):
     """The pool's embeddings and the labelled set's (None when there is none)."""
     if X_labeled is None and hasattr(classifier, "teach"):
         X_labeled = getattr(classifier, "X_training", None)
+    X_labeled = check_labeled(X_labeled, estimator, caller=caller)  # before any model call
     pool = map_pool(_embed, X_pool, **par)
     labeled = None
-    if X_labeled is not None and len(X_labeled):
-        labeled = map_pool(_embed, np.asarray(X_labeled), **par)
+    if X_labeled is not None:
+        labeled = map_pool(_embed, X_labeled, **par)
     return pool.astype(np.float64), None if labeled is None else labeled.astype(np.float64)
 
 
+@query_strategy({"k_neighbors": [Interval(1, integer=True)]})
 @fill_doc(**PARTS)
 def typiclust(
     classifier: Any,
@@ -106,10 +110,8 @@ def typiclust(
     estimator, X_pool, rng = check_query(
         classifier, X_pool, n_instances, random_state, name="typiclust"
     )
-    check_number(k_neighbors, "k_neighbors", low=1, integer=True)
-    check_parallel(n_jobs, block_size)
     par = dict(n_jobs=n_jobs, block_size=block_size, estimator=estimator, batch_size=batch_size)
-    pool, labeled = labeled_embeddings(classifier, X_labeled, X_pool, estimator, par)
+    pool, labeled = labeled_embeddings(classifier, X_labeled, X_pool, estimator, par, "typiclust")
     n_labeled = 0 if labeled is None else len(labeled)
     data = pool if labeled is None else np.vstack([pool, labeled])
     n_clusters = min(len(data), n_labeled + int(n_instances))

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, check_parallel, fill_doc
-from ._base import check_query, predict_proba_batched, select_top
+from ..utils import DEFAULT_BLOCK_SIZE, RandomStateLike, fill_doc
+from ._base import check_query, predict_proba_batched, query_strategy, select_top
 from ._docstrings import PARTS
 from ._scores import entropy_scores, gini_scores, least_confidence_scores, margin_scores
 
@@ -47,7 +47,6 @@ def _probability_strategy(score_fn, name, summary, largest=True):
         estimator, X_pool, rng = check_query(
             classifier, X_pool, n_instances, random_state, name=name
         )
-        check_parallel(n_jobs, block_size)
         proba = predict_proba_batched(
             estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size
         )
@@ -55,7 +54,7 @@ def _probability_strategy(score_fn, name, summary, largest=True):
         return select_top(scores, n_instances, rng, largest=largest)
 
     strategy.__name__ = strategy.__qualname__ = name
-    return fill_doc(_DOC, summary=summary, **PARTS)(strategy)
+    return query_strategy()(fill_doc(_DOC, summary=summary, **PARTS)(strategy))
 
 
 max_entropy = _probability_strategy(
@@ -86,6 +85,7 @@ clean_uncertainty = _probability_strategy(
 )
 
 
+@query_strategy()
 @fill_doc(**PARTS)
 def random_sampling(
     classifier: Any,

@@ -22,6 +22,8 @@ Every constraint
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -393,6 +395,31 @@ class Device(Constraint):
         return ["tpu", 3.5]
 
 
+class NJobs(Constraint):
+    """An ``n_jobs``: None or a non-zero int, as in joblib and scikit-learn (the
+    values :func:`check_n_jobs` accepts)."""
+
+    def check(self, value: Any, name: str) -> None:
+        if value is None:
+            return
+        check_number(value, name, integer=True)
+        if value == 0:
+            raise ValueError(
+                f"{name} must be None, a positive int or a negative int (joblib), got 0."
+            )
+
+    def describe(self) -> str:
+        return "None or a non-zero int"
+
+    def matches_type(self, value: Any) -> bool:
+        return value is None or (
+            isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        )
+
+    def invalid_values(self) -> list[Any]:
+        return [0, 1.5, "2"]
+
+
 class PerSample(Constraint):
     """A number ``>= low``, or one per sample (a 1-d array).
 
@@ -519,6 +546,57 @@ def validate_params(obj: Any, params: Mapping[str, Any] | None = None, *, prefix
     for name, allowed in declared_constraints(type(obj)).items():
         value = params[name] if name in params else getattr(obj, name)
         check_param(value, prefix + name, allowed)
+
+
+def declare_params(constraints: ParameterConstraints) -> Callable[[Callable], Callable]:
+    """Declare what a function's parameters accept; every call checks them first.
+
+    The function form of a class's ``_parameter_constraints``: the returned
+    wrapper checks each declared parameter that the call passes (defaults are
+    valid by declaration) with :func:`check_param`, then calls the function.
+    The declaration is kept as the wrapper's ``_parameter_constraints``, from
+    which :func:`invalid_values` builds bad values for tests. A check that
+    relates several parameters, or a parameter and the data, stays an explicit
+    line in the function.
+
+    Parameters
+    ----------
+    constraints : dict
+        ``{name: [constraint, ...]}``; every name must be a parameter of the
+        function.
+
+    Returns
+    -------
+    decorator : callable
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        signature = inspect.signature(fn)
+        unknown = set(constraints) - set(signature.parameters)
+        if unknown:
+            raise TypeError(
+                f"declare_params: {sorted(unknown)!r} are not parameters of "
+                f"{getattr(fn, '__qualname__', fn)!r}."
+            )
+        declared = {
+            name: [_as_constraint(c) for c in allowed] for name, allowed in constraints.items()
+        }
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                arguments = signature.bind(*args, **kwargs).arguments
+            except TypeError:  # a missing or unexpected argument: Python's own message
+                return fn(*args, **kwargs)
+            for name, allowed in declared.items():
+                if name in arguments:
+                    check_param(arguments[name], name, allowed)
+            return fn(*args, **kwargs)
+
+        checked._parameter_constraints = dict(constraints)  # type: ignore[attr-defined]
+        return checked
+
+    return decorate
 
 
 class _BadType:

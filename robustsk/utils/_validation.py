@@ -65,7 +65,11 @@ def check_number(
 
 def check_options(value: Any, name: str, options: Collection[Any]) -> Any:
     """Validate that ``value`` is one of ``options``; return it."""
-    if value not in options:
+    try:
+        allowed = value in options
+    except (TypeError, ValueError):  # unhashable (a list), or an array compared element-wise
+        allowed = False
+    if not allowed:
         raise ValueError(f"{name} must be one of {sorted(options)!r}, got {value!r}.")
     return value
 

@@ -128,7 +128,7 @@ def test_small_pools_draw_everything(fitted, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"adaptive": "yes"}, TypeError, "adaptive must be True or False"),
+        ({"adaptive": "yes"}, TypeError, "adaptive must be a bool"),
         ({"adaptive": True, "adaptive_z": -1.0}, ValueError, "adaptive_z"),
     ],
 )

@@ -143,7 +143,7 @@ def test_adaptive_mc_small_pool_and_default_draw_everything(dropout_net, monkeyp
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"adaptive": "yes"}, TypeError, "adaptive must be True or False"),
+        ({"adaptive": "yes"}, TypeError, "adaptive must be a bool"),
         ({"adaptive": True, "adaptive_z": -1.0}, ValueError, "adaptive_z"),
     ],
 )
