@@ -387,12 +387,13 @@ def test_active_learner_survives_kill_9_and_torn_tails(forker, tmp_path):
     assert done.exists(), (forker.folder / "active.log").read_text()[-3000:]
     assert kills >= 20 and sum(tears.values()) >= 5
 
-    X0, _, pool, y_pool = _labels_data()
-    truth = dict(zip(row_keys(pool).tolist(), y_pool.tolist()))
+    X0, y0, pool, y_pool = _labels_data()
+    truth = dict(zip(row_keys(np.concatenate([X0, pool])).tolist(), [*y0, *y_pool]))
     records = AnswerJournal(journal).records()
     keys = [r["key"] for r in records]
     acked = {k for line in acks.read_text().splitlines() for k in line.split()}
-    assert len(keys) == len(set(keys)) == len(pool)  # every example once, none twice
+    # every example once, none twice (the initial set is journaled too)
+    assert len(keys) == len(set(keys)) == len(X0) + len(pool)
     assert all(r["label"] == truth[r["key"]] for r in records)  # each with its own label
     assert acked <= set(keys)  # nothing acknowledged was lost
     final = json.loads(done.read_text())

@@ -39,7 +39,10 @@ class ActiveLearner:
       queries never return a pool row that was already answered (matched by
       content) -- an interrupted loop resumes without asking anyone again. An
       example already in the journal is not applied twice: teaching it again is
-      skipped with a warning. The learner holds the journal's lock from its
+      skipped with a warning. The initial labelled set (``X_training``,
+      ``y_training``) is journaled too, once: a learner resumed from the journal
+      alone trains on the same labels, and one given the set again adds nothing
+      (rows the journal holds keep their journaled label). The learner holds the journal's lock from its
       creation until :meth:`close` (or the end of the process): a second learner
       on the same journal file (through any path or link) fails at once;
     * :meth:`teach` checks its input before it is journaled or trained on
@@ -164,9 +167,38 @@ class ActiveLearner:
                 raise
             if X_j is not None:
                 self._answered.update(keys.tolist())
-                self._add_training(X_j, y_j)
+            self._journal_initial_set(X_j, y_j, keys)
         if self.X_training is not None and len(self.X_training):
             self._fit(self.X_training, self.y_training, first=True)
+
+    def _journal_initial_set(self, X_j, y_j, keys) -> None:
+        """Keep the initial labelled set in the journal, so a resume has it whoever resumes.
+
+        Rows of ``X_training`` the journal does not hold yet are checked and recorded
+        (once: a resume that passes the same set again adds nothing); the training
+        data is then the journal's content, in its order. A resume without
+        ``X_training`` therefore trains on the same labels as the first run.
+        """
+        journal = cast(AnswerJournal, self._journal)
+        if self.X_training is not None and len(self.X_training):
+            try:
+                X0, y0 = self._check_examples(
+                    self.X_training, self.y_training, names=("X_training", "y_training")
+                )
+            except BaseException:
+                journal.close()
+                raise
+            keys0 = row_keys(X0)
+            new = ~np.isin(keys0, keys) if X_j is not None else np.ones(len(X0), bool)
+            new &= ~_repeated(keys0)
+            if new.any():
+                journal.append(X0[new], y0[new], np.flatnonzero(new), keys=keys0[new])
+                self._answered.update(keys0[new].tolist())
+                X_j, y_j, keys, _ = journal.load()
+                X_j, y_j = self._check_journal(X_j, y_j)
+        self.X_training, self.y_training = None, None
+        if X_j is not None:
+            self._add_training(X_j, y_j)
 
     def close(self) -> None:
         """Release the journal's lock (a later ``teach`` takes it again)."""
@@ -420,6 +452,14 @@ class ActiveLearner:
             self.estimator.partial_fit(X, y, **kwargs)
         else:
             self.estimator.fit(X, y, **kwargs)
+
+
+def _repeated(keys: np.ndarray) -> np.ndarray:
+    """Rows whose key appeared on an earlier row (a duplicate example is journaled once)."""
+    _, first = np.unique(keys, return_index=True)
+    out = np.ones(len(keys), bool)
+    out[first] = False
+    return out
 
 
 def _show(value: Any) -> str:

@@ -110,8 +110,8 @@ def test_journal_resumes_without_asking_again(digits, tmp_path):
     idx, _ = learner.query(pool_X, n_instances=15)
     asked += idx.tolist()
     learner.teach(pool_X[idx], pool_y[idx])
-    lines = path.read_text().splitlines()
-    assert len(lines) == 15 and json.loads(lines[0])["index"] == idx[0]
+    lines = path.read_text().splitlines()  # the initial 20, then the 15 answers
+    assert len(lines) == 35 and json.loads(lines[20])["index"] == idx[0]
 
     learner.close()  # the process dies; a new learner on the same journal picks the answers up
     resumed = ActiveLearner(
@@ -129,7 +129,42 @@ def test_journal_resumes_without_asking_again(digits, tmp_path):
         assert set(new.tolist()).isdisjoint(asked)
         asked += new.tolist()
         resumed.teach(pool_X[new], pool_y[new])
-    assert len(AnswerJournal(path)) == 75
+    assert len(AnswerJournal(path)) == 95
+
+
+def test_a_resume_from_the_journal_alone_keeps_the_initial_labelled_set(digits, tmp_path):
+    """The initial set used to be dropped when not passed again (100 labels instead of
+    150); it is journaled once, so a resume with or without it trains on the same 150."""
+    X_train, _, y_train, _ = digits
+    path = tmp_path / "answers.jsonl"
+    X0, y0, pool_X, pool_y = X_train[:50], y_train[:50], X_train[50:], y_train[50:]
+    with ActiveLearner(FitSpy(), journal=path, X_training=X0, y_training=y0) as learner:
+        idx, _ = learner.query(pool_X, n_instances=100)
+        learner.teach(pool_X[idx], pool_y[idx])
+        expected = learner.y_training.copy()
+    assert len(AnswerJournal(path)) == 150
+    with ActiveLearner(FitSpy(), journal=path) as alone:
+        assert len(alone.X_training) == 150
+        np.testing.assert_array_equal(alone.y_training, expected)
+    with ActiveLearner(FitSpy(), journal=path, X_training=X0, y_training=y0) as again:
+        assert len(again.X_training) == 150  # not 200: the set is in the journal already
+    assert len(AnswerJournal(path)) == 150
+    dup = np.concatenate([X0[:3], X0[:3]])
+    with ActiveLearner(
+        FitSpy(),
+        journal=tmp_path / "d.jsonl",
+        X_training=dup,
+        y_training=np.concatenate([y0[:3], y0[:3]]),
+    ) as twice:
+        assert len(twice.X_training) == 3  # a repeated example is one label
+    with pytest.raises(ValueError, match="X_training"):
+        ActiveLearner(
+            FitSpy(),
+            journal=tmp_path / "bad.jsonl",
+            X_training=np.full((2, 4), np.nan),
+            y_training=[0, 1],
+        )
+    assert ActiveLearner(FitSpy(), journal=tmp_path / "bad.jsonl").X_training is None
 
 
 def test_damage_in_the_middle_is_an_error_naming_file_and_line(tmp_path):
@@ -159,10 +194,10 @@ def test_second_learner_on_the_same_journal_fails_at_once(digits, tmp_path):
         copy.teach(X_train[12:13], y_train[12:13] % 2)
     first.close()
     with ActiveLearner(FitSpy(), random_sampling, journal=path) as second:
-        assert len(second.X_training) == 2
+        assert len(second.X_training) == 12  # the initial 10 are journaled too
     del first
     copy.teach(X_train[12:13], y_train[12:13] % 2)  # the lock is free again
-    assert len(AnswerJournal(path)) == 3
+    assert len(AnswerJournal(path)) == 13
 
 
 def test_an_answered_example_is_not_applied_twice(digits, tmp_path):
@@ -331,10 +366,11 @@ def test_teach_errors_name_the_parameter_the_value_and_what_is_allowed(tmp_path)
         ),
         (X, [0], r"X and y have 2 and 1 rows: one label per example"),
     ]
+    before = tmp_path.joinpath("j.jsonl").read_bytes()  # the initial set only
     for bad_X, y, message in cases:
         with pytest.raises(ValueError, match=message):
             learner.teach(bad_X, np.array(y))
-    assert tmp_path.joinpath("j.jsonl").read_bytes() == b""
+    assert tmp_path.joinpath("j.jsonl").read_bytes() == before
     learner.teach(X, np.array([1.0, 2.0]))  # integral floats are class labels: cast
     assert learner.y_training.dtype == np.int64 and learner.y_training[-2:].tolist() == [1, 2]
 
