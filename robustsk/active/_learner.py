@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..query import max_entropy
+from ..query import check_strategy_output, max_entropy
 from ..utils import (
     InstanceOf,
     IsCallable,
@@ -251,11 +251,10 @@ class ActiveLearner:
         ):
             kwargs["random_state"] = int(self._rng.integers(2**31 - 1))
         result = self.query_strategy(self, pool, n_instances, **kwargs)
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(
-                f"query_strategy must return (indices, scores), got {type(result).__name__}."
-            )
-        idx, scores = np.asarray(result[0], dtype=np.int64), np.asarray(result[1])
+        idx, scores = check_strategy_output(
+            result, len(pool), n_instances, strategy=self.query_strategy
+        )
+        scores = np.asarray(scores)
         if candidates is not None:
             idx = candidates[idx]
         self.last_query_idx_, self.last_query_scores_ = idx, scores

@@ -13,6 +13,7 @@ from ..attacks import fgsm, pgd
 from ..utils import Interval, Options, ParameterConstraints
 from ._adaptive import adapt_levels, choose_rows
 from ._base import RobustNetClassifier, weighted_mean
+from ._chance import warn_if_at_chance
 
 
 class AdversarialClassifier(RobustNetClassifier):
@@ -250,6 +251,12 @@ class AdversarialClassifier(RobustNetClassifier):
             step = self.eps / 10 if self.eps_step is None else self.eps_step
             adapt_levels(self.eps_, ids, robust, step, (0.0, self.eps))
         return {"loss": loss, "y_pred": y_pred}
+
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """skorch's end-of-training hook; warns when the fit ends at chance (``eps`` too
+        large for the data, see :func:`~robustsk.estimators._chance.warn_if_at_chance`)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        warn_if_at_chance(self, X, y, "eps")
 
     def _trades_step(self, batch, x, y, x_adv, rows, ids, **fit_params):
         """TRADES: clean cross-entropy + beta * KL(clean prediction || adversarial prediction)."""

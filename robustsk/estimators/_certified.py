@@ -41,6 +41,7 @@ from ..utils import (
     resolve_renamed,
 )
 from ._base import RobustNetClassifier, weighted_mean
+from ._chance import warn_if_at_chance
 
 
 def robust_loss(lb, reduction="mean"):
@@ -322,6 +323,12 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
         sized = mode == "learned" and not isinstance(generator, torch.nn.Module)
         return super()._waits_for_data() or (sized and not hasattr(self, "input_shape_"))
 
+    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any) -> None:
+        """skorch's end-of-training hook; warns when the fit ends at chance (``eps0`` too
+        large for the data)."""
+        super().on_train_end(net, X=X, y=y, **kwargs)
+        warn_if_at_chance(self, X, y, "eps0")
+
     # ------------------------------------------------------------- save / load
     def load_params(
         self,
@@ -568,7 +575,11 @@ class CertifiedBudgetClassifier(RobustNetClassifier):
             return self.budgets(X)
         if isinstance(budget, CertifiedBudgetClassifier):
             return budget.budgets(X)
-        if hasattr(budget, "fit") or isinstance(budget, torch.nn.Module):
+        if (
+            hasattr(budget, "fit")
+            or isinstance(budget, torch.nn.Module)
+            or np.asarray(budget).dtype == bool  # True would be read as a budget of 1.0
+        ):
             raise TypeError(
                 "budget must be None, 'learned', 'uniform', an array of budgets or a fitted "
                 f"CertifiedBudgetClassifier (whose generator lends its budgets), got a "

@@ -501,3 +501,27 @@ def test_a_teach_whose_write_fails_leaves_no_fragment(faults, fsync_fails):
         assert resumed.y_training[6:].tolist() == acked
         assert len(set(row_keys(resumed.X_training).tolist())) == len(resumed.X_training)
         resumed.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        np.array([0, 0]),  # a repeat
+        np.array([0, 10**6]),  # past the pool
+        np.array([-1, 0]),  # counts from the end
+        np.array([0.5, 1.0]),  # not integers
+        np.array([0, 1, 2]),  # more than asked
+    ],
+    ids=["repeat", "past the pool", "negative", "float", "too many"],
+)
+def test_a_custom_strategys_bad_indices_are_refused_naming_it(answer, digits):
+    """They used to end in a bare IndexError (or to be taken as they were)."""
+    X_train, _, y_train, _ = digits
+
+    def shady(classifier, X_pool, n_instances=1):
+        return answer, np.zeros(len(answer))
+
+    learner = ActiveLearner(FitSpy(), shady, X_train[:10], y_train[:10] % 2)
+    with pytest.raises(ValueError, match="shady"):
+        learner.query(X_train[10:40], n_instances=2)
+    assert learner.history_ == []  # nothing recorded for a refused answer

@@ -268,6 +268,29 @@ def test_every_randomized_scorer_is_seeded_by_default(models, digits):
     for scorer in (AdversarialScorer(eps=0.1, steps=3), CorruptionScorer(), RPRScorer()):
         assert scorer.random_state == 0
         assert len({scorer(standard, X, y) for _ in range(3)}) == 1, scorer
-    fresh = AdversarialScorer(eps=0.3, steps=1, alpha=0.3, random_state=None)
+    fresh = AdversarialScorer(eps=0.15, steps=1, alpha=0.01, random_state=None)
     assert len({fresh(standard, X, y) for _ in range(4)}) > 1
     assert "random_state=0" in repr(AdversarialScorer())
+
+
+def test_a_fit_that_ends_at_chance_says_so_naming_eps(digits, monkeypatch):
+    """eps=0.3 on the 8x8 digits trains LeNet5 to chance (0.10 accuracy): a warning names
+    eps; at eps=0.1 (0.82 accuracy) there is none."""
+    import warnings
+
+    from robustsk.estimators import CertifiedBudgetClassifier
+    from robustsk.nets import LeNet5
+
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:400], y_train[:400]
+    with pytest.warns(UserWarning, match=r"at chance.*eps=0\.9"):
+        AdversarialClassifier(LeNet5, eps=0.9, steps=2, max_epochs=1, verbose=0).fit(X, y)
+    seen = []  # the certified classifier runs the same check, naming eps0
+    monkeypatch.setattr(
+        "robustsk.estimators._certified.warn_if_at_chance", lambda *a: seen.append(a[-1])
+    )
+    CertifiedBudgetClassifier(budget_mode="uniform", max_epochs=1, verbose=0).fit(X, y)
+    assert seen == ["eps0"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*at chance")
+        AdversarialClassifier(eps=0.05, steps=2, max_epochs=3, lr=1e-2, verbose=0).fit(X, y)

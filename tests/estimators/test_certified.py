@@ -131,3 +131,14 @@ def test_learned_budgets_load_only_with_their_generator(certified, digits, tmp_p
     np.testing.assert_array_equal(new.budgets(X_test[:5]), learned.budgets(X_test[:5]))
     uniform = clone(learned).set_params(budget_mode="uniform").initialize()
     uniform.load_params(f_params=net)  # uniform budgets have no generator to lose
+
+
+@pytest.mark.parametrize("budget", [True, np.True_, np.array([True, False])])
+def test_a_bool_budget_is_refused_by_certify_and_margin_bounds(certified, digits, budget):
+    """budget=True used to mean a budget of 1.0 everywhere."""
+    _, X_test, _, y_test = digits
+    uniform, _, _ = certified
+    with pytest.raises(TypeError, match="budget"):
+        uniform.certify(X_test[:4], y_test[:4], budget=budget)
+    with pytest.raises(TypeError, match="budget"):
+        uniform.margin_bounds(X_test[:4], y_test[:4], budget=budget)
