@@ -42,9 +42,10 @@ class ActiveLearner:
       skipped with a warning. The initial labelled set (``X_training``,
       ``y_training``) is journaled too, once: a learner resumed from the journal
       alone trains on the same labels, and one given the set again adds nothing
-      (rows the journal holds keep their journaled label). The learner holds the journal's lock from its
-      creation until :meth:`close` (or the end of the process): a second learner
-      on the same journal file (through any path or link) fails at once;
+      (rows the journal holds keep their journaled label). The learner holds the
+      journal's lock from its creation until :meth:`close` (or the end of the
+      process): a second learner on the same journal file (through any path or
+      link) fails at once;
     * :meth:`teach` checks its input before it is journaled or trained on
       (finite features, the training data's row shape, as many labels as rows,
       labels of the training labels' kind); a bad input is a ``ValueError`` and
