@@ -11,6 +11,7 @@ from ..utils import (
     DEFAULT_BLOCK_SIZE,
     InstanceOf,
     Interval,
+    Options,
     RandomStateLike,
     declare_params,
     fill_doc,
@@ -21,8 +22,11 @@ from ._base import check_points, check_query, predict_proba_batched, query_strat
 from ._docstrings import PARTS
 from ._scores import entropy_scores
 
+#: How a bin's share of the batch is counted (see :func:`dre`).
+QUOTAS = ("proportional", "reference")
 
-@query_strategy({"n_bins": [Interval(1, integer=True)]})
+
+@query_strategy({"n_bins": [Interval(1, integer=True)], "quota": [Options(set(QUOTAS))]})
 @fill_doc(**PARTS)
 def dre(
     classifier: Any,
@@ -31,6 +35,7 @@ def dre(
     *,
     random_state: RandomStateLike = None,
     n_bins: int = 50,
+    quota: str = "proportional",
     batch_size: int = 1024,
     n_jobs: int | None = None,
     block_size: int = DEFAULT_BLOCK_SIZE,
@@ -38,10 +43,24 @@ def dre(
     """Select a sample whose entropy distribution matches the pool's (DRE).
 
     The pool's predictive entropies are binned into a histogram of ``n_bins``
-    equal-width bins spanning [min, max] -- the last bin is closed, so the
-    maximum-entropy example is eligible -- and each bin receives a share of
-    ``n_instances`` proportional to its count (largest-remainder rounding),
-    drawn uniformly at random within the bin.
+    equal-width bins spanning [min, max], and each bin gets a share of
+    ``n_instances`` drawn uniformly at random within it. ``quota`` says how the
+    shares are counted:
+
+    * ``"proportional"`` (what the paper's text describes: the sample's entropy
+      distribution matches the pool's): exact proportional quotas,
+      ``n_instances * count / n_pool`` rounded by largest remainders (ties at
+      random); the last bin is closed, so the maximum-entropy example is eligible.
+    * ``"reference"`` (what the paper's public code, ``dreSel``, runs to produce
+      its Table 5): every occupied bin gets ``ceil(n_instances * count / n_pool)``
+      picks (at most its members), the bins' picks are concatenated from low to
+      high entropy and the last ``n_instances`` kept, so the surplus is always cut
+      from the most confident bins and every occupied high-entropy bin keeps at
+      least one pick. Its bins are all half-open, ``[e_i, e_i+1)``, so the pool's
+      maximum is in none of them; in the rare case that leaves the batch short (a
+      batch as large as the pool), it is topped up with the highest-entropy
+      examples not picked. Its batches therefore lean to higher entropy than the
+      proportional quota's.
 
     Parameters
     ----------
@@ -51,6 +70,8 @@ def dre(
         Seed of the within-bin sampling.
     n_bins : int, default=50
         Histogram bins (the paper uses 50).
+    quota : {{"proportional", "reference"}}, default="proportional"
+        How a bin's share is counted: the paper's text or its code (above).
     batch_size : int, default=1024
         Rows per ``predict_proba`` call.
     {parallel}
@@ -71,7 +92,7 @@ def dre(
     entropy = entropy_scores(
         predict_proba_batched(estimator, X_pool, batch_size, n_jobs=n_jobs, block_size=block_size)
     )
-    idx = dre_select(entropy, n_instances, rng, n_bins=n_bins)
+    idx = dre_select(entropy, n_instances, rng, n_bins=n_bins, quota=quota)
     return idx, entropy[idx]
 
 
@@ -80,10 +101,16 @@ def dre(
         "n_instances": [Interval(1, integer=True)],
         "rng": [InstanceOf(np.random.Generator, description="a numpy Generator")],
         "n_bins": [Interval(1, integer=True)],
+        "quota": [Options(set(QUOTAS))],
     }
 )
 def dre_select(
-    entropy: ArrayLike, n_instances: int, rng: np.random.Generator, *, n_bins: int = 50
+    entropy: ArrayLike,
+    n_instances: int,
+    rng: np.random.Generator,
+    *,
+    n_bins: int = 50,
+    quota: str = "proportional",
 ) -> np.ndarray:
     """DRE's selection on precomputed entropies.
 
@@ -97,14 +124,27 @@ def dre_select(
         Source of the within-bin sampling.
     n_bins : int, default=50
         Histogram bins.
+    quota : {"proportional", "reference"}, default="proportional"
+        How a bin's share is counted (see :func:`dre`).
 
     Returns
     -------
     indices : ndarray of shape (n_instances,)
+        Grouped by bin, from low to high entropy.
     """
     entropy = check_points(entropy, n_instances, "entropy", 1, count="n_instances")
     counts, edges = np.histogram(entropy, bins=n_bins)
-    # np.histogram's bins are [e_i, e_i+1) except the last, which is closed.
-    bin_of = np.clip(np.searchsorted(edges, entropy, side="right") - 1, 0, n_bins - 1)
-    quotas = proportional_quotas(counts, n_instances, rng)
-    return stratified_sample(bin_of, quotas, rng)
+    bin_of = np.searchsorted(edges, entropy, side="right") - 1  # [e_i, e_i+1): max -> n_bins
+    if quota == "proportional":
+        # np.histogram's last bin is closed: the maximum belongs to it
+        quotas = proportional_quotas(counts, n_instances, rng)
+        return stratified_sample(np.minimum(bin_of, n_bins - 1), quotas, rng)
+    members = np.bincount(bin_of, minlength=n_bins + 1)[:n_bins]  # the max in no bin
+    quotas = np.minimum(-(-counts * n_instances // len(entropy)), members)  # exact ceil
+    picked = stratified_sample(bin_of, np.append(quotas, 0), rng)[-n_instances:]
+    short = n_instances - len(picked)
+    if short:  # the max's bin lost a pick: the highest-entropy examples left
+        rest = np.setdiff1d(np.arange(len(entropy)), picked)
+        top = rest[np.argsort(entropy[rest], kind="stable")[len(rest) - short :]]
+        picked = np.concatenate([picked, top])
+    return picked
