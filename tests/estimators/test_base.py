@@ -124,11 +124,15 @@ def test_initialize_then_load_params_gives_back_the_fitted_estimator(make, data,
     X, y = data
     labels = np.array(["zero", "one", "two", "three", "four", "5", "6", "7", "8", "9"])[y]
     net = make(max_epochs=1).fit(X, labels)
-    net.save_params(f_params=tmp_path / "params.pt")
+    # learned budgets: the generator's file beside (f_params alone is refused)
+    extra = (
+        {"f_budget_generator": tmp_path / "g.pt"} if getattr(net, "budget_generator_", None) else {}
+    )
+    net.save_params(f_params=tmp_path / "params.pt", **extra)
 
     new = make(max_epochs=1).initialize()
     assert not new.initialized_  # sized from the data: built on load
-    new.load_params(f_params=tmp_path / "params.pt")
+    new.load_params(f_params=tmp_path / "params.pt", **extra)
     assert new.n_features_in_ == 64 and new.input_shape_ == (1, 8, 8)
     np.testing.assert_array_equal(new.classes_, net.classes_)
     np.testing.assert_array_equal(new.predict(X), net.predict(X))
