@@ -125,9 +125,8 @@ def test_initialize_then_load_params_gives_back_the_fitted_estimator(make, data,
     labels = np.array(["zero", "one", "two", "three", "four", "5", "6", "7", "8", "9"])[y]
     net = make(max_epochs=1).fit(X, labels)
     # learned budgets: the generator's file beside (f_params alone is refused)
-    extra = (
-        {"f_budget_generator": tmp_path / "g.pt"} if getattr(net, "budget_generator_", None) else {}
-    )
+    learned = getattr(net, "budget_generator_", None) is not None
+    extra = {"f_budget_generator": tmp_path / "g.pt"} if learned else {}
     net.save_params(f_params=tmp_path / "params.pt", **extra)
 
     new = make(max_epochs=1).initialize()
