@@ -288,9 +288,16 @@ class RobustNetClassifier(NeuralNetClassifier):
         return param.device if param is not None else torch.device("cpu")
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
+        """The constructor's parameters (skorch's, with ``__`` routing), nothing private.
+
+        skorch lists every attribute whose name does not end in ``_``, so the
+        private state of a fit (``_call_seed``, ``_train_generator``, ...) would
+        show in ``repr``, ``clone`` and grid searches; names starting with ``_``
+        are left out.
+        """
         params = super().get_params(deep=deep, **kwargs)
         params["device"] = self.__dict__.get("device")
-        return params
+        return {key: value for key, value in params.items() if not key.startswith("_")}
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -324,3 +324,19 @@ def test_verbose_output_to_a_terminal_keeps_colours_and_the_bar(data):
     out, err = _fit_printing(_Terminal, data)
     assert "\x1b[" in out  # best values coloured
     assert "\r" in err  # the batch bar redrawn
+
+
+@each_estimator
+def test_a_fitted_estimator_lists_only_constructor_parameters(make, data):
+    """Private fit state (_call_seed, _train_generator, _checked_clip, ...) used to show in
+    get_params, hence in repr, clone and grid searches."""
+    from sklearn.base import clone
+
+    X, y = data
+    fresh = make(max_epochs=1)
+    before = set(fresh.get_params(deep=False))
+    net = fresh.fit(X, y)
+    assert set(net.get_params(deep=False)) == before
+    assert not any(key.startswith("_") for key in net.get_params(deep=True))
+    assert "_call_seed" not in repr(net)
+    assert set(clone(net).get_params(deep=False)) == before
