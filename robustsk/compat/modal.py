@@ -70,7 +70,9 @@ def patch_modal() -> bool:
     ``ensure_all_finite`` (same meaning, values ``True``, ``False`` or
     ``"allow-nan"``). Idempotent; undone by :func:`unpatch_modal`.
 
-    Does nothing when modAL is not installed, or when scikit-learn still
+    Does nothing (and returns False) when modAL is not installed or cannot be
+    imported (modAL 0.4.x imports pandas, which ``pip install --no-deps
+    modAL-python`` leaves out), or when scikit-learn still
     accepts ``force_all_finite`` (< 1.8: modAL runs as is there, with
     scikit-learn's deprecation warning on 1.6 and 1.7).
 
@@ -107,8 +109,12 @@ def patch_modal() -> bool:
     """
     if importlib.util.find_spec("modAL") is None:
         return False
+    try:
+        modules = _modal_modules()
+    except ImportError:  # modAL without one of its own imports (pandas): nothing to patch
+        return False
     patched = False
-    for module in _modal_modules():
+    for module in modules:
         for name in CHECKS:
             func = getattr(module, name, None)
             if func is None or not callable(func):

@@ -271,3 +271,20 @@ def test_robustsk_active_learner_runs_a_plain_function_of_modals_signature(digit
     )
     idx, _ = learner.query(X[50:], n_instances=3)
     assert len(idx) == 3
+
+
+def test_patch_returns_false_when_modal_cannot_be_imported():
+    """`pip install --no-deps modAL-python` leaves out pandas, which modAL imports: the
+    patch used to raise there; it returns False as documented (in a fresh interpreter,
+    with pandas made unimportable)."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "sys.modules['pandas'] = None  # import pandas -> ImportError\n"
+        "from robustsk.compat import patch_modal\n"
+        "print(patch_modal())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False"]
