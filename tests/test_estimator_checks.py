@@ -37,11 +37,6 @@ EXPECTED_FAILED_CHECKS = {
         "skorch's NeuralNet sets history_, initialized_ and virtual_params_ in __init__ "
         "and stores routed arguments such as module__hidden_units as attributes."
     ),
-    "check_set_params": (
-        "skorch's set_params acts on some values at once (callbacks, "
-        "predict_nonlinearity), so the check's placeholder values (-inf, 1e10) raise "
-        "instead of being stored."
-    ),
 }
 
 

@@ -34,7 +34,42 @@ def _map():
     return map_pool(lambda x: x[:, 0], X, block_size=5, verbose=1, desc="scoring")
 
 
-@pytest.mark.parametrize("run, label", [(_corrupt, "corrupting"), (_map, "scoring")])
+def _fitted():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_digits_images(return_X_y=True)
+    return LogisticRegression(max_iter=100).fit(X[:300].reshape(300, -1), y[:300]), X, y
+
+
+def _smoothed():
+    """SmoothedClassifier.certify with its default verbose: it ran 13 s for 40 images
+    without a bar."""
+    from sklearn.frozen import FrozenEstimator
+
+    from robustsk.estimators import SmoothedClassifier
+
+    model, X, y = _fitted()
+    flat = X[:6].reshape(6, -1)
+    smoothed = SmoothedClassifier(FrozenEstimator(model), n_draws=50, random_state=0)
+    return smoothed.fit(flat, y[:6]).certify(flat)[1]
+
+
+def _rpr():
+    from robustsk.metrics import rpr_steps
+
+    model, X, y = _fitted()
+    return rpr_steps(model, X[:4].reshape(4, -1), y[:4], max_steps=3, random_state=0)
+
+
+LONG_CALLS = [
+    (_corrupt, "corrupting"),
+    (_map, "scoring"),
+    (_smoothed, "certify"),
+    (_rpr, "rpr"),
+]
+
+
+@pytest.mark.parametrize("run, label", LONG_CALLS)
 def test_verbose_progress_to_a_file_writes_no_bar(monkeypatch, run, label):
     err = io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
@@ -45,7 +80,7 @@ def test_verbose_progress_to_a_file_writes_no_bar(monkeypatch, run, label):
     assert label not in written
 
 
-@pytest.mark.parametrize("run, label", [(_corrupt, "corrupting"), (_map, "scoring")])
+@pytest.mark.parametrize("run, label", LONG_CALLS)
 def test_verbose_progress_to_a_terminal_draws_the_bar(monkeypatch, run, label):
     err = _Terminal()
     monkeypatch.setattr(sys, "stderr", err)

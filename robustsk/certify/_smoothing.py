@@ -20,7 +20,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from ..utils import RandomStateLike, TorchClassifier, check_number, draw_seed
+from ..utils import RandomStateLike, TorchClassifier, check_number, draw_seed, progress_bar
 
 #: The label :func:`certify_counts` and :func:`predict_counts` give an abstention.
 ABSTAIN = -1
@@ -34,6 +34,8 @@ def smoothed_counts(
     *,
     batch_size: int | None = None,
     random_state: RandomStateLike = None,
+    verbose: int = 0,
+    desc: str = "noisy copies",
 ) -> np.ndarray:
     """How often the base classifier predicts each class on ``n_draws`` noisy copies of each
     example.
@@ -55,6 +57,10 @@ def smoothed_counts(
         there) and 10,000 on a GPU.
     random_state : None, int, numpy or torch Generator, default=None
         Seeds the noise.
+    verbose : int, default=0
+        A progress bar over the examples (on a terminal only); 0 is silent.
+    desc : str, default="noisy copies"
+        The bar's label.
 
     Returns
     -------
@@ -79,7 +85,12 @@ def smoothed_counts(
     gen.manual_seed(draw_seed(random_state))
     per_example = min(int(n), int(batch_size))
     rows = max(1, int(batch_size) // per_example)  # examples per pass
-    with torch.no_grad(), net.evaluating() if net is not None else contextlib.nullcontext():
+    bar = progress_bar(total=m, desc=desc, unit="example", verbose=verbose)
+    with (
+        bar,
+        torch.no_grad(),
+        net.evaluating() if net is not None else contextlib.nullcontext(),
+    ):
         for start in range(0, m, rows):
             stop = min(start + rows, m)
             x = torch.as_tensor(X[start:stop], device=device)
@@ -99,6 +110,7 @@ def smoothed_counts(
                 counts[start:stop] += np.bincount(
                     owner * k + pred, minlength=(stop - start) * k
                 ).reshape(stop - start, k)
+            bar.update(stop - start)
     return counts
 
 

@@ -96,8 +96,9 @@ _PARAMS = """estimator : fitted robustsk estimator, skorch net, or Pipeline endi
         Examples attacked together.
     random_state : None, int or numpy Generator, default=None
         Seeds the random starts.
-    verbose : int, default=0
-        Show a progress bar over batches."""
+    verbose : int, default=1
+        A progress bar over batches, drawn on a terminal only (as the fits'
+        progress); 0 is silent."""
 
 
 @fill_doc(params=_PARAMS)
@@ -114,7 +115,7 @@ def adversarial_accuracy(
     clip: str | ClipRange = "auto",
     batch_size: int = 256,
     random_state: RandomStateLike = None,
-    verbose: int = 0,
+    verbose: int = 1,
 ) -> float:
     """Accuracy on adversarial examples crafted against ``estimator``.
 
@@ -192,7 +193,7 @@ def adversarial_examples(
     clip: str | ClipRange = "auto",
     batch_size: int = 256,
     random_state: RandomStateLike = None,
-    verbose: int = 0,
+    verbose: int = 1,
 ) -> np.ndarray:
     """Adversarial examples of ``X`` against ``estimator``, crafted batch by batch.
 
@@ -240,7 +241,7 @@ def adversarial_report(
     clip: str | ClipRange = "auto",
     batch_size: int = 256,
     random_state: RandomStateLike = None,
-    verbose: int = 0,
+    verbose: int = 1,
 ) -> Bunch:
     """Which attack broke each point: the per-point worst case over a list of attacks.
 

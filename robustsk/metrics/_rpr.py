@@ -95,8 +95,9 @@ _ENGINE_PARAMS = (
         ``random_state`` (or from the perturbation's own stream without one),
         so the steps are the same for every ``n_jobs``, None included. Lower
         ``chunk_size`` for more blocks.
-    verbose : int, default=0
-        Show a progress bar over points.
+    verbose : int, default=1
+        A progress bar over points, drawn on a terminal only (as the fits'
+        progress); 0 is silent.
     """
     + _CLIP_PARAM
 )
@@ -264,7 +265,7 @@ def rpr_steps(
     chunk_size: int | None = None,
     backend: str = "auto",
     n_jobs: int | None = None,
-    verbose: int = 0,
+    verbose: int = 1,
     clip: str | ValueRange = "auto",
 ) -> np.ndarray:
     """RPR step count of every point: perturbation draws until the model errs, capped.
@@ -501,7 +502,7 @@ def rpr_score(
     chunk_size: int | None = None,
     backend: str = "auto",
     n_jobs: int | None = None,
-    verbose: int = 0,
+    verbose: int = 1,
     clip: str | ValueRange = "auto",
 ) -> float:
     """Fraction of points that are robust: they withstand ``max_steps`` draws.
