@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import sqlite3
-import time
 from typing import Annotated, Any
 
 import numpy as np
@@ -23,10 +22,14 @@ from ..perturb import (
     outside_range,
     to_unit,
 )
-from ._auth import TokenAuth, check_token
+from ..utils import check_number
+from ._auth import SESSION_MAX_AGE, TokenAuth, check_token
 from ._guards import (
     MAX_BODY_BYTES,
+    MAX_CONCURRENCY,
     BodyLimit,
+    ConcurrencyLimit,
+    ContentLengthCheck,
     CrossSiteCheck,
     HostCheck,
     SecurityHeaders,
@@ -41,6 +44,7 @@ from ._validation import (
     MAX_ANNOTATOR_CHARS,
     MAX_DIMS,
     MAX_LEVELS,
+    MAX_SETTLE_TIME,
     MAX_VALUES,
     QueryFieldError,
     check_annotator,
@@ -92,13 +96,15 @@ class Undo(BaseModel):
 
 
 class Collect(BaseModel):
-    """Body of ``POST /api/collect``: the queries whose settled answers the learner takes."""
+    """Body of ``POST /api/collect``: the queries whose settled answers the learner takes,
+    those whose last answer has stood ``settle_time`` seconds by the server's clock."""
 
     model_config = _STRICT
 
     ids: list[Annotated[StrictInt, Field(ge=INT64_MIN, le=INT64_MAX)]] = Field(
         min_length=1, max_length=MAX_COLLECT
     )
+    settle_time: float = Field(default=0.0, ge=0.0, le=MAX_SETTLE_TIME)
 
 
 def is_loopback(host: str) -> bool:
@@ -132,8 +138,25 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
     return name or "body"
 
 
+def _drop_frames(exc: BaseException) -> None:
+    """Let go of the frames of ``exc`` and of the errors that led to it.
+
+    FastAPI's error for a body that is not JSON holds that body (up to
+    ``max_body_bytes``) through the frames that raised it, in a reference cycle;
+    cut here, the body is freed at once rather than at the next garbage
+    collection, so a stream of refused bodies does not pile up in memory.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+
+
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    _drop_frames(exc)
     fields: list[dict[str, str]] = []
     for err in errors:
         name = _field(err.get("loc", ()))
@@ -172,6 +195,8 @@ def create_app(
     host: str = "127.0.0.1",
     max_body_bytes: int = MAX_BODY_BYTES,
     clip: ValueRange = (0.0, 1.0),
+    max_concurrency: int = MAX_CONCURRENCY,
+    session_max_age: float = SESSION_MAX_AGE,
 ) -> FastAPI:
     """The FastAPI application serving ``store``.
 
@@ -181,15 +206,23 @@ def create_app(
     ``POST /api/queries/{id}/answer`` (``{"sigma": level}``, or ``{"choice":
     "unrecognisable"}`` or ``{"choice": "skip"}``, each with an optional
     ``"annotator"``), ``POST /api/undo`` (``{"annotator": NAME}``) and
-    ``POST /api/collect`` (``{"ids": [...]}``, the learner taking settled
-    answers; see :class:`QueryStore` for the team rules).
+    ``POST /api/collect`` (``{"ids": [...], "settle_time": seconds}``, the
+    learner taking settled answers at least ``settle_time`` old by the
+    server's clock, one entry per distinct id; see :class:`QueryStore` for the
+    team rules).
     Bad requests get a 4xx whose ``detail`` names the field: 400 for a bad
     ``Host`` or ``Content-Length``, 401 for a missing token, 403 for a
     cross-origin POST, 404 for an unknown query or level or nothing to undo,
     409 for an answered query or an undo of an answer the learner has taken,
     413 for a body over ``max_body_bytes``, 415 for a POST that is not JSON,
     422 for a malformed body, a bad id, annotator or choice, or a value out of
-    bounds (see :func:`check_query`).
+    bounds (see :func:`check_query`), 429 (with ``Retry-After``) past
+    ``max_concurrency`` requests at once.
+
+    The order of the checks: ``Host``, then the headers alone (``Content-Length``,
+    cross-site, the token), so that a request without the token is refused
+    before a byte of its body is read; then the concurrency limit, then the
+    body is read (up to ``max_body_bytes``) and parsed.
 
     Parameters
     ----------
@@ -204,7 +237,8 @@ def create_app(
         name a loopback address (against DNS rebinding); elsewhere any ``Host``
         is accepted and the token guards the app.
     max_body_bytes : int, default=8 MiB
-        Largest request body; checked before the body is parsed or the token checked.
+        Largest request body: an oversized ``Content-Length`` is refused before
+        the token is checked, a body streaming past it before it is parsed.
     clip : tuple (low, high), default=(0.0, 1.0)
         Valid range of the examples: numbers (``(0, 255)`` for 8-bit images)
         or per-feature arrays broadcastable to one example's shape. The noisy
@@ -214,12 +248,20 @@ def create_app(
         [0, 1]). An example posted with values outside it is logged once and
         shown clipped; with per-feature arrays, an example whose shape they
         do not broadcast to is refused (422). Must not be None.
+    max_concurrency : int, default=8
+        Requests past the token check worked on at once; more wait up to 5 s
+        for a slot (64 at most), then get a 429 with ``Retry-After``.
+    session_max_age : float, default=12 hours
+        Seconds a session cookie is valid (``Max-Age``, and checked by the
+        server); the cookie is also void once the app is created again.
 
     Returns
     -------
     app : fastapi.FastAPI
     """
     token = check_token(token)
+    check_number(max_concurrency, "max_concurrency", low=1, integer=True)
+    check_number(session_max_age, "session_max_age", low=0.0, include_low=False)
     bounds = check_range(clip, "clip")
     if bounds is None:
         raise ValueError(
@@ -303,7 +345,7 @@ def create_app(
             "collected": q["collected"],
             # seconds since it was settled, by the server's clock (the learner waits a
             # moment before taking an answer, so that a misclick can still be undone)
-            "age": None if settled is None else max(0.0, time.time() - settled),
+            "age": None if settled is None else max(0.0, store.clock() - settled),
         }
 
     @app.get("/api/queries/{qid}/image/{k}.png")
@@ -344,28 +386,22 @@ def create_app(
 
     @app.post("/api/collect")
     def collect(body: Collect) -> dict[str, Any]:
-        levels = store.collect(body.ids)
-        out = []
-        for qid in body.ids:
-            q = store.get(qid) if levels.get(qid) is not None else None  # frozen once taken
-            out.append(
-                {
-                    "id": qid,
-                    "sigma": levels.get(qid),
-                    "responses": None if q is None else q["responses"],
-                    "unrecognisable": None if q is None else q["unrecognisable"],
-                }
-            )
-        return {"answers": out}
+        # each distinct id once, in one transaction, the ladder read but never the example
+        taken = store._collect(body.ids, body.settle_time)
+        none = {"sigma": None, "responses": None, "unrecognisable": None}
+        return {"answers": [{"id": qid, **(got or none)} for qid, got in taken.items()]}
 
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueryFieldError, _bad_field)
     app.add_exception_handler(sqlite3.OperationalError, _database_error)
     app.add_exception_handler(Exception, _server_error)
-    # Added innermost first: the last one added sees the request first.
-    app.add_middleware(TokenAuth, token=token)
-    app.add_middleware(CrossSiteCheck)
+    # Added innermost first: the last one added sees the request first. Everything
+    # outside TokenAuth reads headers only; the body is read inside it.
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ConcurrencyLimit, max_active=max_concurrency)
+    app.add_middleware(TokenAuth, token=token, max_age=session_max_age)
+    app.add_middleware(CrossSiteCheck)
+    app.add_middleware(ContentLengthCheck, max_bytes=max_body_bytes)
     if is_loopback(host):
         app.add_middleware(HostCheck, bound=host)
     loose = [u for u in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if u]

@@ -1,17 +1,37 @@
 """The access token: what a token may be, and the ASGI check that every request carries it.
 
-A request is let in by the ``X-Token`` header or by the session cookie. The
+A request is let in by the ``X-Token`` header or by the session cookie, both
+read from the headers before any byte of the body is read: a request without
+them is answered 401 (and its connection closed) with its body unread. The
 page's link (``GET /?token=...``) is the one place the token may appear in a
-URL: once checked there, the response sets the cookie (``HttpOnly``,
-``SameSite=Strict``) and the page drops the token from its address, so it
-never travels in image URLs, links or the history.
+URL: once checked there, the response sets the session cookie (``HttpOnly``,
+``SameSite=Strict``, ``Path=/``, ``Max-Age``) and the page drops the token
+from its address, so it never travels in image URLs, links or the history.
+
+**The session cookie and its scope.** Its value is not derived from the
+token: it is an expiry time and a MAC under a key drawn at random each time
+the app is created (each server start), so it says nothing about the token,
+the server checks the expiry itself (not only the browser's ``Max-Age``), and
+every cookie of an earlier start is void. Cookies are not isolated by port
+(RFC 6265, section 8.5): a browser sends this cookie to *every* port of the
+host -- another service on ``127.0.0.1:other`` receives it, and could replay
+it here. What limits that: the cookie is worth nothing to any other server
+(another robustsk server on another port has its own random key and refuses
+it), nothing here after this server stops, and nothing here once it expires
+(``session_max_age``, 12 hours by default). Two servers on one host also
+share the cookie's name, so opening one's link replaces the other's cookie
+in that browser (open its link again). To keep other local services away
+from the cookie altogether, serve each app under its own host name.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
+import math
 import re
+import secrets
+import time
+from collections.abc import Callable
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,13 +77,15 @@ def check_token(token: object) -> str | None:
     return token
 
 
-def session_value(token: str) -> str:
-    """The session cookie's value for ``token`` (a keyed hash, not the token itself)."""
-    return hmac.new(token.encode(), b"robustsk annotate session", hashlib.sha256).hexdigest()
+#: Default lifetime of a session cookie in seconds (12 hours).
+SESSION_MAX_AGE = 12 * 3600.0
 
 
 class TokenAuth:
     """Refuse (401) every request without the token, the API docs included.
+
+    The check reads headers only: a refused request's body is never read, and
+    its connection is closed.
 
     Parameters
     ----------
@@ -72,29 +94,66 @@ class TokenAuth:
         None lets every request in.
     entry_path : str, default="/"
         The page, the one path where ``?token=`` is accepted (and exchanged for the cookie).
+    max_age : float, default=SESSION_MAX_AGE
+        Seconds a session cookie is valid: sent as ``Max-Age`` and checked here.
+    clock : callable, default=time.monotonic
+        The clock of the expiry check (a session never outlives this object).
     """
 
-    def __init__(self, app: ASGIApp, token: str | None, *, entry_path: str = "/"):
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str | None,
+        *,
+        entry_path: str = "/",
+        max_age: float = SESSION_MAX_AGE,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if not (math.isfinite(max_age) and max_age > 0):
+            raise ValueError(f"the session's max_age must be a number > 0, got {max_age!r}.")
         self.app = app
         self.token = None if token is None else token.encode()
-        self.session = None if token is None else session_value(token).encode()
         self.entry_path = entry_path
+        self.max_age = float(max_age)
+        self.clock = clock
+        self._key = secrets.token_bytes(32)  # new at every start: older cookies are void
+
+    def new_session(self) -> str:
+        """A session cookie's value: its expiry (milliseconds, this object's clock) and a
+        MAC of it under this object's random key."""
+        expires = str(int((self.clock() + self.max_age) * 1000))
+        return f"{expires}.{self._mac(expires.encode()).decode()}"
+
+    def _mac(self, expires: bytes) -> bytes:
+        return hmac.new(self._key, b"robustsk session " + expires, "sha256").hexdigest().encode()
+
+    def valid_session(self, value: bytes) -> bool:
+        """Whether ``value`` is a session cookie of this object that has not expired."""
+        expires, dot, mac = value.partition(b".")
+        # hmac.compare_digest first: no early exit on the MAC's content
+        if not dot or not _equal(mac, self._mac(expires)) or not expires.isdigit():
+            return False
+        return self.clock() * 1000 < int(expires)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token is None or self.session is None or scope["type"] != "http":
+        if self.token is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if any(_equal(v, self.token) for v in header_values(scope, b"x-token")) or any(
-            _equal(v, self.session) for v in _cookies(scope, SESSION_COOKIE.encode())
+        token = self.token
+        if any(_equal(v, token) for v in header_values(scope, b"x-token")) or any(
+            self.valid_session(v) for v in _cookies(scope, SESSION_COOKIE.encode())
         ):
             await self.app(scope, receive, send)
             return
         if (
             scope["method"] in ("GET", "HEAD")
             and scope["path"] == self.entry_path
-            and any(_equal(v, self.token) for v in _query_values(scope, b"token"))
+            and any(_equal(v, token) for v in _query_values(scope, b"token"))
         ):
-            cookie = f"{SESSION_COOKIE}={self.session.decode()}; Path=/; HttpOnly; SameSite=Strict"
+            cookie = (
+                f"{SESSION_COOKIE}={self.new_session()}; Path=/; Max-Age="
+                f"{max(1, math.floor(self.max_age))}; HttpOnly; SameSite=Strict"
+            )
 
             async def send_with_cookie(message: Message) -> None:
                 if message["type"] == "http.response.start":
@@ -109,6 +168,7 @@ class TokenAuth:
             401,
             "a valid token is required: the X-Token header, or open the page's link "
             "(/?token=...) once to get the session cookie",
+            [(b"connection", b"close")],
         )
 
 

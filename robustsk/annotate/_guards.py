@@ -1,14 +1,21 @@
-"""ASGI guards that run before any route reads a request: size, Host, cross-site, headers.
+"""ASGI guards that run before any route reads a request: size, Host, cross-site,
+concurrency, headers.
 
-Each guard is plain ASGI, so it answers before the body is parsed and before
-the token is checked. The replies carry a JSON ``detail`` that never repeats
-the request's own values.
+Each guard is plain ASGI and answers before the body is parsed. Those that
+look at headers only (Host, ``Content-Length``, cross-site) run before the
+token is checked; those that read the body or hold a slot (:class:`BodyLimit`,
+:class:`ConcurrencyLimit`) run after it, so a request without the token never
+has a byte of its body read. The replies carry a JSON ``detail`` that never
+repeats the request's own values.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import threading
+import time
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -16,6 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Largest request body in bytes (8 MiB): room for ``MAX_VALUES`` values written as JSON.
 MAX_BODY_BYTES = 8 << 20
+#: Requests (past the token check) the app works on at once; more wait, then get a 429.
+MAX_CONCURRENCY = 8
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
@@ -103,11 +112,47 @@ class HostCheck:
         await self.app(scope, receive, send)
 
 
+def _length_problem(scope: Scope, max_bytes: int) -> tuple[int, str] | None:
+    """``(400, why)`` for a malformed ``Content-Length``, ``(413, why)`` for one over
+    ``max_bytes``, else None (the header alone: no byte of the body is read)."""
+    lengths = set(header_values(scope, b"content-length"))
+    if len(lengths) > 1 or not all(v.strip().isdigit() for v in lengths):
+        return 400, "invalid Content-Length header"
+    if lengths and (len(v := lengths.pop().strip()) > 18 or int(v) > max_bytes):
+        return 413, f"the request body is limited to {max_bytes} bytes"
+    return None
+
+
+class ContentLengthCheck:
+    """Refuse a malformed (400) or oversized (413) ``Content-Length`` from the header alone.
+
+    It reads nothing of the body, so it may run before the token is checked.
+
+    Parameters
+    ----------
+    app : ASGI app
+    max_bytes : int
+        Largest body accepted.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = _length_problem(scope, self.max_bytes) if scope["type"] == "http" else None
+        if problem is not None:  # the body, if any, is left unread: close the connection
+            await reply(send, *problem, [(b"connection", b"close")])
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse (413) a body over ``max_bytes``, by its ``Content-Length`` or as it streams in.
 
     The body is read (and counted) here, before any route parses it; a
-    chunked body is cut off as soon as it passes the limit.
+    chunked body is cut off as soon as it passes the limit. It runs after the
+    token check, so only a request with the token has its body read.
 
     Parameters
     ----------
@@ -125,12 +170,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         too_large = f"the request body is limited to {self.max_bytes} bytes"
-        lengths = set(header_values(scope, b"content-length"))
-        if len(lengths) > 1 or not all(v.strip().isdigit() for v in lengths):
-            await reply(send, 400, "invalid Content-Length header")
-            return
-        if lengths and (len(v := lengths.pop().strip()) > 18 or int(v) > self.max_bytes):
-            await reply(send, 413, too_large)
+        problem = _length_problem(scope, self.max_bytes)
+        if problem is not None:
+            await reply(send, *problem)
             return
         chunks, size = [], 0
         while True:
@@ -146,6 +188,7 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body, replayed = b"".join(chunks), False
+        chunks.clear()  # hold the body once, not twice
 
         async def replay() -> Message:
             nonlocal replayed
@@ -155,6 +198,89 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+class ConcurrencyLimit:
+    """Work on at most ``max_active`` requests at once; answer 429 past that.
+
+    A request over the limit waits (without a byte of its body read) up to
+    ``wait_s`` seconds for a slot, at most ``max_waiting`` of them at a time;
+    one that gets none is answered ``429 Too Many Requests`` with
+    ``Retry-After: 1``, which the page and :class:`HumanOracle` wait out and
+    retry. It never answers a 5xx. The count is shared by every event loop
+    and thread that runs the app.
+
+    Parameters
+    ----------
+    app : ASGI app
+    max_active : int, default=MAX_CONCURRENCY
+        Requests in progress at once (bodies read, parsed, answered).
+    max_waiting : int, default=64
+        Requests that may wait for a slot; more are answered 429 at once.
+    wait_s : float, default=5.0
+        Longest wait for a slot.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_active: int = MAX_CONCURRENCY,
+        max_waiting: int = 64,
+        wait_s: float = 5.0,
+    ):
+        if max_active < 1 or max_waiting < 0 or wait_s < 0:
+            raise ValueError("max_active must be >= 1, max_waiting and wait_s >= 0")
+        self.app = app
+        self.max_active = max_active
+        self.max_waiting = max_waiting
+        self.wait_s = wait_s
+        self.active = 0
+        self.waiting = 0
+        self._lock = threading.Lock()
+
+    def _take(self) -> bool:
+        with self._lock:
+            if self.active < self.max_active:
+                self.active += 1
+                return True
+            return False
+
+    async def _acquire(self) -> bool:
+        if self._take():
+            return True
+        with self._lock:
+            if self.waiting >= self.max_waiting:
+                return False
+            self.waiting += 1
+        try:
+            deadline, pause = time.monotonic() + self.wait_s, 0.002
+            while time.monotonic() < deadline:
+                await asyncio.sleep(pause)
+                if self._take():
+                    return True
+                pause = min(2 * pause, 0.05)
+            return False
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not await self._acquire():
+            await reply(
+                send,
+                429,
+                "the server is busy; try again",
+                [(b"retry-after", b"1"), (b"connection", b"close")],
+            )
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            with self._lock:
+                self.active -= 1
 
 
 class CrossSiteCheck:

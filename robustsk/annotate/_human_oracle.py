@@ -15,6 +15,7 @@ import numpy as np
 
 from ..utils import check_number
 from ._server import AnnotationServer
+from ._validation import MAX_SETTLE_TIME
 
 _MAX_BACKOFF = 30.0
 #: Query ids per ``POST /api/collect`` (the server takes at most 10,000).
@@ -42,10 +43,11 @@ class HumanOracle:
 
     Every request is retried on connection errors, timeouts and 5xx answers,
     ``retries`` times with exponential backoff (``backoff``, ``2 * backoff``,
-    ... seconds, at most 30 s apart), so a server restart while the learner
-    waits costs nothing; after that a ``ConnectionError`` names the address and
-    the attempts. A 4xx answer (a bad request or token) is not retried: it
-    raises ``RuntimeError`` with the server's message.
+    ... seconds, at most 30 s apart, and no sooner than a ``Retry-After``), so a
+    server restart while the learner waits costs nothing; after that a
+    ``ConnectionError`` names the address and the attempts. A 429 (the server
+    is busy) is retried the same way; any other 4xx answer (a bad request or
+    token) is not retried: it raises ``RuntimeError`` with the server's message.
 
     Parameters
     ----------
@@ -74,7 +76,9 @@ class HumanOracle:
         Value range of the examples, for the local server's images.
     settle_time : float, default=3.0
         Seconds the last answer of a batch must stand (not undone) before the
-        answers are taken.
+        answers are taken. The server enforces it too: it hands out only
+        answers at least this old by its own clock, read in the transaction
+        that marks them taken (at most 86,400 s).
 
     Attributes
     ----------
@@ -126,10 +130,11 @@ class HumanOracle:
     def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         url = self._base() + path
-        problem = ""
+        problem, wait = "", 0.0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), _MAX_BACKOFF))
+                time.sleep(min(max(self.backoff * 2 ** (attempt - 1), wait), _MAX_BACKOFF))
+            wait = 0.0
             req = urllib.request.Request(
                 url,
                 data=data,
@@ -141,7 +146,9 @@ class HumanOracle:
                     return json.loads(resp.read() or b"null")
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")
-                if exc.code < 500:
+                if exc.code == 429:  # busy: wait at least what the server asks
+                    wait = _retry_after(exc.headers.get("Retry-After"))
+                elif exc.code < 500:
                     raise RuntimeError(
                         f"annotation server {method} {url}: {exc.code} {detail}"
                     ) from None
@@ -171,7 +178,7 @@ class HumanOracle:
         check_number(self.retries, "retries", low=0, integer=True)
         check_number(self.backoff, "backoff", low=0.0)
         check_number(self.request_timeout, "request_timeout", low=0.0, include_low=False)
-        check_number(self.settle_time, "settle_time", low=0.0)
+        check_number(self.settle_time, "settle_time", low=0.0, high=MAX_SETTLE_TIME)
         ids, keys = [], []
         for q in queries:
             x = np.asarray(q.x, dtype=np.float32)
@@ -208,8 +215,14 @@ class HumanOracle:
                 for st in states
             ):
                 for chunk in range(0, len(waiting), _COLLECT_CHUNK):
+                    # the server takes only answers settle_time old by its clock
                     taken = self._request(
-                        "POST", "/api/collect", {"ids": waiting[chunk : chunk + _COLLECT_CHUNK]}
+                        "POST",
+                        "/api/collect",
+                        {
+                            "ids": waiting[chunk : chunk + _COLLECT_CHUNK],
+                            "settle_time": float(self.settle_time),
+                        },
                     )
                     for item in taken["answers"]:
                         if item["sigma"] is not None:
@@ -230,3 +243,12 @@ class HumanOracle:
         if self.server_ is not None:
             self.server_.stop()
             self.server_ = None
+
+
+def _retry_after(value: str | None) -> float:
+    """Seconds a ``Retry-After`` header asks for (0 when absent or not a number of seconds)."""
+    try:
+        seconds = float(value) if value is not None else 0.0
+    except ValueError:
+        return 0.0
+    return seconds if 0.0 <= seconds <= _MAX_BACKOFF else 0.0

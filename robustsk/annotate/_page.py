@@ -73,8 +73,31 @@ SCRIPT = """
     } catch (e) { /* not JSON: keep the status line */ }
     return "error: " + detail;
   }
+  function pause(ms) { return new Promise(function (done) { window.setTimeout(done, ms); }); }
+  function retryAfter(r) {  // seconds a 429 asks to wait (1 to 30)
+    const after = Number(r.headers.get("Retry-After"));
+    return after >= 1 && after <= 30 ? after : 1;
+  }
+  async function call(path, options) {  // a 429 (the server is busy) is waited out, retried
+    for (let attempt = 0; ; attempt++) {
+      const r = await fetch(path, options);
+      if (r.status !== 429 || attempt >= 5) { return r; }
+      await pause(1000 * retryAfter(r));
+    }
+  }
+  function retryImage(img) {  // an image refused while the server was busy is asked again
+    let tries = 0;
+    img.addEventListener("error", function () {
+      const src = img.getAttribute("src");
+      if (src === null || tries >= 3) { return; }
+      tries += 1;
+      window.setTimeout(function () {
+        if (img.getAttribute("src") === src) { img.setAttribute("src", src); }
+      }, 1000 * tries);
+    });
+  }
   function post(path, body) {
-    return fetch(path, {method: "POST", headers: jsonHeaders, credentials: "same-origin",
+    return call(path, {method: "POST", headers: jsonHeaders, credentials: "same-origin",
       body: JSON.stringify(body)});
   }
   function storedName() {
@@ -139,6 +162,7 @@ SCRIPT = """
     const img = document.createElement("img");
     img.setAttribute("alt", "sigma " + String(sigma));
     img.addEventListener("load", function () { enlarge(img, zoom); });
+    retryImage(img);
     img.setAttribute("src", imageUrl(k));
     const caption = document.createElement("span");
     caption.textContent = Number(sigma).toFixed(2);
@@ -176,7 +200,7 @@ SCRIPT = """
     showTeam();
   }
   async function showTeam() {
-    const r = await fetch("/api/agreement", {credentials: "same-origin"});
+    const r = await call("/api/agreement", {credentials: "same-origin"});
     if (!r.ok) { return; }
     const a = await r.json();
     const names = Object.keys(a.annotators || {}).length;
@@ -192,14 +216,14 @@ SCRIPT = """
   async function load() {
     if (waiting !== null) { window.clearTimeout(waiting); waiting = null; }
     if (!annotator) { return; }
-    const r = await fetch("/api/next?annotator=" + encodeURIComponent(annotator),
+    const r = await call("/api/next?annotator=" + encodeURIComponent(annotator),
       {credentials: "same-origin"});
     clear(strip);
     query = null;
     preview.removeAttribute("src");
     previewCaption.textContent = "";
     if (r.status === 204) {
-      const p = await fetch("/api/progress", {credentials: "same-origin"});
+      const p = await call("/api/progress", {credentials: "same-origin"});
       if (!p.ok) { say(await problem(p)); return; }
       const done = await p.json();
       say("No open queries (" + Number(done.answered) + " of " + Number(done.total) +
@@ -233,6 +257,7 @@ SCRIPT = """
     render();
   });
   preview.addEventListener("load", function () { enlarge(preview, previewFactor(preview)); });
+  retryImage(preview);
   zoomInput.addEventListener("input", function () { setZoom(Number(zoomInput.value)); });
   document.getElementById("who-go").addEventListener("click", setName);
   document.getElementById("who-change").addEventListener("click", askName);

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..perturb import check_range
+from ..utils import check_number
 from ._app import create_app, is_loopback
 from ._auth import check_token
 from ._store import QueryStore
@@ -45,6 +46,16 @@ class AnnotationServer:
         Annotators whose answers settle a query (see :class:`QueryStore`).
     aggregate : {"median", "min"}, default="median"
         How a settled query's answers become its level.
+    max_concurrency : int, default=8
+        Requests (past the token check) worked on at once; more wait up to 5 s
+        for a slot, then get a 429 with ``Retry-After`` (see :func:`create_app`).
+    max_connections : int, default=512
+        Open connections past which uvicorn answers new requests 503 (its
+        ``limit_concurrency``): a backstop far above a team's needs, behind the
+        429 of ``max_concurrency``.
+
+    Each start draws a new session key: the page's session cookies of an
+    earlier start are void (open the link again).
     """
 
     def __init__(
@@ -57,8 +68,12 @@ class AnnotationServer:
         clip: Any = (0.0, 1.0),
         answers_per_query: int = 1,
         aggregate: str = "median",
+        max_concurrency: int = 8,
+        max_connections: int = 512,
     ):
         token = check_token(token)
+        check_number(max_concurrency, "max_concurrency", low=1, integer=True)
+        check_number(max_connections, "max_connections", low=1, integer=True)
         if check_range(clip, "clip") is None:
             raise ValueError("clip must be a (low, high) range of the examples, got None.")
         self.db = db
@@ -67,6 +82,8 @@ class AnnotationServer:
         self.clip = clip
         self.answers_per_query = answers_per_query
         self.aggregate = aggregate
+        self.max_concurrency = max_concurrency
+        self.max_connections = max_connections
         self.token = token if token is not None or is_loopback(host) else secrets.token_urlsafe(24)
         self.store = QueryStore(db, answers_per_query=answers_per_query, aggregate=aggregate)
         self._server: uvicorn.Server | None = None
@@ -76,11 +93,18 @@ class AnnotationServer:
         import uvicorn
 
         config = uvicorn.Config(
-            create_app(self.store, token=self.token, host=self.host, clip=self.clip),
+            create_app(
+                self.store,
+                token=self.token,
+                host=self.host,
+                clip=self.clip,
+                max_concurrency=self.max_concurrency,
+            ),
             host=self.host,
             port=self.port,
             log_level="warning",
             server_header=False,
+            limit_concurrency=self.max_connections,
         )
         return uvicorn.Server(config)
 

@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -21,7 +21,8 @@ from ._validation import (
     DEFAULT_ANNOTATOR,
     INT64_MAX,
     INT64_MIN,
-    MAX_RESPONSES_PER_QUERY,
+    MAX_LIVE_SKIPS_PER_QUERY,
+    MAX_WITHDRAWN_PER_QUERY,
     QueryFieldError,
     check_annotator,
     check_choice,
@@ -31,6 +32,7 @@ from ._validation import (
     check_level,
     check_query,
     check_seed,
+    check_settle_time,
     check_shape,
     check_sigmas,
     check_x,
@@ -92,10 +94,15 @@ _SELECT = (
     "SELECT q.id, q.example, q.label, q.shape, q.x, q.sigmas, q.current_sigma, q.seed"
     " FROM queries q WHERE q.id = ?"
 )
-#: A query's live responses (those neither undone nor superseded), oldest first.
+#: A query's live responses (those neither undone, superseded nor displaced), oldest first.
 _LIVE = (
-    "SELECT annotator, choice, sigma, answered FROM responses"
+    "SELECT annotator, choice, sigma, answered, id FROM responses"
     " WHERE query = ? AND withdrawn IS NULL ORDER BY id"
+)
+#: Deletes a query's withdrawn responses past the newest ``?`` (by the time withdrawn).
+_PRUNE = (
+    "DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE query = ?"
+    " AND withdrawn IS NOT NULL ORDER BY withdrawn DESC, id DESC LIMIT -1 OFFSET ?)"
 )
 
 
@@ -121,15 +128,28 @@ class QueryStore:
     those responses by ``aggregate`` (an unrecognisable counts as the ladder's
     lowest level): ``"median"``, the lower median, a level on the ladder that no
     single annotator can move past the others; ``"min"``, the level everyone
-    still recognised. Nothing a person answered is deleted: an undone answer, or
-    a skip followed by an answer, is kept with the time it was withdrawn.
+    still recognised. An undone answer, or a skip followed by an answer, is
+    kept with the time it was withdrawn and why.
+
+    **Bounds.** Only *live* responses (neither undone nor superseded) count
+    against a query's limits, so no client can fill a query up: an annotator
+    has at most one live response per query (skipping again refreshes their
+    skip, in place, without a new row); a query takes answers until it is
+    settled (at most ``answers_per_query``), and skips never stop an answer;
+    past :data:`MAX_LIVE_SKIPS_PER_QUERY` live skips a new annotator's skip
+    displaces the oldest one (kept, withdrawn as ``"displaced"``). Hence
+    :meth:`next_open` only offers a query the annotator can answer. The
+    history is bounded too: past :data:`MAX_WITHDRAWN_PER_QUERY` withdrawn
+    responses on a query, the oldest withdrawn ones are deleted.
 
     **Undo and collection.** :meth:`undo` withdraws an annotator's latest live
     response; :meth:`collect` (what the learner's :class:`HumanOracle` calls)
-    freezes the answers of settled queries and returns them. Both run in one
-    write transaction, so an answer the learner has taken can no longer be
-    undone (``RuntimeError``), and the learner never takes an answer that was
-    withdrawn.
+    freezes the answers of settled queries and returns them, only those whose
+    last answer is at least ``settle_time`` seconds old by this store's clock,
+    read inside the transaction that freezes them. Both run in one write
+    transaction, so an answer the learner has taken can no longer be undone
+    (``RuntimeError``), the learner never takes an answer that was withdrawn,
+    and never one younger than the ``settle_time`` it asked for.
 
     Parameters
     ----------
@@ -141,6 +161,10 @@ class QueryStore:
         file should use the same value.
     aggregate : {"median", "min"}, default="median"
         How a settled query's answers become its level (see above).
+    clock : callable or None, default=None
+        The store's clock, in seconds (``time.time`` when None): when answers
+        are given and withdrawn, and how old they are when collected. Stores
+        sharing a file must share a clock.
     """
 
     def __init__(
@@ -149,6 +173,7 @@ class QueryStore:
         *,
         answers_per_query: int = 1,
         aggregate: str = "median",
+        clock: Callable[[], float] | None = None,
     ):
         self.answers_per_query = check_number(
             answers_per_query, "answers_per_query", low=1, high=100, integer=True
@@ -158,6 +183,9 @@ class QueryStore:
                 f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}."
             )
         self.aggregate = aggregate
+        self.clock: Callable[[], float] = time.time if clock is None else clock
+        self._max_skips = MAX_LIVE_SKIPS_PER_QUERY
+        self._max_withdrawn = MAX_WITHDRAWN_PER_QUERY
         self.path = str(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
@@ -260,7 +288,7 @@ class QueryStore:
                     json.dumps(levels, allow_nan=False),
                     current,
                     seed,
-                    time.time(),
+                    self.clock(),
                 ),
             )
             row = db.execute("SELECT id FROM queries WHERE key = ?", (key,)).fetchone()
@@ -328,7 +356,7 @@ class QueryStore:
             with self._write() as db:
                 db.execute(
                     "INSERT OR IGNORE INTO unreadable (query, reason, found) VALUES (?, ?, ?)",
-                    (qid, reason[:500], time.time()),
+                    (qid, reason[:500], self.clock()),
                 )
         except sqlite3.Error as exc:  # a read-only file: keep serving, skip it in memory
             logger.warning("could not record unreadable query %d: %s", qid, exc)
@@ -410,11 +438,15 @@ class QueryStore:
             The query's id.
         sigma : float or None, default=None
             With ``choice="level"``: the chosen level, on the query's ladder
-            (within 1e-9). Must be None for the other choices.
+            (within 1e-9); the nearest rung is stored, so a ladder whose rungs
+            are closer than that stores the rung that was sent. Must be None for
+            the other choices.
         annotator : str, default="default"
             Who answers (see :func:`check_annotator`).
         choice : {"level", "unrecognisable", "skip"}, default="level"
-            A level; "not recognisable at any level"; or pass the query on.
+            A level; "not recognisable at any level"; or pass the query on. A
+            second skip of the same query by the same annotator refreshes their
+            skip (its time and its place in their undo order) without a new row.
 
         Returns
         -------
@@ -430,8 +462,8 @@ class QueryStore:
             A bad ``annotator`` or ``choice``, or ``sigma`` is not a finite number on
             the ladder (or given with another choice).
         RuntimeError
-            The query is already settled, or ``annotator`` has answered it (undo
-            first), or it holds :data:`MAX_RESPONSES_PER_QUERY` responses.
+            The query is already settled or taken by the learner, or
+            ``annotator`` has answered it (undo first).
         """
         annotator = check_annotator(annotator)
         choice = check_choice(choice)
@@ -444,14 +476,14 @@ class QueryStore:
             raise KeyError(f"unknown query {qid}")
         level = None
         if choice == "level":
-            hit = [s for s in query["sigmas"] if abs(s - value) < 1e-9]
-            if not hit:
+            ladder = query["sigmas"]
+            k = min(range(len(ladder)), key=lambda i: abs(ladder[i] - value))  # by index
+            if not abs(ladder[k] - value) < 1e-9:
                 raise QueryFieldError(
                     "sigma",
-                    f"{value!r} is not on query {qid}'s ladder "
-                    f"({query['sigmas'][0]} to {query['sigmas'][-1]})",
+                    f"{value!r} is not on query {qid}'s ladder ({ladder[0]} to {ladder[-1]})",
                 )
-            level = hit[0]
+            level = ladder[k]
         qid = int(qid)
         with self._write() as db:
             live = db.execute(_LIVE, (qid,)).fetchall()
@@ -464,23 +496,36 @@ class QueryStore:
                 raise RuntimeError(
                     f"query {qid} is already answered by {annotator!r} (undo it first)"
                 )
-            n_rows = db.execute("SELECT COUNT(*) FROM responses WHERE query = ?", (qid,))
-            if n_rows.fetchone()[0] >= MAX_RESPONSES_PER_QUERY:
-                raise RuntimeError(
-                    f"query {qid} holds {MAX_RESPONSES_PER_QUERY} responses, the most kept"
+            now = self.clock()
+            mine = [r[4] for r in live if r[1] == "skip" and r[0] == annotator]
+            if choice == "skip" and mine:
+                # skipped again: the same row, now the annotator's latest response
+                db.execute(
+                    "UPDATE responses SET answered = ?,"
+                    " id = (SELECT MAX(id) FROM responses) + 1 WHERE id = ?",
+                    (now, mine[0]),
                 )
-            now = time.time()
-            # a skip this annotator made before is superseded (kept, with the time)
-            db.execute(
-                "UPDATE responses SET withdrawn = ?, why = 'superseded' WHERE query = ?"
-                " AND annotator = ? AND choice = 'skip' AND withdrawn IS NULL",
-                (now, qid, annotator),
-            )
+                return None
+            if choice == "skip":
+                skips = [r[4] for r in live if r[1] == "skip"]
+                for rid in skips[: max(0, len(skips) - self._max_skips + 1)]:
+                    db.execute(  # the oldest skips give way (kept, marked)
+                        "UPDATE responses SET withdrawn = ?, why = 'displaced' WHERE id = ?",
+                        (now, rid),
+                    )
+            else:
+                # a skip this annotator made before is superseded (kept, with the time)
+                db.execute(
+                    "UPDATE responses SET withdrawn = ?, why = 'superseded' WHERE query = ?"
+                    " AND annotator = ? AND choice = 'skip' AND withdrawn IS NULL",
+                    (now, qid, annotator),
+                )
             db.execute(
                 "INSERT INTO responses (query, annotator, choice, sigma, answered)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (qid, annotator, choice, level, now),
             )
+            db.execute(_PRUNE, (qid, self._max_withdrawn))
         return level
 
     def undo(self, annotator: str = DEFAULT_ANNOTATOR) -> int:
@@ -519,47 +564,76 @@ class QueryStore:
                 )
             db.execute(
                 "UPDATE responses SET withdrawn = ?, why = 'undone' WHERE id = ?",
-                (time.time(), row[0]),
+                (self.clock(), row[0]),
             )
+            db.execute(_PRUNE, (row[1], self._max_withdrawn))
         return int(row[1])
 
-    def collect(self, qids: Iterable[int]) -> dict[int, float | None]:
+    def collect(self, qids: Iterable[int], *, settle_time: float = 0.0) -> dict[int, float | None]:
         """Take the answers of the settled queries among ``qids``, freezing them.
 
         From then on they cannot be undone or answered again; taking them again
-        returns the same levels. Unsettled (or unknown) queries map to None.
+        returns the same levels. Unsettled (or unknown) queries map to None, and
+        so do settled ones whose last answer is younger than ``settle_time``
+        seconds by :attr:`clock`, read inside the transaction that freezes them.
+        Each distinct id is looked at once, and only its ladder is read (never
+        its example).
 
         Parameters
         ----------
         qids : iterable of int
-            Query ids.
+            Query ids (repeats are looked at once).
+        settle_time : float, default=0.0
+            Seconds the last answer of a query must have stood (in ``[0, 86400]``).
 
         Returns
         -------
         levels : dict
-            ``{qid: level or None}``.
+            ``{qid: level or None}``, one entry per distinct id.
         """
-        out: dict[int, float | None] = {}
-        wanted = [int(q) for q in qids if INT64_MIN <= int(q) <= INT64_MAX]
-        queries = {q: self.get(q) for q in wanted}
+        return {
+            qid: None if got is None else got["sigma"]
+            for qid, got in self._collect(qids, settle_time).items()
+        }
+
+    def _collect(self, qids: Iterable[int], settle_time: float) -> dict[int, Any]:
+        """:meth:`collect`, each taken query as ``{"sigma", "responses", "unrecognisable"}``."""
+        settle = check_settle_time(settle_time)
+        wanted = list(dict.fromkeys(int(q) for q in qids))
+        out: dict[int, Any] = {}
         with self._write() as db:
-            for qid, query in queries.items():
-                taken = db.execute("SELECT sigma FROM collected WHERE query = ?", (qid,))
-                row = taken.fetchone()
-                if row is not None:
-                    out[qid] = float(row[0])
-                    continue
+            now = self.clock()  # the server's clock, inside the transaction that takes them
+            for qid in wanted:
                 out[qid] = None
-                if query is None:
+                if not INT64_MIN <= qid <= INT64_MAX:
                     continue
                 answers = [r for r in db.execute(_LIVE, (qid,)).fetchall() if r[1] != "skip"]
-                if len(answers) >= self.answers_per_query:  # read again inside the lock
-                    level = self._aggregate(query["sigmas"], answers)
+                taken = db.execute("SELECT sigma FROM collected WHERE query = ?", (qid,))
+                row = taken.fetchone()
+                if row is None:
+                    row = db.execute(
+                        "SELECT sigmas FROM queries WHERE id = ?"
+                        " AND id NOT IN (SELECT query FROM unreadable)",
+                        (qid,),
+                    ).fetchone()
+                    if row is None or len(answers) < self.answers_per_query:
+                        continue
+                    if settle > 0 and not now - max(r[3] for r in answers) >= settle:
+                        continue  # still inside the settle time: it can be undone
+                    try:
+                        ladder = check_sigmas(json.loads(row[0]))
+                    except (ValueError, TypeError, RecursionError):
+                        continue  # an unreadable row: get() records it
+                    row = (self._aggregate(ladder, answers),)
                     db.execute(
                         "INSERT INTO collected (query, sigma, collected) VALUES (?, ?, ?)",
-                        (qid, level, time.time()),
+                        (qid, row[0], now),
                     )
-                    out[qid] = level
+                out[qid] = {
+                    "sigma": float(row[0]),
+                    "responses": len(answers),
+                    "unrecognisable": sum(r[1] == "unrecognisable" for r in answers),
+                }
         return out
 
     def responses(self, qid: int, *, withdrawn: bool = False) -> list[dict[str, Any]]:

@@ -35,9 +35,18 @@ SIGMA_DECIMALS = 10
 MAX_ANNOTATOR_CHARS = 64
 #: The annotator of a request that names none (and of answers stored before annotators).
 DEFAULT_ANNOTATOR = "default"
-#: Most responses (answers, skips and undone ones alike) kept for one query: a bound on
-#: what a client can make the store hold, far above any team's needs.
+#: Most live skips of one query (one per annotator): a skip past it displaces the oldest
+#: live skip, which is kept withdrawn (``why = "displaced"``). Skips never block an answer.
+MAX_LIVE_SKIPS_PER_QUERY = 100
+#: Most live responses of one query: at most ``answers_per_query`` (<= 100) answers, since a
+#: settled query takes no more, plus at most :data:`MAX_LIVE_SKIPS_PER_QUERY` skips. Only
+#: live responses count: undone and superseded ones never fill a query up.
 MAX_RESPONSES_PER_QUERY = 200
+#: Most withdrawn (undone, superseded or displaced) responses kept per query; past it the
+#: oldest withdrawn ones are deleted, so a query's history stays bounded whatever a client does.
+MAX_WITHDRAWN_PER_QUERY = 100
+#: Longest ``settle_time`` a collection may ask for, in seconds (one day).
+MAX_SETTLE_TIME = 86400.0
 #: What a person can say of a query: a level on its ladder, that the content is not
 #: recognisable at any level, or that they pass it on (skip).
 CHOICES = ("level", "unrecognisable", "skip")
@@ -238,6 +247,15 @@ def check_annotator(name: Any) -> str:
             "with a letter or digit and not ending in a space",
         )
     return name
+
+
+def check_settle_time(settle_time: Any) -> float:
+    """Return ``settle_time`` (seconds an answer must stand before it is collected) as a
+    finite float in ``[0, MAX_SETTLE_TIME]``."""
+    value = _real(settle_time, "settle_time", low=0.0)
+    if value > MAX_SETTLE_TIME:
+        raise QueryFieldError("settle_time", f"must be in [0, {MAX_SETTLE_TIME:g}]")
+    return value
 
 
 def check_choice(choice: Any) -> str:

@@ -6,6 +6,8 @@ and a rejected request stores nothing.
 """
 
 import asyncio
+import hashlib
+import hmac
 import json
 import re
 import shutil
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 
 from robustsk.annotate import AnnotationServer, QueryStore, create_app
-from robustsk.annotate._auth import SESSION_COOKIE, session_value
+from robustsk.annotate._auth import SESSION_COOKIE
 from robustsk.annotate._guards import MAX_BODY_BYTES
 from robustsk.annotate._page import PAGE, PAGE_CSP, SCRIPT, STYLE
 from robustsk.annotate._validation import MAX_LEVELS, MAX_VALUES, QueryFieldError
@@ -335,7 +337,9 @@ def test_413_comes_before_the_token_check(guarded, store):
 def test_chunked_body_is_cut_off_at_the_limit(store):
     app = create_app(store, token=TOKEN, max_body_bytes=1000)
     chunks = [b"[" * 100] * 10_000
+    # with the token: the body of a request without it is never read (see test_auth_flood)
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+    headers.append((b"x-token", TOKEN.encode()))
     status, body = _asgi(app, "POST", "/api/queries", headers, chunks)
     assert status == 413 and b"1000 bytes" in body
     assert _asgi.unread == 10_000 - 11  # stopped reading just past the limit
@@ -392,6 +396,20 @@ BAD_TOKENS = {
     "latin1-bytes": [(b"x-token", b"\xff\xfe\x00")],
     "raw-token-as-cookie": [(b"cookie", f"{SESSION_COOKIE}={TOKEN}".encode())],
     "forged-cookie": [(b"cookie", f"{SESSION_COOKIE}={'0' * 64}".encode())],
+    # the cookie of earlier versions, a fixed HMAC of the token: valid no more
+    "fixed-hmac-cookie": [
+        (
+            b"cookie",
+            SESSION_COOKIE.encode()
+            + b"="
+            + hmac.new(TOKEN.encode(), b"robustsk annotate session", hashlib.sha256)
+            .hexdigest()
+            .encode(),
+        )
+    ],
+    "far-future-expiry-forged-mac": [
+        (b"cookie", f"{SESSION_COOKIE}=99999999999.000.{'a' * 64}".encode())
+    ],
     "non-ascii-cookie": [(b"cookie", f"{SESSION_COOKIE}=é".encode())],
     "token-as-authorization": [(b"authorization", f"Bearer {TOKEN}".encode())],
 }
@@ -426,8 +444,10 @@ def test_the_token_is_accepted_in_the_link_only_and_becomes_a_cookie(guarded, st
     page = guarded.get(f"/?token={TOKEN}")
     assert page.status_code == 200
     cookie = page.headers["set-cookie"]
-    assert cookie.startswith(f"{SESSION_COOKIE}={session_value(TOKEN)};")
-    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/"):
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    # a random session with an expiry, not a value derived from the token
+    # (see test_auth_flood.py::test_the_session_cookie_is_random_per_start_and_expires)
+    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"):
         assert attribute in cookie
     assert TOKEN not in cookie
     assert guarded.get(image).status_code == 200  # the cookie carries the session
@@ -819,9 +839,18 @@ def _raw(server, data, read=65536):
 
 
 RAW_REQUESTS = {
+    # without the token: refused from the headers, the body never read (it used to be
+    # read up to the limit first, then refused 413)
     "chunked-over-limit-no-token": (
         b"POST /api/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n" + (b"100000\r\n" + b"[" * 0x100000 + b"\r\n") * 9,
+        401,
+    ),
+    "chunked-over-limit": (
+        b"POST /api/queries HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        + f"X-Token: {TOKEN}\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + (b"100000\r\n" + b"[" * 0x100000 + b"\r\n") * 9,
         413,
     ),
     "content-length-over-limit": (

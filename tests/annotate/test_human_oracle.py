@@ -78,6 +78,43 @@ def test_human_oracle_retries_5xx_but_not_4xx():
         httpd.server_close()
 
 
+class _Busy(_Flaky):
+    """429 with ``Retry-After: 1`` for the first request, then the minimal API."""
+
+    calls = []
+
+    def _reply(self, code, body, headers=()):
+        _Busy.calls.append((self.command, self.path, code, time.monotonic()))
+        raw = json.dumps(body).encode()
+        self.send_response(code)
+        for key, value in (("Content-Type", "application/json"), *headers):
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        if not _Busy.calls:
+            return self._reply(429, {"detail": "busy"}, [("Retry-After", "1")])
+        self._reply(200, {"id": 1})
+
+
+def test_human_oracle_waits_out_a_429_for_its_retry_after():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    queries = make_queries(np.zeros((1, 4), np.float32), np.array([1]), np.zeros(1), [0])
+    try:
+        oracle = HumanOracle(url, retries=3, backoff=0.01, verbose=0)
+        assert oracle.answer(queries).tolist() == [0.25]
+        assert [c[2] for c in _Busy.calls] == [429, 200, 200]  # retried, not raised
+        assert _Busy.calls[1][3] - _Busy.calls[0][3] >= 0.95  # after Retry-After, not backoff
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_human_oracle_survives_a_server_restart_and_a_learner_restart(tmp_path):
     db = tmp_path / "a.sqlite"
     server = AnnotationServer(db, port=0).start()

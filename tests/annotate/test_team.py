@@ -13,7 +13,7 @@ import pytest
 from robustsk.active import make_queries
 from robustsk.annotate import AnnotationServer, HumanOracle, QueryStore, create_app
 from robustsk.annotate._store import SCHEMA_VERSION
-from robustsk.annotate._validation import MAX_RESPONSES_PER_QUERY
+from robustsk.annotate._validation import MAX_RESPONSES_PER_QUERY, MAX_WITHDRAWN_PER_QUERY
 
 fastapi_testclient = pytest.importorskip("fastapi.testclient")
 
@@ -132,14 +132,23 @@ def test_undo_reopens_the_answer_until_the_learner_takes_it(tmp_path):
 
 
 def test_a_query_keeps_a_bounded_history(tmp_path):
+    """Undone answers and undone skips are kept, the newest MAX_WITHDRAWN_PER_QUERY of
+    them; they never count against the query's limit. (This test used to assert that
+    200 undone answers made the query refuse every further answer: that was the jam of
+    issue 31.)"""
     store = QueryStore(tmp_path / "t.sqlite")
     q = _add(store, 1)
-    for _ in range(MAX_RESPONSES_PER_QUERY):  # each answer a row, kept when undone
-        store.answer(q, 0.1, annotator="ann")
+    for k in range(MAX_RESPONSES_PER_QUERY + 50):  # each answer a row, kept when undone
+        store.answer(q, LADDER[k % 5], annotator="ann")
         store.undo("ann")
-    with pytest.raises(RuntimeError, match=f"holds {MAX_RESPONSES_PER_QUERY} responses"):
-        store.answer(q, 0.1, annotator="ann")
-    assert len(store.responses(q, withdrawn=True)) == MAX_RESPONSES_PER_QUERY
+        store.answer(q, choice="skip", annotator="bob")
+        store.undo("bob")
+    assert store.answer(q, 0.1, annotator="cy") == 0.1  # still open to anyone
+    history = store.responses(q, withdrawn=True)
+    assert len(history) == MAX_WITHDRAWN_PER_QUERY + 1  # the newest withdrawn, and cy's
+    assert [r["why"] for r in history[:-1]] == ["undone"] * MAX_WITHDRAWN_PER_QUERY
+    assert history[-3]["annotator"] == "ann" and history[-3]["sigma"] == LADDER[249 % 5]
+    assert store.collect([q]) == {q: 0.1}
 
 
 def test_agreement_known_answer(tmp_path):
