@@ -184,7 +184,9 @@ class ActiveLearner:
         if self.X_training is not None and len(self.X_training):
             try:
                 X0, y0 = self._check_examples(
-                    self.X_training, self.y_training, names=("X_training", "y_training")
+                    self.X_training,
+                    cast(np.ndarray, self.y_training),
+                    names=("X_training", "y_training"),
                 )
             except BaseException:
                 journal.close()

@@ -132,7 +132,7 @@ def dre_select(
     indices : ndarray of shape (n_instances,)
         Grouped by bin, from low to high entropy.
     """
-    entropy = check_points(entropy, n_instances, "entropy", 1, count="n_instances")
+    entropy = np.asarray(check_points(entropy, n_instances, "entropy", 1, count="n_instances"))
     counts, edges = np.histogram(entropy, bins=n_bins)
     bin_of = np.searchsorted(edges, entropy, side="right") - 1  # [e_i, e_i+1): max -> n_bins
     if quota == "proportional":
